@@ -1,0 +1,34 @@
+# The README's two commands, `make demo` and `make test`, do all the setup on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.captum-nas-installed
+OUT ?= outputs
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch and torchvision come from this machine's local disk at these exact versions
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev,pretrained,bench]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/captum-nas explain --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests --nbmake tutorials
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check captum_nas tests benchmarks
+	$(VENV)/bin/ruff format --check captum_nas tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py --out benchmarks/results
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,180 @@
+"""Model-state safety: activation capture on named layers, restored state after any call.
+
+Two reusable pieces:
+
+* :func:`preserved_model_state` snapshots train/eval mode, ``requires_grad`` flags and
+  the hook dictionaries of every submodule, and restores all of them on exit, also when
+  an exception escapes.
+* :class:`ActivationCapture` registers forward hooks on chosen layers, records their
+  outputs and removes the hooks on exit.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_pre_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_state_dict_hooks",
+)
+
+
+@contextmanager
+def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Restore modes, ``requires_grad`` flags and hooks of ``model`` on exit.
+
+    Hooks present on entry are kept; any hook added inside the block and not removed
+    is removed on exit. Tensor hooks on parameters are left alone.
+
+    Args:
+        model: the module to protect.
+
+    Returns:
+        A context manager yielding ``model``.
+
+    Example:
+        >>> with preserved_model_state(model):
+        ...     model.train()
+        >>> model.training  # as before the block
+        False
+    """
+    modules = list(model.modules())
+    modes = [m.training for m in modules]
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    hook_keys = [
+        {attr: set(getattr(m, attr).keys()) for attr in _HOOK_DICTS if hasattr(m, attr)}
+        for m in modules
+    ]
+    try:
+        yield model
+    finally:
+        for m, mode in zip(modules, modes):
+            m.training = mode
+        for p, flag in zip(params, flags):
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
+        for m, keys in zip(modules, hook_keys):
+            for attr, before in keys.items():
+                hooks = getattr(m, attr)
+                for key in [k for k in hooks.keys() if k not in before]:
+                    del hooks[key]
+
+
+def named_module_lookup(model: nn.Module) -> dict[str, nn.Module]:
+    """Map of dotted names to submodules (the root is ``""``)."""
+    return dict(model.named_modules())
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module, name: str = "layers") -> nn.Module:
+    """Return the submodule of ``model`` named by ``layer`` (a dotted name or a module).
+
+    Raises:
+        ValueError: the name is unknown (the message lists close valid names) or the
+            module is not part of ``model``.
+    """
+    lookup = named_module_lookup(model)
+    if isinstance(layer, str):
+        if layer in lookup and layer != "":
+            return lookup[layer]
+        close = difflib.get_close_matches(layer, [k for k in lookup if k], n=5, cutoff=0.5)
+        hint = f"; close valid names: {close}" if close else ""
+        raise ValueError(f"`{name}`: model has no layer named {layer!r}{hint}")
+    if isinstance(layer, nn.Module):
+        if not any(m is layer for m in lookup.values()):
+            raise ValueError(
+                f"`{name}`: module {type(layer).__name__} is not a submodule of the model"
+            )
+        return layer
+    raise TypeError(f"`{name}` entries must be dotted names or nn.Module, got {type(layer)}")
+
+
+def layer_name(model: nn.Module, layer: nn.Module) -> str:
+    """Dotted name of ``layer`` inside ``model``."""
+    for key, module in model.named_modules():
+        if module is layer:
+            return key or "<model>"
+    return type(layer).__name__
+
+
+def _first_tensor(output: Any) -> Tensor | None:
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
+        return output[0]
+    return None
+
+
+class ActivationCapture:
+    """Record the outputs of chosen layers during forward passes.
+
+    Use as a context manager: hooks are registered on enter and always removed on
+    exit. When a layer runs several times in one forward, its last output is kept.
+
+    Args:
+        layers: modules whose outputs to record.
+        detach: detach recorded tensors from the graph.
+
+    Example:
+        >>> with ActivationCapture([model.layer1, model.layer2]) as cap:
+        ...     model(x)
+        >>> [a.shape for a in cap.outputs]
+    """
+
+    def __init__(self, layers: Sequence[nn.Module], *, detach: bool = True) -> None:
+        self.layers = list(layers)
+        self.detach = detach
+        self._store: dict[int, Tensor] = {}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _hook(self, index: int) -> Any:
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            tensor = _first_tensor(output)
+            if tensor is not None:
+                self._store[index] = tensor.detach() if self.detach else tensor
+
+        return hook
+
+    def __enter__(self) -> ActivationCapture:
+        self._store.clear()
+        try:
+            for i, layer in enumerate(self.layers):
+                self._handles.append(layer.register_forward_hook(self._hook(i)))
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        """Remove all hooks (idempotent)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """Recorded outputs in the order of ``layers``.
+
+        Raises:
+            RuntimeError: a layer did not run during the forward pass.
+        """
+        missing = [i for i in range(len(self.layers)) if i not in self._store]
+        if missing:
+            names = [type(self.layers[i]).__name__ for i in missing]
+            raise RuntimeError(f"layers {names} produced no tensor output during the forward")
+        return [self._store[i] for i in range(len(self.layers))]

@@ -1,0 +1,134 @@
+"""Image loading, resizing and (de)normalisation helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from captum_nas._validation import check_image_batch, check_positive_int
+
+SAMPLE_IMAGES = ("chelsea", "coffee", "astronaut", "rocket", "cat", "immunohistochemistry")
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Per-channel normalisation ``(x - mean) / std`` and its inverse.
+
+    Args:
+        mean: one value per channel, for images in [0, 1].
+        std: one value per channel.
+
+    Example:
+        >>> norm = Normalizer((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        >>> norm.inverse(norm(torch.ones(1, 3, 2, 2))).unique()
+        tensor([1.])
+    """
+
+    mean: Sequence[float]
+    std: Sequence[float]
+
+    def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        c = x.shape[-3]
+        if c != len(self.mean):
+            raise ValueError(f"image has {c} channels, the normaliser expects {len(self.mean)}")
+        shape = (c, 1, 1)
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).reshape(shape)
+        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).reshape(shape)
+        return mean, std
+
+    def __call__(self, images: Tensor) -> Tensor:
+        """Normalise images in [0, 1] of shape (..., C, H, W)."""
+        mean, std = self._stats(images)
+        return (images - mean) / std
+
+    def inverse(self, inputs: Tensor) -> Tensor:
+        """Recover images in [0, 1] from normalised inputs (clamped)."""
+        mean, std = self._stats(inputs)
+        return (inputs * std + mean).clamp(0.0, 1.0)
+
+
+IMAGENET_NORMALIZER = Normalizer((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def to_float_image(array: np.ndarray) -> Tensor:
+    """An image array (H, W), (H, W, 3) or (H, W, 4), uint8 or float, as (3, H, W) in [0, 1]."""
+    arr = np.asarray(array)
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, -1)
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"expected an image of shape (H, W[, 1|3|4]), got {arr.shape}")
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, -1)
+    arr = arr[..., :3]
+    if arr.dtype == np.uint8:
+        img = torch.from_numpy(arr.copy()).float() / 255.0
+    elif arr.dtype == np.uint16:
+        img = torch.from_numpy(arr.astype(np.float32)) / 65535.0
+    else:
+        img = torch.from_numpy(arr.astype(np.float32))
+        if img.numel() and float(img.max()) > 1.0:
+            img = img / 255.0
+    return img.permute(2, 0, 1).contiguous().clamp(0.0, 1.0)
+
+
+def resize_image(image: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """Resize (C, H, W) or (N, C, H, W) images with antialiasing.
+
+    ``size`` as an int resizes the shorter side to ``size`` then centre-crops a square;
+    a pair (H, W) resizes exactly.
+    """
+    x = image.unsqueeze(0) if image.dim() == 3 else image
+    check_image_batch(x, "image")
+    if isinstance(size, int):
+        s = check_positive_int(size, "size")
+        h, w = x.shape[-2:]
+        scale = s / min(h, w)
+        nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+        top, left = (nh - s) // 2, (nw - s) // 2
+        x = x[..., top : top + s, left : left + s]
+    else:
+        x = F.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
+    x = x.clamp(0.0, 1.0).contiguous()
+    return x[0] if image.dim() == 3 else x
+
+
+def load_image(path: str | Path, size: int | tuple[int, int] | None = 224) -> Tensor:
+    """Read an image file as a (3, H, W) float tensor in [0, 1], resized when ``size``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable image.
+    """
+    from skimage import io
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"image file not found: {p}")
+    try:
+        arr = io.imread(str(p))
+    except Exception as err:
+        raise ValueError(f"cannot read {p} as an image: {err}") from err
+    img = to_float_image(arr)
+    return img if size is None else resize_image(img, size)
+
+
+def sample_image(name: str = "chelsea", size: int | tuple[int, int] | None = 224) -> Tensor:
+    """One of scikit-image's sample photographs as (3, H, W) in [0, 1].
+
+    Args:
+        name: a name in :data:`SAMPLE_IMAGES` (default: ``"chelsea"``, a cat).
+        size: resize as in :func:`resize_image`; ``None`` keeps the original size.
+    """
+    from skimage import data
+
+    if name not in SAMPLE_IMAGES:
+        raise ValueError(f"`name` must be one of {SAMPLE_IMAGES}, got {name!r}")
+    img = to_float_image(getattr(data, name)())
+    return img if size is None else resize_image(img, size)

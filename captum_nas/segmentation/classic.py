@@ -1,0 +1,236 @@
+"""Colour-based segmenters from scikit-image, behind the segmenter contract.
+
+They run per image on the CPU with numpy (by nature) and return LongTensor ids
+(N, 1, H, W) on the inputs' device, contiguous per image. Since models take
+normalised inputs, each accepts ``to_image`` (a callable mapping inputs to images in
+[0, 1]) or ``mean``/``std`` to undo the normalisation; by default every image is
+min-max rescaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from captum_nas._validation import check_image_batch, check_number, check_positive_int
+from captum_nas.images import Normalizer
+from captum_nas.segmentation.base import relabel_contiguous
+
+
+class _SkimageSegmenter:
+    """Shared machinery: input checks, conversion to images, per-image loop."""
+
+    def __init__(
+        self,
+        *,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        if to_image is not None and (mean is not None or std is not None):
+            raise ValueError("give either `to_image` or `mean`/`std`, not both")
+        if (mean is None) != (std is None):
+            raise ValueError("`mean` and `std` must be given together")
+        if to_image is not None and not callable(to_image):
+            raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
+        if std is not None and any(float(s) <= 0 for s in std):
+            raise ValueError(f"`std` values must be > 0, got {list(std)}")
+        self._to_image = to_image
+        self._normalizer = Normalizer(tuple(mean), tuple(std)) if mean is not None else None  # type: ignore[arg-type]
+
+    def images(self, inputs: Tensor) -> Tensor:
+        """The inputs as images in [0, 1], shape (N, C, H, W), float32 on the CPU."""
+        x = inputs.detach().float().cpu()
+        if self._to_image is not None:
+            img = self._to_image(x)
+        elif self._normalizer is not None:
+            img = self._normalizer.inverse(x)
+        else:
+            lo = x.amin((1, 2, 3), keepdim=True)
+            hi = x.amax((1, 2, 3), keepdim=True)
+            img = (x - lo) / (hi - lo).clamp_min(1e-12)
+        if not isinstance(img, Tensor) or img.shape[0] != x.shape[0] or img.dim() != 4:
+            raise ValueError("`to_image` must return a (N, C, H, W) tensor for (N, C, H, W) inputs")
+        return img.float().clamp(0.0, 1.0)
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, inputs: Tensor) -> Tensor:
+        """Segment ``inputs`` (N, C, H, W) into LongTensor ids (N, 1, H, W)."""
+        x = check_image_batch(inputs)
+        imgs = self.images(x)
+        labels = []
+        for img in imgs:
+            arr = img.permute(1, 2, 0).numpy()
+            if arr.shape[-1] == 1:
+                arr = arr[..., 0]
+            labels.append(torch.from_numpy(np.ascontiguousarray(self._segment_one(arr))).long())
+        seg = torch.stack(labels).unsqueeze(1)
+        return relabel_contiguous(seg).to(inputs.device)
+
+
+def _channel_axis(image: np.ndarray) -> int | None:
+    return -1 if image.ndim == 3 else None
+
+
+class SLICSegmenter(_SkimageSegmenter):
+    """SLIC superpixels (``skimage.segmentation.slic``).
+
+    Args:
+        n_segments: approximate number of segments (SLIC may return fewer or more).
+        compactness: balance of colour and space proximity.
+        sigma: Gaussian smoothing before segmenting.
+        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+        **slic_kwargs: passed to ``skimage.segmentation.slic``.
+
+    Example:
+        >>> SLICSegmenter(n_segments=32, mean=MEAN, std=STD)(inputs).shape
+        torch.Size([N, 1, H, W])
+    """
+
+    def __init__(
+        self,
+        n_segments: int = 32,
+        *,
+        compactness: float = 10.0,
+        sigma: float = 1.0,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        **slic_kwargs: Any,
+    ) -> None:
+        super().__init__(to_image=to_image, mean=mean, std=std)
+        self.n_segments = check_positive_int(n_segments, "n_segments")
+        self.compactness = check_number(compactness, "compactness", minimum=0.0, strict_min=True)
+        self.sigma = check_number(sigma, "sigma", minimum=0.0)
+        self.kwargs = slic_kwargs
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        from skimage.segmentation import slic
+
+        return slic(
+            image,
+            n_segments=self.n_segments,
+            compactness=self.compactness,
+            sigma=self.sigma,
+            start_label=0,
+            channel_axis=_channel_axis(image),
+            **self.kwargs,
+        )
+
+
+class QuickshiftSegmenter(_SkimageSegmenter):
+    """Quickshift mode seeking (``skimage.segmentation.quickshift``), as LIME uses.
+
+    Args:
+        kernel_size: width of the Gaussian kernel in the density estimate.
+        max_dist: cut-off distance of the tree; larger gives fewer segments.
+        ratio: balance of colour and space proximity, in [0, 1].
+        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+    """
+
+    def __init__(
+        self,
+        *,
+        kernel_size: float = 4.0,
+        max_dist: float = 200.0,
+        ratio: float = 0.2,
+        seed: int = 42,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(to_image=to_image, mean=mean, std=std)
+        self.kernel_size = check_number(kernel_size, "kernel_size", minimum=0.0, strict_min=True)
+        self.max_dist = check_number(max_dist, "max_dist", minimum=0.0, strict_min=True)
+        self.ratio = check_number(ratio, "ratio", minimum=0.0, maximum=1.0)
+        self.seed = int(seed)
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        from skimage.segmentation import quickshift
+
+        rgb = image if image.ndim == 3 else np.stack([image] * 3, -1)
+        return quickshift(
+            rgb.astype(np.float64),
+            kernel_size=self.kernel_size,
+            max_dist=self.max_dist,
+            ratio=self.ratio,
+            rng=self.seed,
+        )
+
+
+class FelzenszwalbSegmenter(_SkimageSegmenter):
+    """Felzenszwalb's graph-based segmentation (``skimage.segmentation.felzenszwalb``).
+
+    Args:
+        scale: higher means larger segments.
+        sigma: Gaussian smoothing before segmenting.
+        min_size: minimum segment size in pixels.
+        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: float = 100.0,
+        sigma: float = 0.8,
+        min_size: int = 50,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(to_image=to_image, mean=mean, std=std)
+        self.scale = check_number(scale, "scale", minimum=0.0, strict_min=True)
+        self.sigma = check_number(sigma, "sigma", minimum=0.0)
+        self.min_size = check_positive_int(min_size, "min_size")
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        from skimage.segmentation import felzenszwalb
+
+        return felzenszwalb(
+            image,
+            scale=self.scale,
+            sigma=self.sigma,
+            min_size=self.min_size,
+            channel_axis=_channel_axis(image),
+        )
+
+
+class WatershedSegmenter(_SkimageSegmenter):
+    """Compact watershed on the Sobel gradient of the grey image, from a grid of markers.
+
+    Args:
+        n_segments: number of markers (segments).
+        compactness: higher gives more regularly shaped segments.
+        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+    """
+
+    def __init__(
+        self,
+        n_segments: int = 32,
+        *,
+        compactness: float = 1e-3,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(to_image=to_image, mean=mean, std=std)
+        self.n_segments = check_positive_int(n_segments, "n_segments")
+        self.compactness = check_number(compactness, "compactness", minimum=0.0)
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        from skimage.color import rgb2gray
+        from skimage.filters import sobel
+        from skimage.segmentation import watershed
+
+        grey = rgb2gray(image) if image.ndim == 3 else image
+        if self.n_segments > grey.size:
+            raise ValueError(
+                f"`n_segments` ({self.n_segments}) exceeds the number of pixels ({grey.size})"
+            )
+        return watershed(sobel(grey), markers=self.n_segments, compactness=self.compactness) - 1

@@ -1,0 +1,354 @@
+"""NAS: Neuro-Activated Superpixels.
+
+Segments found by clustering a classifier's own activations taken at several depths
+(Boubekki, Fadel, Mair, "Leveraging Activations for Superpixel Explanations", 2024),
+with no training. One no-grad forward with hooks on the chosen layers; each depth is
+normalised per pixel and reduced by PCA at its native resolution, upsampled to a
+working grid, weighted and concatenated; all images of the batch are clustered at
+once by k-means in torch; the labels are optionally made connected and brought to
+the input size with smooth borders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from captum_nas._model_state import ActivationCapture, layer_name, preserved_model_state
+from captum_nas._validation import (
+    check_choice,
+    check_image_batch,
+    check_number,
+    check_positive_int,
+)
+from captum_nas.segmentation.base import relabel_contiguous
+from captum_nas.segmentation.connectivity import (
+    connected_components,
+    merge_small_segments,
+    upsample_labels,
+)
+from captum_nas.segmentation.kmeans import batched_kmeans
+from captum_nas.segmentation.layers import auto_layers, resolve_layers
+
+NORMALIZATIONS = ("l2", "zscore", "none")
+UPSAMPLE_MODES = ("bilinear", "nearest")
+
+
+@dataclass
+class NASResult:
+    """Everything a NAS segmentation computed, for analysis and plots.
+
+    Attributes:
+        segments: LongTensor (N, 1, H, W), contiguous ids per image (a Captum
+            ``feature_mask``).
+        grid_labels: LongTensor (N, h, w), labels on the working grid (after the
+            optional connectivity step, before upsampling), contiguous per image.
+        embedding: (N, D, h, w) per-pixel features that were clustered.
+        centroids: (N, K, D) k-means centres (before the connectivity step).
+        inertia: (N,) k-means objective per image.
+        layers: names of the layers whose activations were used.
+    """
+
+    segments: Tensor
+    grid_labels: Tensor
+    embedding: Tensor
+    centroids: Tensor
+    inertia: Tensor
+    layers: list[str]
+
+
+def _pca_reduce(x: Tensor, dims: int) -> Tensor:
+    """Project (N, C, h, w) on its per-image top ``dims`` principal axes (N, dims, h, w)."""
+    n, c, h, w = x.shape
+    p = h * w
+    if c <= dims:
+        return x
+    flat = x.reshape(n, c, p).transpose(1, 2).double()  # (N, P, C)
+    flat = flat - flat.mean(1, keepdim=True)
+    if p <= c:
+        # Gram trick: eigenvectors of X X^T scaled by sqrt(eigenvalues) are the PCA scores
+        gram = flat @ flat.transpose(1, 2)
+        evals, evecs = torch.linalg.eigh(gram)
+        k = min(dims, p)
+        scores = evecs[..., -k:] * evals[..., -k:].clamp_min(0).sqrt().unsqueeze(1)
+    else:
+        cov = flat.transpose(1, 2) @ flat
+        _evals, evecs = torch.linalg.eigh(cov)
+        scores = flat @ evecs[..., -dims:]
+        k = dims
+    return scores.to(x.dtype).transpose(1, 2).reshape(n, k, h, w)
+
+
+def _normalise(a: Tensor, how: str) -> Tensor:
+    if how == "l2":
+        return a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    if how == "zscore":
+        mean = a.mean((2, 3), keepdim=True)
+        std = a.std((2, 3), keepdim=True, unbiased=False).clamp_min(1e-12)
+        return (a - mean) / std / math.sqrt(a.shape[1])
+    return a
+
+
+class NASSegmenter:
+    """Neuro-Activated Superpixels: segments from a classifier's multi-depth activations.
+
+    Args:
+        model: the classifier (an ``nn.Module`` taking the inputs as they are).
+        layers: ``"auto"`` (stage outputs found by a probe forward, see
+            :func:`~captum_nas.segmentation.layers.auto_layers`), or a sequence of
+            submodules or dotted names.
+        n_segments: number of k-means clusters K per image (before the optional
+            connectivity step splits or merges them).
+        seed: seed of the k-means++ seeding; the same seed gives the same segments,
+            and an image gets the same segments alone or inside a batch.
+        grid_size: cap on the longer side of the working grid; the grid is the finest
+            captured resolution, reduced to this cap (aspect ratio kept).
+        normalize: per-depth normalisation: ``"l2"`` (unit vector per pixel),
+            ``"zscore"`` (per-channel standardisation, scaled to unit mean energy)
+            or ``"none"``.
+        pca_dims: reduce each depth to this many principal components per image at
+            its native resolution (``None`` keeps all channels).
+        layer_weights: ``"geometric"`` (each coarser layer weighs twice the finer
+            one: semantics dominate, fine layers refine borders), ``"equal"``, or one
+            non-negative weight per layer (finest first); normalised to sum to 1.
+        spatial_weight: weight of appended (y, x) coordinates in [0, 1]; larger
+            values give compact, grid-like segments, 0 disables.
+        max_iter: maximum k-means iterations.
+        connectivity: split clusters into 4-connected components and merge pieces
+            smaller than ``min_size`` into the neighbour sharing the longest border.
+        min_size: minimum segment size as a fraction of the working grid (used with
+            ``connectivity``); default ``0.25 / n_segments``.
+        upsample: ``"bilinear"`` (smooth borders) or ``"nearest"``.
+        batch_size: forward the inputs in chunks of this many images (default: all).
+        progress: show a tqdm bar over chunks.
+
+    Example:
+        >>> seg = NASSegmenter(model, n_segments=16)
+        >>> segments = seg(images)          # LongTensor (N, 1, H, W)
+        >>> result = seg.segment(images)    # NASResult with embedding and centroids
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        layers: str | Sequence[str | nn.Module] = "auto",
+        n_segments: int = 32,
+        seed: int = 0,
+        grid_size: int = 56,
+        normalize: str = "l2",
+        pca_dims: int | None = 32,
+        layer_weights: str | Sequence[float] = "geometric",
+        spatial_weight: float = 0.3,
+        max_iter: int = 30,
+        connectivity: bool = False,
+        min_size: float | None = None,
+        upsample: str = "bilinear",
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.n_segments = check_positive_int(n_segments, "n_segments")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+        self.seed = seed
+        self.grid_size = check_positive_int(grid_size, "grid_size")
+        self.normalize = check_choice(normalize, "normalize", NORMALIZATIONS)
+        self.pca_dims = None if pca_dims is None else check_positive_int(pca_dims, "pca_dims")
+        self.spatial_weight = check_number(spatial_weight, "spatial_weight", minimum=0.0)
+        self.max_iter = check_positive_int(max_iter, "max_iter")
+        if not isinstance(connectivity, bool):
+            raise TypeError(f"`connectivity` must be a bool, got {connectivity!r}")
+        self.connectivity = connectivity
+        self.min_size = (
+            0.25 / self.n_segments
+            if min_size is None
+            else check_number(min_size, "min_size", minimum=0.0, maximum=1.0)
+        )
+        self.upsample = check_choice(upsample, "upsample", UPSAMPLE_MODES)
+        self.batch_size = (
+            None if batch_size is None else check_positive_int(batch_size, "batch_size")
+        )
+        self.progress = bool(progress)
+        if isinstance(layers, str) and layers == "auto":
+            self._modules: list[nn.Module] | None = None
+        else:
+            if isinstance(layers, str):
+                layers = [layers]
+            self._modules = resolve_layers(model, layers)
+        self._auto_cache: dict[tuple[int, int, int], list[nn.Module]] = {}
+        if isinstance(layer_weights, str):
+            self.layer_weights: str | list[float] = check_choice(
+                layer_weights, "layer_weights", ("geometric", "equal")
+            )
+        else:
+            weights = [check_number(v, "layer_weights", minimum=0.0) for v in layer_weights]
+            if not weights or sum(weights) <= 0:
+                raise ValueError(
+                    f"`layer_weights` must have a positive entry, got {list(layer_weights)}"
+                )
+            if self._modules is not None and len(weights) != len(self._modules):
+                raise ValueError(
+                    f"`layer_weights` has {len(weights)} entries for {len(self._modules)} layers"
+                )
+            self.layer_weights = weights
+
+    def __repr__(self) -> str:
+        return (
+            f"NASSegmenter(model={type(self.model).__name__}, n_segments={self.n_segments}, "
+            f"seed={self.seed}, normalize={self.normalize!r}, pca_dims={self.pca_dims}, "
+            f"spatial_weight={self.spatial_weight}, connectivity={self.connectivity})"
+        )
+
+    # -- layers ---------------------------------------------------------------------
+    def layers_for(self, inputs: Tensor) -> list[nn.Module]:
+        """Modules whose activations are clustered for inputs shaped like ``inputs``."""
+        if self._modules is not None:
+            return self._modules
+        key = (int(inputs.shape[1]), int(inputs.shape[2]), int(inputs.shape[3]))
+        if key not in self._auto_cache:
+            names = auto_layers(self.model, key, device=inputs.device, dtype=self._dtype(inputs))
+            self._auto_cache[key] = resolve_layers(self.model, names)
+        return self._auto_cache[key]
+
+    def _dtype(self, inputs: Tensor) -> torch.dtype:
+        param = next(self.model.parameters(), None)
+        if param is not None and param.is_floating_point():
+            return param.dtype
+        return inputs.dtype if inputs.is_floating_point() else torch.float32
+
+    # -- pipeline -------------------------------------------------------------------
+    def _activations(self, inputs: Tensor, modules: list[nn.Module]) -> list[Tensor]:
+        x = inputs.detach().to(self._dtype(inputs))
+        chunks = [x] if self.batch_size is None else list(x.split(self.batch_size))
+        per_chunk: list[list[Tensor]] = []
+        with preserved_model_state(self.model):
+            self.model.eval()
+            with torch.no_grad():
+                for chunk in tqdm(
+                    chunks, disable=not self.progress or len(chunks) < 2, desc="NAS forward"
+                ):
+                    with ActivationCapture(modules) as capture:
+                        self.model(chunk)
+                    per_chunk.append(capture.outputs)
+        acts = [torch.cat([c[i] for c in per_chunk]) for i in range(len(modules))]
+        for act, module in zip(acts, modules):
+            if act.dim() != 4:
+                raise ValueError(
+                    f"`layers`: layer {layer_name(self.model, module)!r} outputs shape "
+                    f"{tuple(act.shape)}, expected a 4-D (N, C, h, w) activation"
+                )
+        return acts
+
+    def _grid(self, acts: list[Tensor]) -> tuple[int, int]:
+        h, w = max((a.shape[-2:] for a in acts), key=lambda s: s[0] * s[1])
+        scale = min(1.0, self.grid_size / max(h, w))
+        return max(1, round(h * scale)), max(1, round(w * scale))
+
+    def _embed(self, acts: list[Tensor], grid: tuple[int, int]) -> Tensor:
+        weights: list[float] = []
+        if self.layer_weights == "geometric":
+            # ``acts`` is ordered finest first for auto layers; explicit layers keep
+            # the user's order, so sort by resolution to weigh coarser layers more
+            sizes = [a.shape[-2] * a.shape[-1] for a in acts]
+            order = sorted(range(len(acts)), key=lambda i: -sizes[i])
+            weights = [0.0] * len(acts)
+            for rank, i in enumerate(order):
+                weights[i] = 2.0**rank
+        elif self.layer_weights == "equal":
+            weights = [1.0] * len(acts)
+        elif isinstance(self.layer_weights, list):
+            weights = list(self.layer_weights)
+        if len(weights) != len(acts):
+            raise ValueError(f"`layer_weights` has {len(weights)} entries for {len(acts)} layers")
+        total = sum(weights)
+        parts = []
+        for act, weight in zip(acts, weights):
+            if weight == 0:
+                continue
+            a = _normalise(
+                act.float() if act.dtype in (torch.float16, torch.bfloat16) else act, self.normalize
+            )
+            if self.pca_dims is not None:
+                a = _pca_reduce(a, self.pca_dims)
+            if tuple(a.shape[-2:]) != grid:
+                a = F.interpolate(a, size=grid, mode="bilinear", align_corners=False)
+            parts.append(a * math.sqrt(weight / total))
+        emb = torch.cat(parts, 1)
+        if self.spatial_weight > 0:
+            n = emb.shape[0]
+            gh, gw = grid
+            ys = (torch.arange(gh, device=emb.device, dtype=emb.dtype) + 0.5) / gh
+            xs = (torch.arange(gw, device=emb.device, dtype=emb.dtype) + 0.5) / gw
+            yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+            coords = torch.stack([yy, xx]).unsqueeze(0).expand(n, 2, gh, gw)
+            emb = torch.cat([emb, coords * self.spatial_weight], 1)
+        return emb
+
+    def embed(self, inputs: Tensor) -> Tensor:
+        """Per-pixel NAS features (N, D, h, w) on the working grid.
+
+        Args:
+            inputs: images (N, C, H, W) as the model expects them.
+
+        Returns:
+            The embedding that :meth:`segment` clusters.
+        """
+        x = check_image_batch(inputs)
+        acts = self._activations(x, self.layers_for(x))
+        return self._embed(acts, self._grid(acts))
+
+    def segment(self, inputs: Tensor) -> NASResult:
+        """Segment ``inputs`` and return the segments with the embedding and centroids.
+
+        Args:
+            inputs: images (N, C, H, W) as the model expects them (normalised).
+
+        Returns:
+            A :class:`NASResult`.
+
+        Raises:
+            ValueError: bad inputs, or ``n_segments`` larger than the working grid.
+        """
+        x = check_image_batch(inputs)
+        modules = self.layers_for(x)
+        acts = self._activations(x, modules)
+        grid = self._grid(acts)
+        if self.n_segments > grid[0] * grid[1]:
+            raise ValueError(
+                f"`n_segments` ({self.n_segments}) is larger than the working grid "
+                f"{grid[0]}x{grid[1]} = {grid[0] * grid[1]} cells for inputs of size "
+                f"{tuple(x.shape[-2:])}; use fewer segments or larger images"
+            )
+        emb = self._embed(acts, grid)
+        n, d, gh, gw = emb.shape
+        points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
+        km = batched_kmeans(points, self.n_segments, max_iter=self.max_iter, seed=self.seed)
+        labels = km.labels.reshape(n, gh, gw)
+        if self.connectivity:
+            labels = connected_components(labels)
+            min_pixels = max(1, math.ceil(self.min_size * gh * gw))
+            labels = merge_small_segments(labels, min_pixels)
+        labels = relabel_contiguous(labels.unsqueeze(1)).squeeze(1)
+        segments = upsample_labels(labels, (x.shape[-2], x.shape[-1]), mode=self.upsample)
+        segments = relabel_contiguous(segments.unsqueeze(1)).to(x.device)
+        return NASResult(
+            segments=segments.contiguous(),
+            grid_labels=labels,
+            embedding=emb,
+            centroids=km.centroids,
+            inertia=km.inertia,
+            layers=[layer_name(self.model, m) for m in modules],
+        )
+
+    def __call__(self, inputs: Tensor) -> Tensor:
+        """Segment ``inputs`` (N, C, H, W) into LongTensor ids (N, 1, H, W)."""
+        return self.segment(inputs).segments

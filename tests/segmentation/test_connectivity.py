@@ -1,0 +1,51 @@
+import torch
+
+from captum_nas.segmentation import connected_components, merge_small_segments, upsample_labels
+
+
+def test_components_split_equal_labels() -> None:
+    lab = torch.tensor([[[0, 1, 0], [0, 1, 0], [2, 2, 0]]])
+    cc = connected_components(lab)
+    # the two 0-regions are joined below-right only through column 2: one component on
+    # the left (col 0, rows 0-1) and one on the right
+    assert cc.tolist() == [[[0, 1, 2], [0, 1, 2], [3, 3, 2]]]
+
+
+def test_components_snake_needs_many_steps() -> None:
+    lab = torch.ones(1, 7, 7, dtype=torch.long)
+    lab[0, 1, :6] = 0
+    lab[0, 3, 1:] = 0
+    lab[0, 5, :6] = 0
+    cc = connected_components(lab)
+    ones = cc[0][lab[0] == 1]
+    assert ones.unique().numel() == 1  # a single snake-shaped component
+    assert int(cc.max()) == 3  # three bars of zeros plus the snake
+
+
+def test_components_batch_independent() -> None:
+    lab = torch.randint(0, 3, (4, 9, 9))
+    batch = connected_components(lab)
+    single = torch.cat([connected_components(lab[i : i + 1]) for i in range(4)])
+    assert torch.equal(batch, single)
+
+
+def test_merge_small_into_longest_border() -> None:
+    lab = torch.tensor([[[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 2], [3, 0, 2, 2]]])
+    out = merge_small_segments(lab, 2)
+    # 1 (one pixel, all neighbours 0) and 3 (one pixel, neighbours 0) join 0
+    assert out.tolist() == [[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]]]
+
+
+def test_merge_leaves_large_segments() -> None:
+    lab = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1]]])
+    assert torch.equal(merge_small_segments(lab, 2), lab)
+
+
+def test_upsample_nearest_and_bilinear() -> None:
+    lab = torch.tensor([[[0, 1], [2, 3]]])
+    near = upsample_labels(lab, (4, 4), mode="nearest")
+    assert near.tolist() == [[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]]
+    bil = upsample_labels(lab, (4, 4), mode="bilinear")
+    assert torch.equal(bil, near)  # symmetric quadrants: bilinear argmax agrees
+    smooth = upsample_labels(torch.tensor([[[0, 0, 1]]]), (1, 6), mode="bilinear")
+    assert smooth.tolist() == [[[0, 0, 0, 0, 1, 1]]]
