@@ -19,12 +19,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/captum-nas explain --out $(OUT)
 
+NOTEBOOKS := $(wildcard tutorials/*.ipynb)
+
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests --nbmake tutorials
+	$(PY) -m pytest -q -p no:cacheprovider tests $(if $(NOTEBOOKS),--nbmake $(NOTEBOOKS))
+
+LINT_DIRS := $(wildcard captum_nas tests benchmarks)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check captum_nas tests benchmarks
-	$(VENV)/bin/ruff format --check captum_nas tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	$(VENV)/bin/ruff format --check $(LINT_DIRS)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
