@@ -1,0 +1,166 @@
+"""Segment-level perturbation methods: the segments are Captum's ``feature_mask``.
+
+Every segment is one interpretable feature; the returned map has the inputs' shape
+and holds one value per segment (the same over its pixels and channels), so
+``SuperpixelAttribution.segment_scores(attr, segments)`` gives the (N, K) scores.
+
+Batches: ``FeatureAblation`` and ``ShapleyValueSampling`` perturb a batch at once,
+with a different mask per image (a feature id that an image lacks perturbs nothing
+there). Captum's ``Lime`` and ``KernelShap`` fit one surrogate model per image, so
+for N > 1 Captum itself loops over the images (and warns); nothing else is looped.
+
+No scikit-learn: Lime and KernelShap use :class:`TorchLinearRegression`, a closed-form
+weighted (ridge) least squares in torch, instead of Captum's scikit-learn defaults
+(``SkLearnLasso`` for Lime, ``SkLearnLinearRegression`` for KernelShap). Pass
+``interpretable_model=`` to ``NASLime`` to use another surrogate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from captum._utils.models.model import Model
+from captum.attr import FeatureAblation, KernelShap, Lime, ShapleyValueSampling
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from captum_nas._validation import check_number
+from captum_nas.attr.methods import CaptumSuperpixelMethod
+from captum_nas.attr.superpixel import SegmenterFn
+
+
+class TorchLinearRegression(Model):
+    """Weighted linear (ridge) regression solved in closed form with torch.
+
+    Minimises ``sum_i w_i (y_i - b - x_i . beta)^2 + alpha |beta|^2`` (intercept not
+    penalised) in float64. ``alpha=0`` is ordinary weighted least squares (solved by
+    ``torch.linalg.lstsq``, which copes with rank deficiency), as KernelShap needs.
+
+    Args:
+        alpha: ridge penalty (>= 0).
+        fit_intercept: fit the intercept ``b``.
+
+    Example:
+        >>> lime = Lime(model, interpretable_model=TorchLinearRegression(alpha=1.0))
+    """
+
+    def __init__(self, alpha: float = 0.0, *, fit_intercept: bool = True) -> None:
+        self.alpha = check_number(alpha, "alpha", minimum=0.0)
+        self.fit_intercept = bool(fit_intercept)
+        self.weight: Tensor | None = None
+        self.intercept: Tensor | None = None
+
+    def fit(self, train_data: DataLoader, **kwargs: object) -> dict[str, float]:
+        """Fit on ``(x, y)`` or ``(x, y, w)`` batches of ``train_data``."""
+        xs, ys, ws = [], [], []
+        for batch in train_data:
+            xs.append(batch[0])
+            ys.append(batch[1])
+            if len(batch) > 2:
+                ws.append(batch[2])
+        x = torch.cat(xs).double().reshape(sum(len(b) for b in xs), -1)
+        y = torch.cat(ys).double().reshape(x.shape[0], -1)
+        w = torch.cat(ws).double().reshape(-1) if ws else torch.ones_like(x[:, 0])
+        w = w.clamp_min(0)
+        total = w.sum().clamp_min(torch.finfo(torch.float64).tiny)
+        if self.fit_intercept:
+            x_mean = (w[:, None] * x).sum(0) / total
+            y_mean = (w[:, None] * y).sum(0) / total
+        else:
+            x_mean = x.new_zeros(x.shape[1])
+            y_mean = y.new_zeros(y.shape[1])
+        root = w.sqrt()[:, None]
+        xc = (x - x_mean) * root
+        yc = (y - y_mean) * root
+        if self.alpha > 0:
+            gram = xc.T @ xc + self.alpha * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+            beta = torch.linalg.solve(gram, xc.T @ yc)
+        else:
+            beta = torch.linalg.lstsq(xc, yc, driver="gelsd").solution
+        self.weight = beta.T.float()
+        self.intercept = (y_mean - x_mean @ beta).float()
+        residual = yc - xc @ beta
+        return {"train_loss": float((residual**2).sum() / total)}
+
+    def representation(self) -> Tensor:
+        """Coefficients (outputs, features), without the intercept."""
+        if self.weight is None:
+            raise RuntimeError("TorchLinearRegression is not fitted")
+        return self.weight
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Predictions ``x @ weight.T + intercept``."""
+        if self.weight is None or self.intercept is None:
+            raise RuntimeError("TorchLinearRegression is not fitted")
+        w = self.weight.to(x.device, x.dtype)
+        return x.reshape(x.shape[0], -1) @ w.T + self.intercept.to(x.device, x.dtype)
+
+
+class _SegmentMaskMethod(CaptumSuperpixelMethod):
+    _segments_as_feature_mask = True
+
+
+class NASFeatureAblation(_SegmentMaskMethod):
+    """``captum.attr.FeatureAblation`` with one feature per segment (batched)."""
+
+    captum_class = FeatureAblation
+
+
+class NASShapleyValueSampling(_SegmentMaskMethod):
+    """``captum.attr.ShapleyValueSampling`` with one feature per segment (batched)."""
+
+    captum_class = ShapleyValueSampling
+
+
+class NASLime(_SegmentMaskMethod):
+    """``captum.attr.Lime`` with one interpretable feature per segment.
+
+    Args:
+        forward_func: the model.
+        interpretable_model: surrogate (default :class:`TorchLinearRegression`
+            with ``alpha=1.0``, a ridge fit; no scikit-learn).
+        similarity_func, perturb_func: as in Captum.
+        **options: keyword-only options of :class:`SuperpixelAttribution`.
+    """
+
+    captum_class = Lime
+
+    def __init__(
+        self,
+        forward_func: Any,
+        interpretable_model: Model | None = None,
+        similarity_func: Any = None,
+        perturb_func: Any = None,
+        *,
+        segmenter: SegmenterFn | None = None,
+        n_segments: int = 32,
+        nas_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        model = (
+            TorchLinearRegression(alpha=1.0) if interpretable_model is None else interpretable_model
+        )
+        super().__init__(
+            forward_func,
+            model,
+            similarity_func,
+            perturb_func,
+            segmenter=segmenter,
+            n_segments=n_segments,
+            nas_options=nas_options,
+            **options,
+        )
+
+
+class NASKernelShap(_SegmentMaskMethod):
+    """``captum.attr.KernelShap`` with one feature per segment, fitted by
+    :class:`TorchLinearRegression` (weighted least squares, no scikit-learn)."""
+
+    captum_class = KernelShap
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        assert isinstance(self.attribution, Lime)
+        self.attribution.interpretable_model = TorchLinearRegression(alpha=0.0)

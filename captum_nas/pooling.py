@@ -1,0 +1,184 @@
+"""Segment pooling: give every pixel the pooled score of its superpixel.
+
+One scatter pass pools a whole batch, on any device: every (image, channel, segment)
+triple gets its own slot in a flat buffer (``id + K * (image * C + channel)``), the
+reductions are ``scatter_add`` / ``scatter_reduce`` into it, and the map is a
+``gather`` back. Mean and sum pooling are differentiable (gradients flow back to the
+attributions); max/min route the gradient to the selected pixels.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from captum_nas._validation import check_choice, check_segments, check_tensor, describe
+
+REDUCTIONS = ("mean", "sum", "max", "min", "median", "abs-mean", "l2")
+CHANNEL_REDUCTIONS = ("none", "sum", "abs-sum", "mean")
+
+
+class PooledAttribution(NamedTuple):
+    """Result of :func:`segment_pool`.
+
+    Attributes:
+        map: the pooled map, every pixel holding its segment's score, with the shape
+            of the (upsampled) attributions (N, C, H, W); with a channel reduction
+            the one score is repeated over the C channels.
+        scores: per-segment scores, (N, C, K) without channel reduction, else (N, K).
+            K is the largest number of segments in the batch (max id + 1); slots of
+            segments absent from an image (an image with fewer segments, or a gap in
+            its ids) are NaN.
+    """
+
+    map: Tensor
+    scores: Tensor
+
+
+def _check_channel_reduce(channel_reduce: str | None) -> str:
+    if channel_reduce is None:
+        return "none"
+    return check_choice(channel_reduce, "channel_reduce", CHANNEL_REDUCTIONS)
+
+
+def _reduce_channels(values: Tensor, channel_reduce: str) -> Tensor:
+    if channel_reduce == "none":
+        return values
+    if channel_reduce == "sum":
+        return values.sum(1, keepdim=True)
+    if channel_reduce == "abs-sum":
+        return values.abs().sum(1, keepdim=True)
+    return values.mean(1, keepdim=True)
+
+
+def _segment_median(values: Tensor, group: Tensor, counts: Tensor) -> Tensor:
+    """Lower median of ``values`` per group id (like ``torch.median``), vectorised."""
+    order = torch.argsort(values, stable=True)
+    order = order[torch.argsort(group[order], stable=True)]
+    sorted_values = values[order]
+    starts = torch.cumsum(counts, 0) - counts
+    pick = starts + torch.div(counts - 1, 2, rounding_mode="floor").clamp_min(0)
+    pick = pick.clamp(max=max(values.numel() - 1, 0))
+    return sorted_values[pick]
+
+
+def segment_pool(
+    attributions: Tensor,
+    segments: Tensor,
+    *,
+    reduce: str = "mean",
+    channel_reduce: str | None = None,
+    interpolate_mode: str = "bilinear",
+) -> PooledAttribution:
+    """Pool an attribution map over segments, for a whole batch in one pass.
+
+    Args:
+        attributions: float tensor (N, C, h, w). A map whose spatial size differs from
+            the mask's (e.g. an (N, 1, h, w) layer map) is first upsampled to the mask
+            size with ``interpolate_mode``.
+        segments: integer ids (N, 1, H, W), or one mask (1, 1, H, W) shared by the
+            batch. Ids need not be contiguous; absent ids give NaN scores.
+        reduce: the pooling of the values inside a segment: ``"mean"`` (default, the
+            "superpixelification" of NAS), ``"sum"``, ``"max"``, ``"min"``,
+            ``"median"`` (the lower of the two middle values for an even count, like
+            ``torch.median``), ``"abs-mean"`` (mean of absolute values) or ``"l2"``
+            (Euclidean norm of the values, ``sqrt(sum x^2)``).
+        channel_reduce: ``None``/``"none"`` pools every channel on its own; ``"sum"``,
+            ``"abs-sum"`` or ``"mean"`` first reduce the channels of every pixel to
+            one value, then pool.
+        interpolate_mode: ``torch.nn.functional.interpolate`` mode used to bring the
+            attributions to the mask size (``"bilinear"``, ``"nearest"``,
+            ``"bicubic"``, ``"area"``).
+
+    Returns:
+        :class:`PooledAttribution` ``(map, scores)``: ``map`` (N, C, H, W) with every
+        pixel holding its segment's score, ``scores`` (N, C, K) or, with a channel
+        reduction, (N, K). Both on the attributions' device and dtype. Mean pooling
+        without channel reduction keeps the per-channel sum of the map (so
+        completeness of e.g. Integrated Gradients still holds).
+
+    Raises:
+        TypeError: non-tensor arguments, non-floating attributions or non-integer
+            segments.
+        ValueError: bad shapes, NaN or Inf attributions, negative ids, mismatched
+            batch sizes or devices, unknown options.
+
+    Example:
+        >>> attr = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]]]])
+        >>> seg = torch.tensor([[[[0, 0], [1, 1]]]])
+        >>> segment_pool(attr, seg).map
+        tensor([[[[2., 2.],
+                  [6., 6.]]]])
+    """
+    check_tensor(attributions, "attributions")
+    if attributions.dim() != 4:
+        raise ValueError(
+            f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
+        )
+    if not attributions.is_floating_point():
+        raise TypeError(
+            f"`attributions` must be a floating point tensor, got dtype {attributions.dtype}"
+        )
+    if not bool(torch.isfinite(attributions).all()):
+        raise ValueError(
+            "`attributions` contains NaN or Inf values; one such pixel would make its "
+            "whole segment's score NaN or Inf"
+        )
+    seg = check_segments(segments)
+    check_choice(reduce, "reduce", REDUCTIONS)
+    c_reduce = _check_channel_reduce(channel_reduce)
+    check_choice(interpolate_mode, "interpolate_mode", ("bilinear", "nearest", "bicubic", "area"))
+    n = attributions.shape[0]
+    if seg.shape[0] not in (1, n):
+        raise ValueError(
+            f"`segments` has batch size {seg.shape[0]}, expected 1 or {n} "
+            "(the attributions' batch size)"
+        )
+    if seg.device != attributions.device:
+        raise ValueError(
+            f"`segments` is on {seg.device} but `attributions` on {attributions.device}"
+        )
+    h, w = seg.shape[-2:]
+    attr = attributions
+    if attr.shape[-2:] != (h, w):
+        kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
+        attr = F.interpolate(attr, size=(h, w), mode=interpolate_mode, **kwargs)
+    out_channels = attr.shape[1]
+    values = _reduce_channels(attr, c_reduce)
+    c = values.shape[1]
+    n_seg = int(seg.max()) + 1
+    seg = seg.expand(n, 1, h, w)
+
+    # flat slot of every value: id + K * (image * C + channel)
+    offsets = torch.arange(n * c, device=seg.device).reshape(n, c, 1) * n_seg
+    group = (seg.reshape(n, 1, h * w) + offsets).reshape(-1)
+    flat = values.reshape(-1)
+    n_groups = n * c * n_seg
+
+    counts = torch.zeros(n_groups, dtype=torch.long, device=flat.device)
+    counts.scatter_add_(0, group, torch.ones_like(group))
+    empty = counts == 0
+    zeros = flat.new_zeros(n_groups)
+    if reduce in ("mean", "sum", "abs-mean", "l2"):
+        src = flat.abs() if reduce == "abs-mean" else flat * flat if reduce == "l2" else flat
+        pooled = zeros.scatter_add(0, group, src)
+        if reduce in ("mean", "abs-mean"):
+            pooled = pooled / counts.clamp_min(1).to(flat.dtype)
+        elif reduce == "l2":
+            pooled = pooled.clamp_min(0).sqrt()
+    elif reduce in ("max", "min"):
+        how = "amax" if reduce == "max" else "amin"
+        pooled = zeros.scatter_reduce(0, group, flat, reduce=how, include_self=False)
+    else:
+        pooled = _segment_median(flat, group, counts)
+    scores = torch.where(empty, torch.full_like(pooled, float("nan")), pooled).reshape(n, c, n_seg)
+
+    pixel_map = pooled.gather(0, group).reshape(n, c, h, w)
+    if c != out_channels:
+        pixel_map = pixel_map.expand(n, out_channels, h, w).contiguous()
+    if c_reduce != "none":
+        scores = scores[:, 0]
+    return PooledAttribution(pixel_map, scores)

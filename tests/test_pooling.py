@@ -1,0 +1,175 @@
+"""Known answers for segment pooling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from captum_nas.pooling import PooledAttribution, segment_pool
+
+ATTR = torch.tensor([[[[1.0, -3.0, 2.0], [5.0, 7.0, -4.0]]]])  # (1, 1, 2, 3)
+SEG = torch.tensor([[[[0, 0, 1], [1, 1, 2]]]])
+# segment 0: [1, -3]; segment 1: [2, 5, 7]; segment 2: [-4]
+EXPECTED = {
+    "mean": [-1.0, 14.0 / 3.0, -4.0],
+    "sum": [-2.0, 14.0, -4.0],
+    "max": [1.0, 7.0, -4.0],
+    "min": [-3.0, 2.0, -4.0],
+    "median": [-3.0, 5.0, -4.0],  # lower median for an even count, like torch.median
+    "abs-mean": [2.0, 14.0 / 3.0, 4.0],
+    "l2": [math.sqrt(10.0), math.sqrt(78.0), 4.0],
+}
+
+
+@pytest.mark.parametrize("reduce", sorted(EXPECTED))
+def test_every_reduction_hand_computed(reduce: str) -> None:
+    out = segment_pool(ATTR, SEG, reduce=reduce)
+    assert isinstance(out, PooledAttribution)
+    expected = torch.tensor(EXPECTED[reduce])
+    torch.testing.assert_close(out.scores, expected.reshape(1, 1, 3))
+    torch.testing.assert_close(out.map, expected[SEG])
+
+
+def test_median_matches_torch_median_per_segment() -> None:
+    torch.manual_seed(0)
+    attr = torch.randn(2, 3, 6, 5)
+    seg = torch.randint(0, 4, (2, 1, 6, 5))
+    scores = segment_pool(attr, seg, reduce="median").scores
+    for n in range(2):
+        for c in range(3):
+            for k in range(4):
+                vals = attr[n, c][seg[n, 0] == k]
+                if vals.numel():
+                    assert scores[n, c, k] == vals.median()
+                else:
+                    assert torch.isnan(scores[n, c, k])
+
+
+@pytest.mark.parametrize(
+    ("channel_reduce", "pixel"),
+    [("sum", [1.0, -1.0]), ("abs-sum", [5.0, 3.0]), ("mean", [1.0 / 3.0, -1.0 / 3.0])],
+)
+def test_channel_reductions(channel_reduce: str, pixel: list[float]) -> None:
+    # two pixels (one segment each), three channels: pixel 0 = (1, -2, 2), pixel 1 = (1, -1, -1)
+    attr = torch.tensor([[1.0, -2.0, 2.0], [1.0, -1.0, -1.0]]).T.reshape(1, 3, 1, 2)
+    seg = torch.tensor([[[[0, 1]]]])
+    out = segment_pool(attr, seg, channel_reduce=channel_reduce)
+    torch.testing.assert_close(out.scores, torch.tensor([pixel]))
+    assert out.map.shape == attr.shape
+    torch.testing.assert_close(out.map[0, :, 0, 1], torch.full((3,), pixel[1]))
+
+
+def test_per_channel_keeps_channels_and_sum() -> None:
+    torch.manual_seed(1)
+    attr = torch.randn(3, 3, 8, 8, dtype=torch.float64)
+    seg = torch.randint(0, 5, (3, 1, 8, 8))
+    out = segment_pool(attr, seg)
+    assert out.scores.shape == (3, 3, 5)
+    # mean pooling keeps the per-channel sum (completeness)
+    torch.testing.assert_close(out.map.sum((2, 3)), attr.sum((2, 3)))
+
+
+def test_one_pixel_per_segment_is_identity_and_one_segment_is_mean() -> None:
+    torch.manual_seed(2)
+    attr = torch.randn(2, 3, 4, 5)
+    ids = torch.arange(20).reshape(1, 1, 4, 5)
+    assert torch.equal(segment_pool(attr, ids).map, attr)
+    one = torch.zeros(1, 1, 4, 5, dtype=torch.long)
+    torch.testing.assert_close(
+        segment_pool(attr, one).map, attr.mean((2, 3), keepdim=True).expand_as(attr)
+    )
+
+
+@pytest.mark.parametrize("reduce", sorted(EXPECTED))
+def test_pooling_twice_equals_once_for_idempotent(reduce: str) -> None:
+    torch.manual_seed(3)
+    attr = torch.randn(2, 3, 6, 6)
+    seg = torch.randint(0, 6, (2, 1, 6, 6))
+    once = segment_pool(attr, seg, reduce=reduce).map
+    twice = segment_pool(once, seg, reduce=reduce).map
+    if reduce in ("mean", "max", "min", "median"):
+        torch.testing.assert_close(twice, once)
+    else:  # sum/l2/abs-mean are not idempotent: the second pass sees constant segments
+        assert twice.shape == once.shape
+
+
+def test_chunked_batch_equals_full_batch_and_padding_is_nan() -> None:
+    torch.manual_seed(4)
+    attr = torch.randn(4, 2, 5, 5)
+    seg = torch.randint(0, 3, (4, 1, 5, 5))
+    seg[3] = 0
+    seg[3, 0, 0, 0] = 7  # K = 8 for the batch; ids 1..6 absent in image 3
+    full = segment_pool(attr, seg)
+    parts = [segment_pool(attr[i : i + 2], seg[i : i + 2]) for i in (0, 2)]
+    torch.testing.assert_close(full.map, torch.cat([p.map for p in parts]))
+    assert full.scores.shape == (4, 2, 8)
+    assert torch.isnan(full.scores[0, :, 3:]).all()
+    assert torch.isnan(full.scores[3, :, 1:7]).all()
+    assert not torch.isnan(full.map).any()
+
+
+def test_shared_mask_broadcasts() -> None:
+    attr = torch.arange(8.0).reshape(2, 1, 2, 2)
+    seg = torch.tensor([[[[0, 0], [1, 1]]]])
+    out = segment_pool(attr, seg)
+    torch.testing.assert_close(out.scores, torch.tensor([[[0.5, 2.5]], [[4.5, 6.5]]]))
+
+
+def test_layer_map_is_upsampled_bilinearly() -> None:
+    small = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    seg = torch.zeros(1, 1, 4, 4, dtype=torch.long)
+    out = segment_pool(small, seg)
+    assert out.map.shape == (1, 1, 4, 4)
+    torch.testing.assert_close(out.scores, torch.tensor([[[1.5]]]))  # symmetric upsampling
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_and_device_preserved(dtype: torch.dtype) -> None:
+    attr = torch.randn(2, 3, 4, 4, dtype=dtype)
+    seg = torch.randint(0, 3, (2, 1, 4, 4))
+    for reduce in EXPECTED:
+        out = segment_pool(attr, seg, reduce=reduce, channel_reduce="sum")
+        assert out.map.dtype == dtype and out.scores.dtype == dtype
+        assert out.map.device == attr.device
+
+
+def test_gradient_of_mean_pooling_is_analytic() -> None:
+    torch.manual_seed(5)
+    attr = torch.randn(2, 1, 3, 4, dtype=torch.float64, requires_grad=True)
+    seg = torch.randint(0, 3, (2, 1, 3, 4))
+    weights = torch.randn(2, 1, 3, 4, dtype=torch.float64)
+    (segment_pool(attr, seg).map * weights).sum().backward()
+    # d/d a_p of sum_q w_q mean_{seg(q)} = (sum of w over p's segment) / |segment|
+    expected = torch.empty_like(weights)
+    for n in range(2):
+        for k in range(3):
+            m = seg[n, 0] == k
+            if m.any():
+                expected[n, 0][m] = weights[n, 0][m].sum() / m.sum()
+    torch.testing.assert_close(attr.grad, expected)
+    torch.autograd.gradcheck(
+        lambda a: segment_pool(a, seg, reduce="sum").map, (attr.detach().requires_grad_(),)
+    )
+
+
+def test_bad_arguments_rejected() -> None:
+    attr = torch.randn(2, 1, 4, 4)
+    seg = torch.zeros(2, 1, 4, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="reduce"):
+        segment_pool(attr, seg, reduce="mode")
+    with pytest.raises(ValueError, match="channel_reduce"):
+        segment_pool(attr, seg, channel_reduce="max")
+    with pytest.raises(ValueError, match="interpolate_mode"):
+        segment_pool(attr, seg, interpolate_mode="cubic")
+    with pytest.raises(TypeError, match="attributions"):
+        segment_pool(attr.long(), seg)
+    with pytest.raises(ValueError, match="attributions"):
+        segment_pool(attr[0], seg)
+    with pytest.raises(TypeError, match="segments"):
+        segment_pool(attr, seg.float())
+    with pytest.raises(ValueError, match="batch size 3"):
+        segment_pool(attr, torch.zeros(3, 1, 4, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="negative"):
+        segment_pool(attr, seg - 1)
