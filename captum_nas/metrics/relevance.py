@@ -1,0 +1,521 @@
+"""Relevance curves: remove pixels, patches or segments in relevance order and watch the score.
+
+MoRF (most relevant first) should make the target score fall fast: a low area under
+the curve (AUC) and a high AOPC are good. LeRF (least relevant first) should keep it
+high: a high AUC is good. The gap LeRF AUC - MoRF AUC (higher is better) combines
+both and is less fooled by maps that only rank the least relevant regions well
+(Samek et al. 2017, "Evaluating the visualization of what a deep neural network has
+learned"; Rieger & Hansen 2020, IROF; Boubekki et al. 2024 on AUC-LeRF).
+
+Everything is batched: the perturbed inputs of all (image, step) pairs are built on
+the inputs' device from one rank tensor, and the model sees them in chunks of
+``batch_size``, so the forward function is called exactly
+``ceil(N * (n_steps + 1) / batch_size)`` times, with no host round trip in the loop.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from captum_nas._validation import (
+    check_choice,
+    check_image_batch,
+    check_number,
+    check_positive_int,
+    check_segments,
+    check_target,
+    check_tensor,
+    describe,
+    explain_dtype_mismatch,
+)
+from captum_nas.segmentation.base import relabel_contiguous
+from captum_nas.segmentation.grid import GridSegmenter
+
+TargetType = int | Sequence[int] | Tensor | None
+BaselineType = str | float | Tensor | Callable[[Tensor], Tensor]
+
+ORDERS = ("morf", "lerf", "random")
+BASELINES = ("zeros", "mean", "blur", "uniform")
+#: Standard deviation (pixels) of the Gaussian used by ``baseline="blur"``.
+BLUR_SIGMA = 5.0
+#: Default number of steps when removing single pixels.
+PIXEL_STEPS = 100
+
+
+@dataclass(frozen=True)
+class RelevanceCurveResult:
+    """Result of :func:`relevance_curve`.
+
+    Attributes:
+        scores: (N, n_steps + 1) target score after each step (step 0: the intact
+            input); softmax probability or raw output.
+        fraction_removed: (N, n_steps + 1) fraction of the image's pixels removed.
+        units_removed: (N, n_steps + 1) number of units (pixels, patches, segments)
+            removed.
+        auc: (N,) area under ``scores`` over ``fraction_removed`` (trapezoid rule over
+            the fraction actually removed). MoRF: lower is better; LeRF: higher.
+        aopc: (N,) ``mean_k (scores[:, 0] - scores[:, k])`` over the n_steps + 1 steps
+            (Samek et al.). MoRF: higher is better; LeRF: lower.
+        n_units: (N,) number of units of each image.
+        target: (N,) class whose score is tracked (-1 when the model outputs one
+            score per example).
+        order: "morf", "lerf" or "random".
+    """
+
+    scores: Tensor
+    fraction_removed: Tensor
+    units_removed: Tensor
+    auc: Tensor
+    aopc: Tensor
+    n_units: Tensor
+    target: Tensor
+    order: str
+
+    @property
+    def n_steps(self) -> int:
+        """Number of removal steps (the curves have ``n_steps + 1`` points)."""
+        return self.scores.shape[1] - 1
+
+
+@dataclass(frozen=True)
+class RelevanceGapResult:
+    """Result of :func:`relevance_gap`.
+
+    Attributes:
+        morf: the MoRF curves.
+        lerf: the LeRF curves.
+        gap: (N,) ``lerf.auc - morf.auc``; higher is better.
+    """
+
+    morf: RelevanceCurveResult
+    lerf: RelevanceCurveResult
+    gap: Tensor
+
+
+def gaussian_blur(inputs: Tensor, sigma: float, *, kernel_size: int | None = None) -> Tensor:
+    """Blur every channel of (N, C, H, W) images with a Gaussian, in torch.
+
+    Separable convolution with replicate padding; same shape, dtype and device.
+
+    Args:
+        inputs: floating images (N, C, H, W).
+        sigma: standard deviation in pixels, > 0.
+        kernel_size: odd kernel side; default ``2 * ceil(3 * sigma) + 1``.
+
+    Returns:
+        The blurred images.
+
+    Example:
+        >>> gaussian_blur(torch.ones(1, 3, 8, 8), 2.0).allclose(torch.ones(1, 3, 8, 8))
+        True
+    """
+    x = check_image_batch(inputs)
+    s = check_number(sigma, "sigma", minimum=0.0, strict_min=True)
+    if kernel_size is None:
+        kernel_size = 2 * math.ceil(3 * s) + 1
+    k = check_positive_int(kernel_size, "kernel_size")
+    if k % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd, got {k}")
+    n, c, h, w = x.shape
+    r = k // 2
+    coords = torch.arange(k, device=x.device, dtype=x.dtype) - r
+    kern = torch.exp(-(coords**2) / (2 * s * s))
+    kern = kern / kern.sum()
+    y = x.reshape(n * c, 1, h, w)
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), kern.view(1, 1, 1, k))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), kern.view(1, 1, k, 1))
+    return y.reshape(n, c, h, w)
+
+
+def _reduce_attributions(attributions: Any, x: Tensor) -> Tensor:
+    check_tensor(attributions, "attributions")
+    a = attributions
+    n, c, h, w = x.shape
+    if a.dim() == 3:
+        a = a.unsqueeze(1)
+    if a.dim() != 4 or a.shape[1] not in (1, c) or a.shape[2:] != (h, w):
+        raise ValueError(
+            f"`attributions` must have shape (N, {c}, {h}, {w}), (N, 1, {h}, {w}) or "
+            f"(N, {h}, {w}) to match the inputs, got {tuple(attributions.shape)}"
+        )
+    if a.shape[0] != n:
+        raise ValueError(f"`attributions` has batch size {a.shape[0]}, the inputs have {n}")
+    if not a.is_floating_point():
+        raise TypeError(f"`attributions` must be floating point, got dtype {a.dtype}")
+    if not bool(torch.isfinite(a).all()):
+        raise ValueError("`attributions` contains NaN or Inf values")
+    return a.to(device=x.device).mean(1).reshape(n, h * w)
+
+
+def _unit_map(x: Tensor, segments: Any, patch_size: Any) -> tuple[Tensor, str]:
+    n, _, h, w = x.shape
+    if segments is not None and patch_size is not None:
+        raise ValueError("give at most one of `segments` and `patch_size`")
+    if segments is not None:
+        seg = check_segments(segments, "segments", like=x).to(x.device)
+        seg = relabel_contiguous(seg.expand(n, 1, h, w).contiguous())
+        return seg.reshape(n, h * w), "segments"
+    if patch_size is not None:
+        p = check_positive_int(patch_size, "patch_size")
+        if p > max(h, w):
+            raise ValueError(f"`patch_size` ({p}) exceeds the image size {h}x{w}")
+        seg = GridSegmenter(patch_size=p)(x)
+        return seg.reshape(n, h * w), "patches"
+    return torch.arange(h * w, device=x.device).expand(n, h * w), "pixels"
+
+
+def _make_baseline(baseline: Any, x: Tensor, generator: torch.Generator) -> Tensor:
+    if isinstance(baseline, str):
+        check_choice(baseline, "baseline", BASELINES)
+        if baseline == "zeros":
+            return torch.zeros(1, 1, 1, 1, dtype=x.dtype, device=x.device)
+        if baseline == "mean":
+            return x.mean((2, 3), keepdim=True)
+        if baseline == "blur":
+            return gaussian_blur(x, BLUR_SIGMA)
+        lo = x.amin((1, 2, 3), keepdim=True)
+        hi = x.amax((1, 2, 3), keepdim=True)
+        u = torch.rand(x.shape, generator=generator, dtype=torch.float64)
+        return lo + (hi - lo) * u.to(device=x.device, dtype=x.dtype)
+    if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
+        v = check_number(baseline, "baseline")
+        return torch.full((1, 1, 1, 1), v, dtype=x.dtype, device=x.device)
+    if isinstance(baseline, Tensor):
+        b = baseline
+    elif callable(baseline):
+        b = baseline(x)
+        if not isinstance(b, Tensor):
+            raise TypeError(f"the `baseline` callable must return a tensor, got {describe(b)}")
+    else:
+        raise TypeError(
+            f"`baseline` must be one of {BASELINES}, a number, a tensor or a callable, got "
+            f"{describe(baseline)}"
+        )
+    try:
+        shape = torch.broadcast_shapes(b.shape, x.shape)
+    except RuntimeError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(
+            f"`baseline` of shape {tuple(b.shape)} does not broadcast to the inputs' "
+            f"{tuple(x.shape)}"
+        )
+    if b.is_floating_point() and not bool(torch.isfinite(b).all()):
+        raise ValueError("`baseline` contains NaN or Inf values")
+    b = b.to(device=x.device, dtype=x.dtype)
+    # compact but 4-D: a leading dim of 1 or N, so rows can be picked per image
+    return b.reshape((1,) * (4 - b.dim()) + tuple(b.shape))
+
+
+def _split_args(additional_forward_args: Any, n: int) -> tuple[list[Any], list[bool]]:
+    if additional_forward_args is None:
+        return [], []
+    args = (
+        list(additional_forward_args)
+        if isinstance(additional_forward_args, tuple)
+        else [additional_forward_args]
+    )
+    per_example = [isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == n for a in args]
+    return args, per_example
+
+
+def relevance_curve(
+    forward_func: Callable[..., Tensor],
+    inputs: Tensor,
+    attributions: Tensor,
+    target: TargetType = None,
+    *,
+    segments: Tensor | None = None,
+    patch_size: int | None = None,
+    order: str = "morf",
+    baseline: BaselineType = "zeros",
+    n_steps: int | None = None,
+    batch_size: int = 64,
+    additional_forward_args: Any = None,
+    seed: int = 0,
+    softmax: bool = True,
+    segment_relevance: str = "mean",
+) -> RelevanceCurveResult:
+    """Score curves while removing units (pixels, patches or segments) in relevance order.
+
+    Units: ``segments`` (a (N, 1, H, W) or (1, 1, H, W) id mask, e.g. any segmenter's
+    output; ids are made contiguous per image), else square patches of ``patch_size``
+    pixels, else single pixels. A unit's relevance is the mean (or, with
+    ``segment_relevance="sum"``, the sum) over its pixels of the channel-averaged
+    attribution. Units are sorted by relevance (descending for MoRF, ascending for
+    LeRF, a seeded random permutation for ``"random"``); ties keep the lower unit id
+    first (stable sort). Removing a unit replaces all channels of its pixels by the
+    baseline; removals accumulate.
+
+    Step rule: with ``K`` the largest number of units over the batch, step
+    ``k = 0..n_steps`` removes the first ``round(k * K / n_steps)`` units of each image
+    (capped at the image's own number of units). ``n_steps`` defaults to ``K`` for
+    segments and patches (one unit per step; images with fewer segments plateau once
+    they are fully removed) and to ``min(H * W, 100)`` for pixels. The last step always
+    removes everything.
+
+    Sensitive to the baseline (a zeros baseline is far from the data for many
+    models), to the unit (pixels give noisy, off-manifold inputs; segments depend on
+    the segmenter) and, for AUC, to the step grid (the x axis is the fraction of
+    pixels actually removed, so uneven segments are weighted by their area).
+
+    Args:
+        forward_func: model or function; called as
+            ``forward_func(perturbed, *additional_forward_args)`` under ``no_grad`` and
+            must return (B, n_classes) or (B,) scores. Put the model in eval mode
+            first; its state is not changed here.
+        inputs: floating images (N, C, H, W).
+        attributions: (N, C, H, W), (N, 1, H, W) or (N, H, W), finite; channels are
+            averaged.
+        target: class per image: an int, a sequence or tensor of N ints, or None (the
+            class predicted on the intact input; for (B,) outputs, the output itself).
+        segments: integer segment ids; excludes ``patch_size``.
+        patch_size: side of square patches (the last row/column may be smaller).
+        order: "morf" (default), "lerf" or "random".
+        baseline: "zeros" (default), "mean" (per-image channel mean), "blur" (Gaussian,
+            sigma :data:`BLUR_SIGMA` pixels; use a callable with :func:`gaussian_blur`
+            for another sigma), "uniform" (seeded uniform noise in each image's
+            [min, max]), a number, a tensor broadcastable to the inputs, or a callable
+            ``inputs -> tensor`` broadcastable to the inputs.
+        n_steps: number of removal steps, 1..K (see the step rule).
+        batch_size: number of perturbed images per forward call.
+        additional_forward_args: extra positional arguments (one value or a tuple);
+            tensors whose first dimension is N are indexed per perturbed image,
+            anything else is passed unchanged.
+        seed: seed for ``order="random"`` and ``baseline="uniform"``.
+        softmax: track the softmax probability of the target (default) rather than the
+            raw output; must be False for models returning one score per example.
+        segment_relevance: "mean" (default) or "sum" of the attribution over a unit.
+
+    Returns:
+        :class:`RelevanceCurveResult`; curves on the inputs' device in the output dtype.
+
+    Raises:
+        TypeError: the model fails on ``inputs`` of another dtype than its parameters.
+        ValueError: bad arguments, or ``forward_func`` returns NaN or Inf scores.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).eval()
+        >>> x = torch.rand(2, 1, 4, 4)
+        >>> res = relevance_curve(model, x, x, target=0, patch_size=2)
+        >>> res.scores.shape, res.fraction_removed[0, -1].item()
+        (torch.Size([2, 5]), 1.0)
+    """
+    x = check_image_batch(inputs)
+    n, _, h, w = x.shape
+    hw = h * w
+    rel = _reduce_attributions(attributions, x)
+    check_choice(order, "order", ORDERS)
+    check_choice(segment_relevance, "segment_relevance", ("mean", "sum"))
+    bs = check_positive_int(batch_size, "batch_size")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if not isinstance(softmax, bool):
+        raise TypeError(f"`softmax` must be a bool, got {describe(softmax)}")
+    if not callable(forward_func):
+        raise TypeError(f"`forward_func` must be callable, got {describe(forward_func)}")
+    tgt = check_target(target, n, device=x.device)
+    t_max = int(tgt.max()) if tgt is not None else -1
+    unit, kind = _unit_map(x, segments, patch_size)
+    k_per_image = unit.amax(1) + 1
+    k_max = hw if kind == "pixels" else int(k_per_image.max())
+    if n_steps is None:
+        steps = min(hw, PIXEL_STEPS) if kind == "pixels" else k_max
+    else:
+        steps = check_positive_int(n_steps, "n_steps")
+        if steps > k_max:
+            raise ValueError(
+                f"`n_steps` ({steps}) exceeds the number of {kind} to remove ({k_max})"
+            )
+    generator = torch.Generator().manual_seed(seed)
+
+    # unit relevance and removal rank of every pixel
+    work = torch.promote_types(rel.dtype, torch.float32)
+    counts = torch.zeros(n, k_max, dtype=torch.long, device=x.device).scatter_add_(
+        1, unit, torch.ones_like(unit)
+    )
+    if kind == "pixels":
+        unit_rel = rel.to(work)
+    else:
+        sums = torch.zeros(n, k_max, dtype=work, device=x.device).scatter_add_(
+            1, unit, rel.to(work)
+        )
+        unit_rel = sums / counts.clamp(min=1) if segment_relevance == "mean" else sums
+    if order == "morf":
+        key = -unit_rel
+    elif order == "lerf":
+        key = unit_rel.clone()
+    else:
+        key = torch.rand(n, k_max, generator=generator, dtype=torch.float64).to(
+            device=x.device, dtype=work
+        )
+    key = torch.where(counts > 0, key, torch.full_like(key, math.inf))
+    perm = torch.sort(key, dim=1, stable=True).indices
+    positions = torch.arange(k_max, device=x.device).expand(n, k_max)
+    rank_of_unit = torch.empty_like(perm).scatter_(1, perm, positions)
+    # the smallest integer type holding the ranks: the per-chunk gather is memory bound
+    rank_dtype = torch.int16 if k_max < 2**15 - 1 else torch.int32
+    pixel_rank = rank_of_unit.gather(1, unit).to(rank_dtype)  # (N, HW)
+
+    s = steps + 1
+    ks = torch.arange(s, device=x.device)
+    m = torch.div(2 * ks * k_max + steps, 2 * steps, rounding_mode="floor")  # (S,)
+    area = torch.cat(
+        [torch.zeros(n, 1, dtype=torch.long, device=x.device), counts.gather(1, perm).cumsum(1)],
+        1,
+    )
+    fraction = area.gather(1, m.expand(n, s)).to(work) / hw
+    units_removed = torch.minimum(m.expand(n, s), k_per_image[:, None])
+
+    base = _make_baseline(baseline, x, generator)
+    m_small = m.to(rank_dtype)
+    args, per_example = _split_args(additional_forward_args, n)
+
+    total = n * s
+    pair_image = torch.div(torch.arange(total, device=x.device), s, rounding_mode="floor")
+    pair_step = torch.arange(total, device=x.device) % s
+    scores: Tensor | None = None
+    chosen = torch.full((n + 1,), -1, dtype=torch.long, device=x.device)
+    if tgt is not None:
+        chosen[:n] = tgt
+    one_score = False
+    with torch.no_grad(), explain_dtype_mismatch(forward_func, x):
+        for start in range(0, total, bs):
+            end = min(start + bs, total)
+            img = pair_image[start:end]
+            stp = pair_step[start:end]
+            removed = (pixel_rank[img] < m_small[stp][:, None]).view(-1, 1, h, w)
+            batch = x[img]
+            fill = base[img] if base.shape[0] != 1 else base
+            torch.where(removed, fill, batch, out=batch)
+            call_args = [a[img] if pe else a for a, pe in zip(args, per_example)]
+            out = forward_func(batch, *call_args)
+            if not isinstance(out, Tensor):
+                raise TypeError(f"`forward_func` must return a tensor, got {describe(out)}")
+            b = end - start
+            if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1 and tgt is None):
+                if out.shape[0] != b:
+                    raise ValueError(
+                        f"`forward_func` returned shape {tuple(out.shape)} for {b} inputs"
+                    )
+                if tgt is not None or softmax:
+                    raise ValueError(
+                        "`forward_func` returns one score per example: use target=None and "
+                        "softmax=False"
+                    )
+                one_score = True
+                val = out.reshape(b)
+            elif out.dim() == 2 and out.shape[0] == b:
+                if t_max >= out.shape[1]:
+                    raise ValueError(f"`target` {t_max} is out of range for {out.shape[1]} outputs")
+                probs = (
+                    torch.softmax(out.to(torch.promote_types(out.dtype, torch.float32)), 1).to(
+                        out.dtype
+                    )
+                    if softmax
+                    else out
+                )
+                if tgt is None:
+                    slot = torch.where(stp == 0, img, torch.full_like(img, n))
+                    chosen.scatter_(0, slot, out.argmax(1))
+                val = probs.gather(1, chosen[img][:, None]).squeeze(1)
+            else:
+                raise ValueError(
+                    f"`forward_func` must return (B, n_classes) or (B,) scores, got shape "
+                    f"{tuple(out.shape)} for B={b}"
+                )
+            if scores is None:
+                dt = val.dtype if val.is_floating_point() else torch.float32
+                scores = torch.empty(total, dtype=dt, device=x.device)
+            scores[start:end] = val.detach().to(scores.dtype)
+    assert scores is not None
+    curves = scores.reshape(n, s)
+    if not bool(torch.isfinite(curves).all()):
+        raise ValueError(
+            "`forward_func` returned NaN or Inf scores on the inputs or their perturbations; "
+            "check the model and the baseline"
+        )
+    frac = fraction.to(curves.dtype)
+    auc = torch.trapezoid(curves, frac, dim=1)
+    aopc = (curves[:, :1] - curves).mean(1)
+    target_used = (
+        torch.full((n,), -1, dtype=torch.long, device=x.device) if one_score else chosen[:n]
+    )
+    return RelevanceCurveResult(
+        scores=curves,
+        fraction_removed=frac,
+        units_removed=units_removed,
+        auc=auc,
+        aopc=aopc,
+        n_units=k_per_image,
+        target=target_used,
+        order=order,
+    )
+
+
+def relevance_gap(
+    forward_func: Callable[..., Tensor],
+    inputs: Tensor,
+    attributions: Tensor,
+    target: TargetType = None,
+    *,
+    segments: Tensor | None = None,
+    patch_size: int | None = None,
+    baseline: BaselineType = "zeros",
+    n_steps: int | None = None,
+    batch_size: int = 64,
+    additional_forward_args: Any = None,
+    seed: int = 0,
+    softmax: bool = True,
+    segment_relevance: str = "mean",
+) -> RelevanceGapResult:
+    """MoRF and LeRF curves on the same units and their gap ``LeRF AUC - MoRF AUC``.
+
+    Higher gap is better: removing the most relevant units hurts more than removing
+    the least relevant ones. Reporting both curves next to the gap exposes maps whose
+    LeRF AUC alone looks good for the wrong reason (e.g. after pooling over segments).
+    Arguments as in :func:`relevance_curve` (``order`` is fixed); the forward function
+    is called twice ``ceil(N * (n_steps + 1) / batch_size)`` times.
+
+    Returns:
+        :class:`RelevanceGapResult`.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).eval()
+        >>> x = torch.rand(2, 1, 4, 4)
+        >>> relevance_gap(model, x, x, target=0, patch_size=2).gap.shape
+        torch.Size([2])
+    """
+    kwargs: dict[str, Any] = dict(
+        segments=segments,
+        patch_size=patch_size,
+        baseline=baseline,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        additional_forward_args=additional_forward_args,
+        seed=seed,
+        softmax=softmax,
+        segment_relevance=segment_relevance,
+    )
+    morf = relevance_curve(forward_func, inputs, attributions, target, order="morf", **kwargs)
+    lerf = relevance_curve(forward_func, inputs, attributions, target, order="lerf", **kwargs)
+    return RelevanceGapResult(morf=morf, lerf=lerf, gap=lerf.auc - morf.auc)
+
+
+__all__ = [
+    "BASELINES",
+    "BLUR_SIGMA",
+    "ORDERS",
+    "RelevanceCurveResult",
+    "RelevanceGapResult",
+    "gaussian_blur",
+    "relevance_curve",
+    "relevance_gap",
+]
