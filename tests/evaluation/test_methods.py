@@ -1,0 +1,38 @@
+import pytest
+import torch
+from captum.attr import IntegratedGradients, Saliency
+
+from captum_nas.evaluation import METHOD_NAMES, attribution_fn, default_gradcam_layer
+from tests.conftest import TinyCNN, hook_count
+
+
+@pytest.fixture
+def setup() -> tuple[TinyCNN, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    return TinyCNN().eval(), torch.randn(2, 3, 32, 32), torch.tensor([0, 3])
+
+
+def test_saliency_and_ig_match_captum(setup) -> None:  # type: ignore[no-untyped-def]
+    model, x, t = setup
+    expected = Saliency(model).attribute(x, target=t, abs=True).sum(1, keepdim=True)
+    assert torch.allclose(attribution_fn("saliency", model)(x, t), expected)
+    ig = IntegratedGradients(model).attribute(x, target=t, n_steps=8).sum(1, keepdim=True).abs()
+    assert torch.allclose(attribution_fn("ig", model, n_steps=8)(x, t), ig)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_every_method_gives_nonnegative_input_sized_maps(setup, name: str) -> None:  # type: ignore[no-untyped-def]
+    model, x, t = setup
+    out = attribution_fn(name, model, n_steps=4)(x, t)
+    assert out.shape == (2, 1, 32, 32)
+    assert bool((out >= 0).all()) and bool(torch.isfinite(out).all())
+    assert hook_count(model) == 0
+
+
+def test_gradcam_layer_default_and_errors(setup) -> None:  # type: ignore[no-untyped-def]
+    model, _, _ = setup
+    assert default_gradcam_layer(model) == "layer2"
+    with pytest.raises(ValueError, match="layer9"):
+        attribution_fn("gradcam", model, layer="layer9")
+    with pytest.raises(ValueError, match="unknown method 'shap'"):
+        attribution_fn("shap", model)
