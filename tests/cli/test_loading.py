@@ -1,0 +1,83 @@
+"""Tests of the CLI model loader captum_nas.cli._loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from captum_nas.cli import CLIError
+from captum_nas.cli._loading import LoadedModel, load_model, read_state_dict
+from captum_nas.images import IMAGENET_NORMALIZER
+
+
+def test_efficientnet_lite0_default() -> None:
+    loaded = load_model()
+    assert loaded.name == "efficientnet-lite0"
+    assert loaded.class_names[285] == "Egyptian cat"
+    assert loaded.input_size == 224 and loaded.gradcam_layer == "_blocks.15"
+    assert not loaded.model.training
+
+
+def test_torchvision_checkpoint_with_class_names(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    src = torchvision.models.resnet18(num_classes=3).eval()
+    path = tmp_path / "r18.pt"
+    torch.save({"state_dict": src.state_dict(), "class_names": ["a", "b", "c"], "epoch": 3}, path)
+    loaded = load_model("resnet18", weights=str(path))
+    assert loaded.class_names == ("a", "b", "c")
+    assert loaded.normalizer == IMAGENET_NORMALIZER and loaded.gradcam_layer == "layer4"
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(x), src(x))
+
+
+def test_torchvision_plain_state_dict_with_dataparallel_prefix(tmp_path: Path) -> None:
+    src = torchvision.models.resnet18(num_classes=4)
+    path = tmp_path / "sd.pt"
+    torch.save({f"module.{k}": v for k, v in src.state_dict().items()}, path)
+    loaded = load_model("resnet18", weights=str(path))
+    assert loaded.class_names == ("class 0", "class 1", "class 2", "class 3")
+
+
+def test_random_weights_gets_imagenet_names() -> None:
+    loaded = load_model("resnet18", random_weights=True)
+    assert len(loaded.class_names) == 1000 and loaded.class_names[0] == "tench"
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(CLIError, match="needs --weights"):
+        load_model("resnet18")
+    with pytest.raises(FileNotFoundError):
+        load_model("resnet18", weights=str(tmp_path / "nope.pt"))
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not torch")
+    with pytest.raises(CLIError, match="cannot read"):
+        read_state_dict(bad)
+    wrong = tmp_path / "vgg.pt"
+    torch.save({"fc.weight": torch.zeros(1000, 7)}, wrong)
+    with pytest.raises(CLIError, match="do not fit"):
+        load_model("resnet18", weights=str(wrong))
+    with pytest.raises(CLIError, match="not used"):
+        load_model("efficientnet-lite0", weights=str(wrong))
+    with pytest.raises(CLIError, match="unknown model"):
+        load_model("resnet-999")
+    with pytest.raises(CLIError, match="has no attribute"):
+        load_model("tests.conftest:Nothing")
+
+
+def test_callable_spec_module_or_loaded_model() -> None:
+    loaded = load_model("tests.conftest:TinyCNN")
+    assert loaded.class_names == tuple(f"class {i}" for i in range(5))
+    assert isinstance(loaded, LoadedModel) and not loaded.model.training
+
+
+def test_reference_model_available_or_clear_error() -> None:
+    try:
+        loaded = load_model("reference")
+    except CLIError as err:
+        assert "reference model is not available" in str(err)
+    else:
+        assert loaded.gradcam_layer == "layer4" and len(loaded.class_names) == 6

@@ -1,0 +1,187 @@
+"""Tests of captum_nas.visualization: conversions, boundaries, top-k masks, figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from captum_nas.visualization import (
+    explanation_figure,
+    figure_to_array,
+    mark_boundaries,
+    plot_attribution,
+    plot_grid,
+    segment_boundaries,
+    segment_scores,
+    show_segments,
+    to_hwc,
+    top_k_ids,
+    top_k_segments,
+)
+
+# 4x4 image split in four 2x2 quadrants: ids 0 1 / 2 3
+QUADRANTS = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])[None, None]
+
+
+def test_to_hwc_layouts() -> None:
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    out = to_hwc(x)
+    assert out.shape == (3, 4, 2)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out[1, 2], [6.0, 18.0])
+    np.testing.assert_array_equal(to_hwc(x[None]), out)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (4, 4), (1, 1, 1, 3, 3)])
+def test_to_hwc_rejects_bad_shapes(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="tensor"):
+        to_hwc(torch.zeros(shape))
+
+
+def test_to_hwc_rejects_non_tensor() -> None:
+    with pytest.raises(TypeError, match="tensor"):
+        to_hwc(np.zeros((3, 2, 2)))  # type: ignore[arg-type]
+
+
+def test_segment_boundaries_hand_computed() -> None:
+    edge = segment_boundaries(QUADRANTS)[0, 0].int()
+    expected = torch.tensor([[0, 1, 0, 0], [1, 1, 1, 1], [0, 1, 0, 0], [0, 1, 0, 0]])
+    assert torch.equal(edge, expected)
+
+
+def test_segment_boundaries_matches_skimage_inner_mode() -> None:
+    from skimage.segmentation import find_boundaries
+
+    gen = torch.Generator().manual_seed(0)
+    seg = torch.randint(0, 4, (1, 1, 9, 11), generator=gen)
+    ours = segment_boundaries(seg)[0, 0].numpy()
+    # skimage's "subpixel"-free reference: a pixel differs from its right or lower pixel
+    right = np.zeros_like(ours)
+    right[:, :-1] = seg[0, 0, :, :-1].numpy() != seg[0, 0, :, 1:].numpy()
+    down = np.zeros_like(ours)
+    down[:-1] = seg[0, 0, :-1].numpy() != seg[0, 0, 1:].numpy()
+    np.testing.assert_array_equal(ours, right | down)
+    # every boundary pixel we mark is a boundary for scikit-image too
+    sk = find_boundaries(seg[0, 0].numpy(), mode="thick")
+    assert not np.any(ours & ~sk)
+
+
+def test_mark_boundaries_colours_only_boundaries() -> None:
+    img = torch.full((3, 4, 4), 0.25)
+    out = mark_boundaries(img, QUADRANTS, color=(1.0, 0.0, 0.5))
+    edge = segment_boundaries(QUADRANTS)[0, 0]
+    assert out.shape == img.shape
+    assert torch.equal(out[:, edge], torch.tensor([1.0, 0.0, 0.5])[:, None].expand(3, 7))
+    assert torch.equal(out[:, ~edge], img[:, ~edge])
+
+
+def test_mark_boundaries_batch_and_checks() -> None:
+    imgs = torch.zeros(2, 3, 4, 4)
+    assert mark_boundaries(imgs, QUADRANTS).shape == (2, 3, 4, 4)
+    with pytest.raises(ValueError, match="color"):
+        mark_boundaries(imgs, QUADRANTS, color=(1.0, 0.0))
+    with pytest.raises(ValueError, match="spatial size"):
+        mark_boundaries(imgs, torch.zeros(1, 1, 3, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer"):
+        mark_boundaries(imgs, QUADRANTS.float())
+
+
+def test_segment_scores_and_top_k_ids() -> None:
+    pooled = torch.tensor([[1.0, 1.0, 4.0, 4.0]] * 2 + [[2.0, 2.0, 3.0, 3.0]] * 2)[None, None]
+    scores = segment_scores(pooled, QUADRANTS)
+    assert torch.allclose(scores, torch.tensor([[1.0, 4.0, 2.0, 3.0]]))
+    assert top_k_ids(scores, 2) == [[1, 3]]
+    assert top_k_ids(scores, 10) == [[1, 3, 2, 0]]
+
+
+def test_top_k_ids_skips_nan() -> None:
+    s = torch.tensor([[0.1, float("nan"), 0.3], [float("nan"), 2.0, 1.0]])
+    assert top_k_ids(s, 3) == [[2, 0], [1, 2]]
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_top_k_rejects_bad_k(k: int) -> None:
+    with pytest.raises(ValueError, match="k"):
+        top_k_ids(torch.zeros(1, 3), k)
+    with pytest.raises(ValueError, match="k"):
+        top_k_segments(torch.zeros(1, 4), QUADRANTS, k)
+
+
+def test_top_k_segments_from_scores_and_from_map() -> None:
+    scores = torch.tensor([[0.5, -1.0, 2.0, 0.0]])
+    mask = top_k_segments(scores, QUADRANTS, 2)[0, 0]
+    assert torch.equal(mask, (QUADRANTS[0, 0] == 0) | (QUADRANTS[0, 0] == 2))
+    pooled = scores[0][QUADRANTS]  # (1, 1, 4, 4) map holding the scores
+    assert torch.equal(top_k_segments(pooled, QUADRANTS, 2)[0, 0], mask)
+    with pytest.raises(ValueError, match="columns"):
+        top_k_segments(torch.zeros(1, 2), QUADRANTS, 1)
+
+
+def test_show_segments_fades_the_rest() -> None:
+    img = torch.ones(3, 4, 4)
+    mask = QUADRANTS == 3
+    out = show_segments(img, mask, fade=1.0, background=0.2)
+    assert torch.equal(out[:, mask[0, 0]], torch.ones(3, 4))
+    assert torch.allclose(out[:, ~mask[0, 0]], torch.full((3, 12), 0.2))
+    with pytest.raises(ValueError, match="fade"):
+        show_segments(img, mask, fade=1.5)
+    with pytest.raises(ValueError, match="mask"):
+        show_segments(img, torch.ones(1, 1, 3, 3, dtype=torch.bool))
+
+
+def test_plot_attribution_composes_with_captum_axes() -> None:
+    fig = Figure(figsize=(2, 2), dpi=40)
+    ax = fig.add_subplot()
+    attr = torch.zeros(1, 3, 8, 8)
+    attr[..., :4, :] = 1.0
+    plot_attribution(fig, ax, attr, torch.rand(3, 8, 8), method="blended_heat_map", title="t")
+    assert ax.get_title() == "t"
+    plot_attribution(fig, ax, torch.zeros(1, 8, 8))  # all-zero map does not crash
+    with pytest.raises(ValueError, match="image"):
+        plot_attribution(fig, ax, attr, method="blended_heat_map")
+    with pytest.raises(ValueError, match="sign"):
+        plot_attribution(fig, ax, attr, sign="both")
+
+
+def test_explanation_figure_panels_and_render() -> None:
+    gen = torch.Generator().manual_seed(0)
+    img = torch.rand(3, 16, 16, generator=gen)
+    seg = torch.arange(4).repeat_interleave(4).reshape(1, 1, 4, 4)
+    seg = torch.nn.functional.interpolate(seg.float(), size=(16, 16)).long()
+    pixel = torch.randn(1, 3, 16, 16, generator=gen)
+    pooled = torch.randn(1, 4).repeat_interleave(1, 0)[0][seg].expand(1, 3, 16, 16)
+    fig = explanation_figure(img, pixel, pooled, seg, top_k=2, title="cat (90%)", dpi=40)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4
+    assert fig.axes[3].get_title() == "top-2 segments"
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "cat (90%)"
+    rgba = figure_to_array(fig)
+    assert rgba.ndim == 3 and rgba.shape[2] == 4
+    # no segments: image and pixel map only
+    assert len(explanation_figure(img, pixel, None, None, dpi=40).axes) == 2
+    with pytest.raises(ValueError, match="segments"):
+        explanation_figure(img, pixel, pooled, None)
+    with pytest.raises(ValueError, match="top_k"):
+        explanation_figure(img, pixel, pooled, seg, top_k=0)
+
+
+def test_plot_grid_layout_and_checks() -> None:
+    imgs = torch.rand(2, 3, 8, 8)
+    maps = {
+        ("ig", "nas"): torch.rand(2, 3, 8, 8),
+        ("ig", "slic"): torch.rand(2, 3, 8, 8),
+        ("gradcam", "nas"): torch.rand(2, 1, 8, 8),
+    }
+    fig = plot_grid(imgs, maps, segments={"nas": QUADRANTS.repeat(1, 1, 2, 2)}, dpi=30)
+    axes = fig.axes
+    assert len(axes) == 2 * 2 * 3  # rows: 2 images x 2 methods; columns: image + 2 segmenters
+    assert axes[1].get_title() == "ig / nas"
+    assert not axes[5].get_visible()  # (gradcam, slic) is missing
+    with pytest.raises(ValueError, match="maps"):
+        plot_grid(imgs, {})
+    with pytest.raises(ValueError, match="shape"):
+        plot_grid(imgs, {("ig", "nas"): torch.rand(1, 3, 8, 8)})
+    with pytest.raises(ValueError, match="pairs"):
+        plot_grid(imgs, {"ig": torch.rand(2, 3, 8, 8)})  # type: ignore[dict-item]
