@@ -2,9 +2,9 @@
 
 Two reusable pieces:
 
-* :func:`preserved_model_state` snapshots train/eval mode, ``requires_grad`` flags and
-  the hook dictionaries of every submodule, and restores all of them on exit, also when
-  an exception escapes.
+* :func:`preserved_model_state` snapshots train/eval mode, ``requires_grad`` flags, the
+  hook dictionaries and the attribute names of every submodule, and restores all of
+  them on exit, also when an exception escapes.
 * :class:`ActivationCapture` registers forward hooks on chosen layers, records their
   outputs and removes the hooks on exit.
 """
@@ -33,10 +33,14 @@ _HOOK_DICTS = (
 
 @contextmanager
 def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore modes, ``requires_grad`` flags and hooks of ``model`` on exit.
+    """Restore modes, ``requires_grad`` flags, hooks and attributes of ``model`` on exit.
 
     Hooks present on entry are kept; any hook added inside the block and not removed
-    is removed on exit. Tensor hooks on parameters are left alone.
+    is removed on exit. Tensor hooks on parameters are left alone. Attributes that code
+    inside the block added to a submodule are deleted, and those it deleted are put
+    back (Captum's DeepLift leaves ``input``/``output`` tensors on modules when an
+    exception escapes, its LRP leaves ``activations`` on every layer and deletes
+    rules the user had set); attributes that existed before keep their current value.
 
     Args:
         model: the module to protect.
@@ -58,9 +62,16 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
         {attr: set(getattr(m, attr).keys()) for attr in _HOOK_DICTS if hasattr(m, attr)}
         for m in modules
     ]
+    attributes = [dict(vars(m)) for m in modules]
     try:
         yield model
     finally:
+        for m, saved in zip(modules, attributes):
+            current = vars(m)
+            for key in [k for k in current if k not in saved]:
+                del current[key]
+            for key, value in saved.items():
+                current.setdefault(key, value)
         for m, mode in zip(modules, modes):
             m.training = mode
         for p, flag in zip(params, flags):

@@ -7,11 +7,12 @@ and what was expected, so that bad input never turns into a plausible wrong answ
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -142,3 +143,93 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"`{name}` must be one of {options}, got {value!r}")
     return value
+
+
+def check_target(target: Any, n: int, *, device: torch.device | None = None) -> Tensor | None:
+    """Check a class target for a batch of ``n`` images.
+
+    Args:
+        target: ``None``, an int, a sequence of ``n`` ints, or an integer tensor with
+            one element or of shape ``(n,)``; class ids must be >= 0.
+        n: the batch size.
+        device: device of the returned tensor (default: the target's own, or CPU).
+
+    Returns:
+        ``None`` for ``None``, else the class of every image as a LongTensor (n,).
+
+    Raises:
+        TypeError: not an int, sequence or integer tensor.
+        ValueError: wrong length or shape, or a negative class id.
+    """
+    if target is None:
+        return None
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        t = torch.full((n,), int(target), dtype=torch.long, device=device)
+    elif isinstance(target, Tensor):
+        if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+            raise TypeError(f"`target` must hold integer class ids, got dtype {target.dtype}")
+        if target.numel() == 1:
+            t = target.reshape(1).expand(n)
+        elif target.dim() == 1 and target.shape[0] == n:
+            t = target
+        else:
+            raise ValueError(
+                f"`target` must be an int, or have shape ({n},), got shape {tuple(target.shape)}"
+            )
+        t = t.to(device=device, dtype=torch.long)
+    elif isinstance(target, Sequence) and not isinstance(target, str):
+        if len(target) != n or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in target
+        ):
+            raise ValueError(f"`target` as a sequence must hold {n} ints, got {describe(target)}")
+        t = torch.tensor([int(v) for v in target], dtype=torch.long, device=device)
+    else:
+        raise TypeError(
+            f"`target` must be None, an int, a sequence or a tensor, got {describe(target)}"
+        )
+    t_min = int(t.min())
+    if t_min < 0:
+        raise ValueError(f"`target` must hold class ids >= 0, got {t_min}")
+    return t
+
+
+def _parameter_dtype(model: Any) -> torch.dtype | None:
+    if not isinstance(model, nn.Module):
+        return None
+    for param in model.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return None
+
+
+@contextmanager
+def explain_dtype_mismatch(model: Any, inputs: Tensor, name: str = "inputs") -> Iterator[None]:
+    """Turn a dtype failure of ``model`` on ``inputs`` into a ``TypeError`` naming ``name``.
+
+    Inputs are never cast: a model whose forward copes with them works as it is. When
+    a ``RuntimeError`` about types escapes the block (e.g. "Input type (double) and bias
+    type (float) should be the same") and ``model`` is an ``nn.Module`` whose floating
+    parameters have another dtype than ``inputs``, it is re-raised as a ``TypeError``
+    saying so; any other exception passes unchanged.
+
+    Args:
+        model: the model (or any forward function) run inside the block.
+        inputs: the tensor given to the public function.
+        name: the argument name used in error messages.
+
+    Returns:
+        A context manager.
+
+    Raises:
+        TypeError: the block failed and the dtypes of ``inputs`` and ``model`` differ.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        expected = _parameter_dtype(model)
+        if expected is None or expected == inputs.dtype or "type" not in str(err):
+            raise
+        raise TypeError(
+            f"`{name}` has dtype {inputs.dtype} but the model's parameters are {expected}; "
+            f"cast the inputs with `.to({expected})` or the model with `.to({inputs.dtype})`"
+        ) from err

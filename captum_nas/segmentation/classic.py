@@ -24,6 +24,9 @@ from captum_nas.segmentation.base import relabel_contiguous
 class _SkimageSegmenter:
     """Shared machinery: input checks, conversion to images, per-image loop."""
 
+    #: numbers of image channels the scikit-image function accepts (None: any)
+    _channels: tuple[int, ...] | None = None
+
     def __init__(
         self,
         *,
@@ -64,6 +67,12 @@ class _SkimageSegmenter:
         """Segment ``inputs`` (N, C, H, W) into LongTensor ids (N, 1, H, W)."""
         x = check_image_batch(inputs)
         imgs = self.images(x)
+        if self._channels is not None and imgs.shape[1] not in self._channels:
+            raise ValueError(
+                f"`inputs`: {type(self).__name__} needs grey (1 channel) or RGB (3 channel) "
+                f"images, got {imgs.shape[1]} channels (shape {tuple(x.shape)}); pass "
+                "`to_image=` to map the inputs to such images"
+            )
         labels = []
         for img in imgs:
             arr = img.permute(1, 2, 0).numpy()
@@ -131,8 +140,12 @@ class QuickshiftSegmenter(_SkimageSegmenter):
         kernel_size: width of the Gaussian kernel in the density estimate.
         max_dist: cut-off distance of the tree; larger gives fewer segments.
         ratio: balance of colour and space proximity, in [0, 1].
-        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+        seed: seed (>= 0) of the random tie-breaking noise.
+        to_image, mean, std: how to recover images in [0, 1] from the inputs; the
+            images must have 1 (grey) or 3 (RGB) channels.
     """
+
+    _channels = (1, 3)
 
     def __init__(
         self,
@@ -149,7 +162,7 @@ class QuickshiftSegmenter(_SkimageSegmenter):
         self.kernel_size = check_number(kernel_size, "kernel_size", minimum=0.0, strict_min=True)
         self.max_dist = check_number(max_dist, "max_dist", minimum=0.0, strict_min=True)
         self.ratio = check_number(ratio, "ratio", minimum=0.0, maximum=1.0)
-        self.seed = int(seed)
+        self.seed = check_positive_int(seed, "seed", minimum=0)
 
     def _segment_one(self, image: np.ndarray) -> np.ndarray:
         from skimage.segmentation import quickshift
@@ -207,8 +220,11 @@ class WatershedSegmenter(_SkimageSegmenter):
     Args:
         n_segments: number of markers (segments).
         compactness: higher gives more regularly shaped segments.
-        to_image, mean, std: how to recover images in [0, 1] from the inputs.
+        to_image, mean, std: how to recover images in [0, 1] from the inputs; the
+            images must have 1 (grey) or 3 (RGB) channels.
     """
+
+    _channels = (1, 3)
 
     def __init__(
         self,

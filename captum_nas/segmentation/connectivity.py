@@ -116,27 +116,62 @@ def merge_small_segments(labels: Tensor, min_size: int, *, max_rounds: int = 50)
     return lab
 
 
-def upsample_labels(
-    labels: Tensor, size: tuple[int, int], *, mode: str = "bilinear", max_elements: int = 2**25
-) -> Tensor:
+def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[Tensor, ...]:
+    """Bilinear source rows/cols and weights (``align_corners=False``), as F.interpolate."""
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    dst = torch.arange(out_size, dtype=torch.float32)
+    src = ((dst + 0.5) * scale - 0.5).clamp_min(0.0)
+    i0 = src.long().clamp_(max=in_size - 1)
+    i1 = (i0 + 1).clamp_(max=in_size - 1)
+    lam1 = src - i0.float()
+    lam0 = 1.0 - lam1
+    return i0.to(device), i1.to(device), lam0.to(device), lam1.to(device)
+
+
+def _bilinear_label_vote(labels: Tensor, size: tuple[int, int]) -> Tensor:
+    """Argmax of the bilinearly upsampled one-hot encoding, without building it.
+
+    Each output pixel takes the label with the largest summed bilinear weight among its
+    four source neighbours (ties to the smaller label, as ``argmax`` over one-hot
+    channels does). Memory and time are O(N H W), independent of the number of labels.
+    """
+    _, h, w = labels.shape
+    oh, ow = size
+    r0, r1, a0, a1 = _source_index(oh, h, labels.device)
+    c0, c1, b0, b1 = _source_index(ow, w, labels.device)
+    lab = labels.long()
+    rows0, rows1 = lab[:, r0], lab[:, r1]  # (N, oh, w)
+    cand = torch.stack([rows0[:, :, c0], rows0[:, :, c1], rows1[:, :, c0], rows1[:, :, c1]])
+    wy0, wy1 = a0.view(oh, 1), a1.view(oh, 1)
+    wx0, wx1 = b0.view(1, ow), b1.view(1, ow)
+    weights = torch.stack([wy0 * wx0, wy0 * wx1, wy1 * wx0, wy1 * wx1]).unsqueeze(1)
+    # score of candidate i: total weight of the neighbours carrying the same label
+    score = weights.expand_as(cand).clone()  # each candidate counts its own weight
+    for i in range(4):
+        for j in range(i + 1, 4):
+            same = cand[i] == cand[j]
+            score[i] += same * weights[j]
+            score[j] += same * weights[i]
+    best_score, best_label = score[0], cand[0]
+    for i in range(1, 4):
+        better = (score[i] > best_score) | ((score[i] == best_score) & (cand[i] < best_label))
+        best_score = torch.where(better, score[i], best_score)
+        best_label = torch.where(better, cand[i], best_label)
+    return best_label
+
+
+def upsample_labels(labels: Tensor, size: tuple[int, int], *, mode: str = "bilinear") -> Tensor:
     """Bring label grids (N, h, w) to ``size`` (H, W).
 
-    ``mode="nearest"`` copies labels; ``"bilinear"`` upsamples the one-hot encoding
-    bilinearly and takes the argmax, which gives smooth borders. Images are processed
-    in chunks of at most ``max_elements`` one-hot values.
+    ``mode="nearest"`` copies labels; ``"bilinear"`` gives smooth borders: each pixel
+    takes the argmax of the bilinearly upsampled one-hot encoding, computed from the
+    four source neighbours of each pixel without materialising the (N, K, H, W)
+    one-hot tensor.
     """
-    n, h, w = labels.shape
+    _, h, w = labels.shape
     if (h, w) == tuple(size):
         return labels.long().clone()
     if mode == "nearest":
         up = F.interpolate(labels.unsqueeze(1).float(), size=size, mode="nearest")
         return up.squeeze(1).long()
-    k = int(labels.max()) + 1
-    out = torch.empty(n, *size, dtype=torch.long, device=labels.device)
-    chunk = max(1, max_elements // max(1, k * size[0] * size[1]))
-    for start in range(0, n, chunk):
-        part = labels[start : start + chunk].long()
-        onehot = F.one_hot(part, k).permute(0, 3, 1, 2).float()
-        up = F.interpolate(onehot, size=size, mode="bilinear", align_corners=False)
-        out[start : start + chunk] = up.argmax(1)
-    return out
+    return _bilinear_label_vote(labels, (int(size[0]), int(size[1])))

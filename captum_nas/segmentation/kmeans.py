@@ -2,11 +2,20 @@
 
 k-means++ seeding draws its uniforms from a generator seeded with ``seed`` and uses
 the same draws for every image, so clustering an image inside a batch gives the same
-result as clustering it alone. Distances are ``||x||^2 - 2 x.c + ||c||^2`` by matmul.
+result as clustering it alone. Distances are ``||x||^2 - 2 x.c + ||c||^2`` by matmul;
+the Lloyd assignment drops the constant ``||x||^2`` (one fused ``baddbmm`` per step) and
+the centre update sums members with one ``index_add_`` over the flattened batch.
+
+With ``groups``, clustering is constrained: a point may only join a centre of its own
+group (assignment distances to other groups' centres are masked, not penalised, so no
+precision is lost), and seeding first gives every group one centre (uniformly among
+the points of groups still without one), then continues by k-means++ within groups.
+This is the refinement step of hierarchical NAS.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,28 +48,65 @@ def squared_distances(x: Tensor, c: Tensor) -> Tensor:
     return d.clamp_min_(0.0)
 
 
-def _kmeans_pp(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+def _sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor) -> Tensor:
+    """Squared distances (N, P) of points (N, P, D) to one centre per image (N, D).
+
+    Direct differences (exact, no cancellation), written into ``buf`` and squared by a
+    multiply: ``** 2`` on a large tensor is several times slower on CPU.
+    """
+    torch.sub(x, centre.unsqueeze(1), out=buf)
+    return buf.mul_(buf).sum(-1)
+
+
+def _kmeans_pp(
+    x: Tensor, k: int, generator: torch.Generator, groups: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """k-means++ centres (N, K, D), and with ``groups`` the group of each centre (N, K)."""
     n, p, _ = x.shape
     # one uniform per step, shared by all images (batch == one-by-one)
     uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(x.device)
     batch = torch.arange(n, device=x.device)
     first = (uniforms[0] * p).long().clamp_(max=p - 1).expand(n)
     centres = [x[batch, first]]
-    closest = ((x - centres[0].unsqueeze(1)) ** 2).sum(-1)
+    buf = torch.empty_like(x)
+    closest = _sq_dist_to(x, centres[0], buf)
+    centre_groups: list[Tensor] = []
+    if groups is not None:
+        centre_groups.append(groups[batch, first])
+        closest = closest.masked_fill(groups != centre_groups[0].unsqueeze(1), math.inf)
+    # degenerate images (all points identical) fall back to uniform sampling
+    uniform_cdf = torch.arange(1, p + 1, device=x.device, dtype=torch.float64).expand(n, p)
     for step in range(1, k):
         weights = closest.double()
+        if groups is not None:
+            # points of groups without a centre yet come first, drawn uniformly
+            uncovered = torch.isinf(weights)
+            weights = torch.where(uncovered.any(1, keepdim=True), uncovered.double(), weights)
         cdf = weights.cumsum(1)
         total = cdf[:, -1:]
-        # degenerate images (all points identical) fall back to uniform sampling
-        uniform_cdf = torch.arange(1, p + 1, device=x.device, dtype=torch.float64).expand(n, p)
         degenerate = total <= 0
         cdf = torch.where(degenerate, uniform_cdf, cdf)
         total = torch.where(degenerate, torch.full_like(total, float(p)), total)
         idx = torch.searchsorted(cdf, uniforms[step] * total).squeeze(1).clamp_(max=p - 1)
         centre = x[batch, idx]
         centres.append(centre)
-        closest = torch.minimum(closest, ((x - centre.unsqueeze(1)) ** 2).sum(-1))
-    return torch.stack(centres, 1)
+        dist = _sq_dist_to(x, centre, buf)
+        if groups is not None:
+            centre_groups.append(groups[batch, idx])
+            dist = dist.masked_fill(groups != centre_groups[-1].unsqueeze(1), math.inf)
+        torch.minimum(closest, dist, out=closest)
+    return torch.stack(centres, 1), torch.stack(centre_groups, 1) if groups is not None else None
+
+
+def _assign(x: Tensor, c: Tensor, allowed: Tensor | None = None) -> Tensor:
+    """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
+
+    ``allowed`` (N, P, K) bool restricts each point to some centres.
+    """
+    d = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    if allowed is not None:
+        d = d.masked_fill_(~allowed, math.inf)
+    return d.argmin(-1)
 
 
 def batched_kmeans(
@@ -70,6 +116,7 @@ def batched_kmeans(
     max_iter: int = 30,
     seed: int = 0,
     init: Tensor | None = None,
+    groups: Tensor | None = None,
 ) -> KMeansResult:
     """Cluster each of N point sets (N, P, D) into ``n_clusters`` groups.
 
@@ -82,6 +129,9 @@ def batched_kmeans(
         max_iter: maximum Lloyd iterations (>= 1).
         seed: seed of the k-means++ seeding.
         init: optional initial centres (N, K, D) instead of k-means++.
+        groups: optional LongTensor (N, P) of group ids: points join only centres seeded
+            in their own group, and every group gets at least one centre (so ``K`` must
+            be at least the number of groups in each image). Not with ``init``.
 
     Returns:
         A :class:`KMeansResult`.
@@ -101,30 +151,64 @@ def batched_kmeans(
     max_iter = check_positive_int(max_iter, "max_iter")
     if not x.is_floating_point():
         raise TypeError(f"`x` must be floating point, got {x.dtype}")
+    x = x.detach()  # clustering is not differentiated through
+    allowed: Tensor | None = None
+    if groups is not None:
+        if init is not None:
+            raise ValueError("`groups` and `init` cannot be combined")
+        if not isinstance(groups, Tensor) or tuple(groups.shape) != (n, p):
+            got = tuple(groups.shape) if isinstance(groups, Tensor) else type(groups).__name__
+            raise ValueError(f"`groups` must be a tensor of shape {(n, p)}, got {got}")
+        if groups.is_floating_point() or groups.dtype == torch.bool:
+            raise TypeError(f"`groups` must hold integer ids, got {groups.dtype}")
+        groups = groups.to(x.device, torch.long)
+        n_groups = int(max(len(g.unique()) for g in groups)) if n else 0
+        if n_groups > k:
+            raise ValueError(
+                f"`n_clusters` ({k}) must be at least the number of groups per image "
+                f"({n_groups}) when `groups` is given"
+            )
     if init is not None:
         if tuple(init.shape) != (n, k, d):
             raise ValueError(f"`init` must have shape {(n, k, d)}, got {tuple(init.shape)}")
         centroids = init.to(x.dtype).clone()
     else:
         gen = torch.Generator().manual_seed(int(seed))
-        centroids = _kmeans_pp(x, k, gen)
+        centroids, centre_groups = _kmeans_pp(x, k, gen, groups)
+        if groups is not None and centre_groups is not None:
+            allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
 
-    labels = squared_distances(x, centroids).argmin(-1)
+    labels = _assign(x, centroids, allowed)
+    # only images whose assignment still moves are iterated: a converged image is at a
+    # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
+    # and a batch costs what its images cost one by one
+    active = torch.arange(n, device=x.device)
+    xa, ca, la, aa = x, centroids, labels, allowed
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        sums = torch.zeros(n, k, d, dtype=x.dtype, device=x.device)
-        sums.scatter_add_(1, labels.unsqueeze(-1).expand(n, p, d), x)
-        counts = torch.zeros(n, k, dtype=x.dtype, device=x.device)
-        counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=x.dtype))
-        nonempty = counts > 0
+        na = xa.shape[0]
+        # member sums per (image, cluster): one index_add over the flattened batch
+        # (accumulates in point order, so an image's sums do not depend on the batch)
+        flat_labels = (la + (torch.arange(na, device=x.device) * k).unsqueeze(1)).reshape(-1)
+        sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
+        sums.index_add_(0, flat_labels, xa.reshape(na * p, d))
+        sums = sums.reshape(na, k, d)
+        counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
         new = sums / counts.clamp_min(1).unsqueeze(-1)
-        centroids = torch.where(nonempty.unsqueeze(-1), new, centroids)
-        new_labels = squared_distances(x, centroids).argmin(-1)
-        changed = bool((new_labels != labels).any())
-        labels = new_labels
-        if not changed:
+        ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
+        new_la = _assign(xa, ca, aa)
+        moved = (new_la != la).any(1)
+        la = new_la
+        centroids[active] = ca
+        labels[active] = la
+        if not bool(moved.any()):
             break
+        if not bool(moved.all()):
+            keep = moved.nonzero().squeeze(1)
+            active, xa, ca, la = active[keep], xa[keep], ca[keep], la[keep]
+            aa = None if aa is None else aa[keep]
     # inertia from direct differences: the matmul expansion cancels badly far from 0
     assigned = centroids.gather(1, labels.unsqueeze(-1).expand(n, p, d))
-    inertia = ((x - assigned) ** 2).sum((1, 2))
+    diff = x - assigned
+    inertia = (diff * diff).sum((1, 2))
     return KMeansResult(labels=labels, centroids=centroids, inertia=inertia, n_iter=n_iter)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +38,7 @@ from captum_nas.segmentation.layers import auto_layers, resolve_layers
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
+MODES = ("flat", "hierarchical")
 
 
 @dataclass
@@ -50,9 +51,15 @@ class NASResult:
         grid_labels: LongTensor (N, h, w), labels on the working grid (after the
             optional connectivity step, before upsampling), contiguous per image.
         embedding: (N, D, h, w) per-pixel features that were clustered.
-        centroids: (N, K, D) k-means centres (before the connectivity step).
-        inertia: (N,) k-means objective per image.
+        centroids: (N, K, D) centres in ``embedding`` of the clusters (before the
+            connectivity step): the k-means centres in flat mode, the mean embedding of
+            each final cluster in hierarchical mode.
+        inertia: (N,) sum of squared distances of the pixels to their centre.
         layers: names of the layers whose activations were used.
+        levels: k-means labels (N, h, w) on the working grid before the connectivity
+            step, one tensor per clustering level: one in flat mode; in hierarchical
+            mode coarsest first (the deepest layer's clusters), each level refining
+            the one before.
     """
 
     segments: Tensor
@@ -61,15 +68,22 @@ class NASResult:
     centroids: Tensor
     inertia: Tensor
     layers: list[str]
+    levels: list[Tensor] = field(default_factory=list)
 
 
 def _pca_reduce(x: Tensor, dims: int) -> Tensor:
-    """Project (N, C, h, w) on its per-image top ``dims`` principal axes (N, dims, h, w)."""
+    """Project (N, C, h, w) on its per-image top ``dims`` principal axes (N, dims, h, w).
+
+    Covariance (or Gram) matrices and their ``eigh`` are computed in the activation's
+    precision (float32 for float32 models): ``eigh`` of a batch of 112x112 float64
+    matrices cost more than the rest of the embedding, and k-means only depends on the
+    retained subspace, which float32 resolves as well.
+    """
     n, c, h, w = x.shape
     p = h * w
     if c <= dims:
         return x
-    flat = x.reshape(n, c, p).transpose(1, 2).double()  # (N, P, C)
+    flat = x.reshape(n, c, p).transpose(1, 2)  # (N, P, C)
     flat = flat - flat.mean(1, keepdim=True)
     if p <= c:
         # Gram trick: eigenvectors of X X^T scaled by sqrt(eigenvalues) are the PCA scores
@@ -93,6 +107,18 @@ def _normalise(a: Tensor, how: str) -> Tensor:
         std = a.std((2, 3), keepdim=True, unbiased=False).clamp_min(1e-12)
         return (a - mean) / std / math.sqrt(a.shape[1])
     return a
+
+
+def _cluster_means(points: Tensor, labels: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Mean of each cluster's points (N, K, D) (zeros for an empty one) and the inertia."""
+    n, _, d = points.shape
+    sums = torch.zeros(n, k, d, dtype=points.dtype, device=points.device)
+    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
+    counts = torch.zeros(n, k, dtype=points.dtype, device=points.device)
+    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
+    centroids = sums / counts.clamp_min(1).unsqueeze(-1)
+    diff = points - centroids.gather(1, labels.unsqueeze(-1).expand_as(points))
+    return centroids, (diff * diff).sum((1, 2))
 
 
 class NASSegmenter:
@@ -125,6 +151,12 @@ class NASSegmenter:
         min_size: minimum segment size as a fraction of the working grid (used with
             ``connectivity``); default ``0.25 / n_segments``.
         upsample: ``"bilinear"`` (smooth borders) or ``"nearest"``.
+        mode: ``"flat"`` (one k-means on the concatenated depths) or
+            ``"hierarchical"`` (the deepest depth is clustered first, then each of its
+            clusters is refined with the next shallower depth, and so on; the number of
+            clusters grows geometrically to ``n_segments`` over the depths, and a refined
+            cluster never crosses its parent's border). ``layer_weights`` only applies to
+            the flat mode.
         batch_size: forward the inputs in chunks of this many images (default: all).
         progress: show a tqdm bar over chunks.
 
@@ -150,6 +182,7 @@ class NASSegmenter:
         connectivity: bool = False,
         min_size: float | None = None,
         upsample: str = "bilinear",
+        mode: str = "flat",
         batch_size: int | None = None,
         progress: bool = False,
     ) -> None:
@@ -174,6 +207,7 @@ class NASSegmenter:
             else check_number(min_size, "min_size", minimum=0.0, maximum=1.0)
         )
         self.upsample = check_choice(upsample, "upsample", UPSAMPLE_MODES)
+        self.mode = check_choice(mode, "mode", MODES)
         self.batch_size = (
             None if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
@@ -205,7 +239,8 @@ class NASSegmenter:
         return (
             f"NASSegmenter(model={type(self.model).__name__}, n_segments={self.n_segments}, "
             f"seed={self.seed}, normalize={self.normalize!r}, pca_dims={self.pca_dims}, "
-            f"spatial_weight={self.spatial_weight}, connectivity={self.connectivity})"
+            f"spatial_weight={self.spatial_weight}, connectivity={self.connectivity}, "
+            f"mode={self.mode!r})"
         )
 
     # -- layers ---------------------------------------------------------------------
@@ -232,14 +267,17 @@ class NASSegmenter:
         per_chunk: list[list[Tensor]] = []
         with preserved_model_state(self.model):
             self.model.eval()
-            with torch.no_grad():
+            with torch.inference_mode():
                 for chunk in tqdm(
                     chunks, disable=not self.progress or len(chunks) < 2, desc="NAS forward"
                 ):
                     with ActivationCapture(modules) as capture:
                         self.model(chunk)
                     per_chunk.append(capture.outputs)
-        acts = [torch.cat([c[i] for c in per_chunk]) for i in range(len(modules))]
+        if len(per_chunk) == 1:
+            acts = list(per_chunk[0])
+        else:
+            acts = [torch.cat([c[i] for c in per_chunk]) for i in range(len(modules))]
         for act, module in zip(acts, modules):
             if act.dim() != 4:
                 raise ValueError(
@@ -253,7 +291,7 @@ class NASSegmenter:
         scale = min(1.0, self.grid_size / max(h, w))
         return max(1, round(h * scale)), max(1, round(w * scale))
 
-    def _embed(self, acts: list[Tensor], grid: tuple[int, int]) -> Tensor:
+    def _depth_weights(self, acts: list[Tensor]) -> list[float]:
         weights: list[float] = []
         if self.layer_weights == "geometric":
             # ``acts`` is ordered finest first for auto layers; explicit layers keep
@@ -269,29 +307,63 @@ class NASSegmenter:
             weights = list(self.layer_weights)
         if len(weights) != len(acts):
             raise ValueError(f"`layer_weights` has {len(weights)} entries for {len(acts)} layers")
+        return weights
+
+    def _depth_features(self, act: Tensor, grid: tuple[int, int]) -> Tensor:
+        """One depth normalised, PCA-reduced at its native resolution, on the grid."""
+        a = _normalise(
+            act.float() if act.dtype in (torch.float16, torch.bfloat16) else act, self.normalize
+        )
+        if self.pca_dims is not None:
+            a = _pca_reduce(a, self.pca_dims)
+        if tuple(a.shape[-2:]) != grid:
+            a = F.interpolate(a, size=grid, mode="bilinear", align_corners=False)
+        return a
+
+    def _coords(self, like: Tensor, grid: tuple[int, int]) -> Tensor | None:
+        """Weighted (y, x) coordinates (N, 2, h, w) in [0, 1], or None without them."""
+        if self.spatial_weight <= 0:
+            return None
+        gh, gw = grid
+        ys = (torch.arange(gh, device=like.device, dtype=like.dtype) + 0.5) / gh
+        xs = (torch.arange(gw, device=like.device, dtype=like.dtype) + 0.5) / gw
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        coords = torch.stack([yy, xx]).unsqueeze(0).expand(like.shape[0], 2, gh, gw)
+        return coords * self.spatial_weight
+
+    def _embed(self, acts: list[Tensor], grid: tuple[int, int]) -> Tensor:
+        weights = self._depth_weights(acts)
         total = sum(weights)
-        parts = []
-        for act, weight in zip(acts, weights):
-            if weight == 0:
-                continue
-            a = _normalise(
-                act.float() if act.dtype in (torch.float16, torch.bfloat16) else act, self.normalize
+        parts = [
+            self._depth_features(act, grid) * math.sqrt(weight / total)
+            for act, weight in zip(acts, weights)
+            if weight != 0
+        ]
+        coords = self._coords(parts[0], grid)
+        return torch.cat(parts if coords is None else [*parts, coords], 1)
+
+    def _cluster_hierarchical(self, acts: list[Tensor], grid: tuple[int, int]) -> list[Tensor]:
+        """Labels (N, P) per level: deepest depth first, refined by shallower depths."""
+        order = sorted(range(len(acts)), key=lambda i: acts[i].shape[-2] * acts[i].shape[-1])
+        k, depths = self.n_segments, len(order)
+        # the deepest level gets ceil(K ** (1 / depths)) clusters (at least 2 for K >= 2)
+        counts = [math.ceil(k ** ((level + 1) / depths) - 1e-9) for level in range(depths)]
+        counts = [min(k, max(counts[: level + 1])) for level in range(depths)]
+        counts[-1] = k
+        levels: list[Tensor] = []
+        for level, i in enumerate(order):
+            feats = self._depth_features(acts[i], grid)
+            coords = self._coords(feats, grid)
+            if coords is not None:
+                feats = torch.cat([feats, coords], 1)
+            n, d = feats.shape[:2]
+            points = feats.reshape(n, d, -1).transpose(1, 2).contiguous()
+            parents = levels[-1] if levels else None
+            km = batched_kmeans(
+                points, counts[level], max_iter=self.max_iter, seed=self.seed, groups=parents
             )
-            if self.pca_dims is not None:
-                a = _pca_reduce(a, self.pca_dims)
-            if tuple(a.shape[-2:]) != grid:
-                a = F.interpolate(a, size=grid, mode="bilinear", align_corners=False)
-            parts.append(a * math.sqrt(weight / total))
-        emb = torch.cat(parts, 1)
-        if self.spatial_weight > 0:
-            n = emb.shape[0]
-            gh, gw = grid
-            ys = (torch.arange(gh, device=emb.device, dtype=emb.dtype) + 0.5) / gh
-            xs = (torch.arange(gw, device=emb.device, dtype=emb.dtype) + 0.5) / gw
-            yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-            coords = torch.stack([yy, xx]).unsqueeze(0).expand(n, 2, gh, gw)
-            emb = torch.cat([emb, coords * self.spatial_weight], 1)
-        return emb
+            levels.append(km.labels)
+        return levels
 
     def embed(self, inputs: Tensor) -> Tensor:
         """Per-pixel NAS features (N, D, h, w) on the working grid.
@@ -331,8 +403,15 @@ class NASSegmenter:
         emb = self._embed(acts, grid)
         n, d, gh, gw = emb.shape
         points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
-        km = batched_kmeans(points, self.n_segments, max_iter=self.max_iter, seed=self.seed)
-        labels = km.labels.reshape(n, gh, gw)
+        if self.mode == "flat":
+            km = batched_kmeans(points, self.n_segments, max_iter=self.max_iter, seed=self.seed)
+            levels = [km.labels]
+            centroids, inertia = km.centroids, km.inertia
+        else:
+            levels = self._cluster_hierarchical(acts, grid)
+            centroids, inertia = _cluster_means(points, levels[-1], self.n_segments)
+        flat_labels = levels[-1]
+        labels = flat_labels.reshape(n, gh, gw)
         if self.connectivity:
             labels = connected_components(labels)
             min_pixels = max(1, math.ceil(self.min_size * gh * gw))
@@ -344,9 +423,10 @@ class NASSegmenter:
             segments=segments.contiguous(),
             grid_labels=labels,
             embedding=emb,
-            centroids=km.centroids,
-            inertia=km.inertia,
+            centroids=centroids,
+            inertia=inertia,
             layers=[layer_name(self.model, m) for m in modules],
+            levels=[lab.reshape(n, gh, gw) for lab in levels],
         )
 
     def __call__(self, inputs: Tensor) -> Tensor:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from captum_nas.segmentation import connected_components, merge_small_segments, upsample_labels
@@ -49,3 +50,18 @@ def test_upsample_nearest_and_bilinear() -> None:
     assert torch.equal(bil, near)  # symmetric quadrants: bilinear argmax agrees
     smooth = upsample_labels(torch.tensor([[[0, 0, 1]]]), (1, 6), mode="bilinear")
     assert smooth.tolist() == [[[0, 0, 0, 0, 1, 1]]]
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "size", "k"),
+    [(56, 56, (224, 224), 32), (7, 9, (30, 17), 5), (10, 10, (33, 47), 3), (8, 8, (8, 20), 4)],
+)
+def test_bilinear_upsample_equals_one_hot_interpolation(
+    h: int, w: int, size: tuple[int, int], k: int
+) -> None:
+    # the reference: argmax over channels of the bilinearly upsampled one-hot encoding
+    g = torch.Generator().manual_seed(h * w + k)
+    lab = torch.randint(0, k, (3, h, w), generator=g)
+    onehot = torch.nn.functional.one_hot(lab, k).permute(0, 3, 1, 2).float()
+    up = torch.nn.functional.interpolate(onehot, size=size, mode="bilinear", align_corners=False)
+    assert torch.equal(upsample_labels(lab, size, mode="bilinear"), up.argmax(1))

@@ -81,3 +81,58 @@ def test_bad_shapes() -> None:
         batched_kmeans(torch.randn(10, 2), 2)
     with pytest.raises(ValueError, match="init"):
         batched_kmeans(torch.randn(1, 10, 2), 2, init=torch.zeros(1, 3, 2))
+
+
+# -- constrained by groups (the refinement step of hierarchical NAS) ------------------
+def test_groups_keep_clusters_inside_their_group() -> None:
+    # group 0: two blobs at 0 and 10; group 1: one blob at 10.2, right next to group 0's
+    # second blob. Unconstrained, K=3 would split group 0's first blob or merge the two
+    # blobs near 10; with groups every cluster stays inside one group.
+    x = torch.tensor([[[0.0], [0.1], [10.0], [10.1], [10.2], [10.3]]])
+    groups = torch.tensor([[0, 0, 0, 0, 1, 1]])
+    res = batched_kmeans(x, 3, groups=groups, seed=0)
+    lab = res.labels[0].tolist()
+    assert lab[0] == lab[1] and lab[2] == lab[3] and lab[4] == lab[5]
+    assert len({lab[0], lab[2], lab[4]}) == 3
+    torch.testing.assert_close(
+        res.centroids[0, [lab[0], lab[2], lab[4]], 0], torch.tensor([0.05, 10.05, 10.25])
+    )
+
+
+def test_groups_each_get_a_centre_even_a_single_point() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 200, 3, generator=g)
+    groups = torch.zeros(2, 200, dtype=torch.long)
+    groups[:, 17] = 5  # a one-point group in the middle of the others
+    groups[:, 100:] = 2
+    for seed in range(5):
+        res = batched_kmeans(x, 4, groups=groups, seed=seed)
+        for i in range(2):
+            lab = res.labels[i]
+            # the lone point is a cluster of its own, and no cluster mixes groups
+            assert int((lab == lab[17]).sum()) == 1
+            for c in lab.unique():
+                assert len(groups[i][lab == c].unique()) == 1
+
+
+def test_groups_batch_equals_single_image() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 120, 2, generator=g)
+    groups = (torch.arange(120) // 40).expand(3, 120).clone()
+    groups[1] = groups[1].flip(0)
+    full = batched_kmeans(x, 7, groups=groups, seed=3)
+    for i in range(3):
+        one = batched_kmeans(x[i : i + 1], 7, groups=groups[i : i + 1], seed=3)
+        assert torch.equal(one.labels[0], full.labels[i])
+
+
+def test_groups_bad_arguments() -> None:
+    x = torch.randn(1, 6, 2)
+    with pytest.raises(ValueError, match=r"groups.*shape"):
+        batched_kmeans(x, 2, groups=torch.zeros(1, 5, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"groups.*integer"):
+        batched_kmeans(x, 2, groups=torch.zeros(1, 6))
+    with pytest.raises(ValueError, match="at least the number of groups"):
+        batched_kmeans(x, 2, groups=torch.tensor([[0, 1, 2, 0, 1, 2]]))
+    with pytest.raises(ValueError, match="cannot be combined"):
+        batched_kmeans(x, 2, groups=torch.zeros(1, 6, dtype=torch.long), init=x[:, :2])

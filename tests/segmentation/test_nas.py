@@ -6,7 +6,7 @@ from torch import nn
 
 from captum_nas.images import sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER as NORM
-from captum_nas.segmentation import NASResult, NASSegmenter, is_contiguous
+from captum_nas.segmentation import NASResult, NASSegmenter, batched_kmeans, is_contiguous
 from tests.conftest import hook_count
 
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry"]
@@ -239,3 +239,67 @@ def test_four_photo_mosaic_gives_four_regions(lite0: nn.Module) -> None:
     assert sorted(majority) == [0, 1, 2, 3]  # one segment per photo
     purity = sum(int(torch.bincount(seg[quadrant == q]).max()) for q in range(4)) / 224**2
     assert purity >= 0.9
+
+
+# -- hierarchical mode ------------------------------------------------------------------
+def test_hierarchical_refines_the_deepest_clusters(tiny_cnn: nn.Module) -> None:
+    x = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    nas = NASSegmenter(
+        tiny_cnn,
+        n_segments=8,
+        mode="hierarchical",
+        spatial_weight=0.0,
+        pca_dims=None,
+        upsample="nearest",
+    )
+    hier = nas.segment(x)
+    assert hier.segments.shape == (3, 1, 64, 64) and is_contiguous(hier.segments)
+    assert int(hier.segments.max()) <= 7
+    # three depths, K=8: 2, 4 then 8 clusters, each level nested in the one before
+    assert [len(lv[0].unique()) for lv in hier.levels] == [2, 4, 8]
+    for coarse, fine in zip(hier.levels, hier.levels[1:]):
+        for i in range(3):
+            for c in fine[i].unique():
+                assert len(coarse[i][fine[i] == c].unique()) == 1
+    # the first level is k-means of the deepest layer alone (L2-normalised, on the grid)
+    acts = []
+    handle = tiny_cnn.layer2.register_forward_hook(lambda m, i, o: acts.append(o))
+    tiny_cnn(x)
+    handle.remove()
+    deep = acts[0] / acts[0].norm(dim=1, keepdim=True)
+    deep = torch.nn.functional.interpolate(deep, size=(32, 32), mode="bilinear")
+    expected = batched_kmeans(deep.flatten(2).transpose(1, 2), 2, seed=0).labels
+    assert torch.equal(hier.levels[0].flatten(1), expected)
+    # centroids are the segment means of the embedding, inertia the spread around them
+    emb = hier.embedding[0].flatten(1).T
+    lab = hier.levels[-1][0].flatten()
+    for c in lab.unique():
+        torch.testing.assert_close(hier.centroids[0, c], emb[lab == c].mean(0))
+    spread = ((emb - hier.centroids[0, lab]) ** 2).sum()
+    torch.testing.assert_close(hier.inertia[0], spread, rtol=1e-4, atol=1e-4)
+
+
+def test_hierarchical_batch_equals_one_by_one_and_is_deterministic(tiny_cnn: nn.Module) -> None:
+    x = torch.randn(4, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    nas = NASSegmenter(tiny_cnn, n_segments=6, mode="hierarchical")
+    full = nas(x)
+    assert torch.equal(full, nas(x))
+    for i in range(4):
+        assert torch.equal(nas(x[i : i + 1])[0], full[i])
+
+
+def test_hierarchical_splits_two_photos_along_the_seam(lite0: nn.Module) -> None:
+    images = []
+    for a, b in [("chelsea", "coffee"), ("coffee", "chelsea")]:
+        img = sample_image(a).clone()
+        img[:, :, 112:] = sample_image(b)[:, :, 112:]
+        images.append(img)
+    seg = NASSegmenter(lite0, n_segments=2, mode="hierarchical")(NORM(torch.stack(images)))
+    truth = torch.zeros(2, 224, 224, dtype=torch.long)
+    truth[:, :, 112:] = 1
+    assert float(_seam_accuracy(seg[:, 0], truth).min()) >= 0.9
+
+
+def test_mode_is_validated(tiny_cnn: nn.Module) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        NASSegmenter(tiny_cnn, mode="tree")

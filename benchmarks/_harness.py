@@ -1,0 +1,215 @@
+"""Timing and memory helpers shared by the ``bench_*.py`` modules.
+
+Timing: one warm-up call (first-call costs: allocator, lazy init, layer probing), then
+``repeats`` timed calls; the median is reported. :func:`compare` interleaves the two
+sides (ours, peer, ours, peer, ...) so that load from other processes on a shared
+machine falls on both alike, and the ratio is taken within the same run.
+
+Peak memory: ``tracemalloc`` does not see torch's allocations, so on CPU we measure the
+process's resident set: the peak RSS during one call (``VmHWM`` from
+``/proc/self/status``, reset just before the call by writing ``5`` to
+``/proc/self/clear_refs``) minus the RSS before the call. It counts everything the
+call touched (torch, numpy, Python), including memory freed again before it returns;
+memory already cached by an allocator from the warm-up is not counted again, so it is
+a lower bound of what a cold call would need. On CUDA inputs it is
+``torch.cuda.max_memory_allocated`` over the call. Where neither is available (not
+Linux), peak memory is ``None`` and shows as "n/a".
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@dataclass
+class Timing:
+    """Wall-clock times of the timed calls (seconds) and the peak memory of one call."""
+
+    times: list[float] = field(default_factory=list)
+    peak_mb: float | None = None
+
+    @property
+    def median_s(self) -> float:
+        """Median of the timed calls."""
+        return statistics.median(self.times) if self.times else float("nan")
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_memory_mb(fn: Callable[[], Any], *, device: str | torch.device = "cpu") -> float | None:
+    """Extra memory (MiB) at the peak of one call of ``fn`` above what was in use before.
+
+    Args:
+        fn: the call to measure.
+        device: ``"cpu"`` (peak resident set of the process) or a CUDA device
+            (``torch.cuda.max_memory_allocated``).
+
+    Returns:
+        MiB, or ``None`` where the platform does not expose a resettable peak.
+    """
+    dev = torch.device(device)
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        before = torch.cuda.memory_allocated(dev)
+        fn()
+        torch.cuda.synchronize(dev)
+        return (torch.cuda.max_memory_allocated(dev) - before) / 2**20
+    before_kb = _status_kb("VmRSS")
+    if before_kb is None or not _reset_peak_rss():
+        fn()
+        return None
+    fn()
+    peak_kb = _status_kb("VmHWM")
+    if peak_kb is None:
+        return None
+    return max(0, peak_kb - before_kb) / 1024
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    memory: bool = True,
+    device: str | torch.device = "cpu",
+) -> Timing:
+    """Time ``fn``: ``warmup`` untimed calls, then ``repeats`` timed ones.
+
+    Args:
+        fn: the call to time (no arguments).
+        repeats: number of timed calls (the median is reported).
+        warmup: untimed calls first.
+        memory: also measure the peak memory of one extra call.
+        device: where ``fn`` computes (CUDA calls are synchronised before reading the
+            clock).
+
+    Returns:
+        A :class:`Timing`.
+    """
+    dev = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    out = Timing()
+    for _ in range(max(1, repeats)):
+        _sync(dev)
+        start = time.perf_counter()
+        fn()
+        _sync(dev)
+        out.times.append(time.perf_counter() - start)
+    if memory:
+        out.peak_mb = peak_memory_mb(fn, device=dev)
+    return out
+
+
+def compare(
+    ours: Callable[[], Any],
+    peer: Callable[[], Any],
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    memory: bool = True,
+    device: str | torch.device = "cpu",
+) -> tuple[Timing, Timing]:
+    """Time two calls doing the same work, interleaved, in the same process.
+
+    Returns:
+        ``(ours, peer)`` timings; the ratio of their medians is the figure to report.
+    """
+    dev = torch.device(device)
+    for _ in range(warmup):
+        ours()
+        peer()
+    t_ours, t_peer = Timing(), Timing()
+    for _ in range(max(1, repeats)):
+        for fn, timing in ((ours, t_ours), (peer, t_peer)):
+            _sync(dev)
+            start = time.perf_counter()
+            fn()
+            _sync(dev)
+            timing.times.append(time.perf_counter() - start)
+    if memory:
+        t_ours.peak_mb = peak_memory_mb(ours, device=dev)
+        t_peer.peak_mb = peak_memory_mb(peer, device=dev)
+    return t_ours, t_peer
+
+
+def make_row(
+    name: str,
+    ours: Timing | float | None,
+    peer: Timing | float | None,
+    *,
+    target: str = "",
+    note: str = "",
+) -> dict[str, Any]:
+    """A result row: ``ratio`` is ours / peer (lower is better for a time).
+
+    ``target`` is a condition on the ratio such as ``"<= 1.0"`` (see :func:`holds`).
+    """
+    ours_s = ours.median_s if isinstance(ours, Timing) else ours
+    peer_s = peer.median_s if isinstance(peer, Timing) else peer
+    ratio = ours_s / peer_s if ours_s is not None and peer_s else None
+    return {
+        "name": name,
+        "ours_s": ours_s,
+        "peer_s": peer_s,
+        "ratio": ratio,
+        "target": target,
+        "note": note,
+        "peak_mb": ours.peak_mb if isinstance(ours, Timing) else None,
+        "peer_peak_mb": peer.peak_mb if isinstance(peer, Timing) else None,
+    }
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+_TARGET = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9.eE+-]+)")
+
+
+def holds(ratio: float | None, target: str | None) -> str:
+    """``"yes"``/``"no"`` when ``target`` reads like ``"<= 1.0"``, else ``"n/a"``."""
+    if ratio is None or not target:
+        return "n/a"
+    match = _TARGET.match(str(target))
+    if match is None:
+        return "n/a"
+    return "yes" if _OPS[match.group(1)](float(ratio), float(match.group(2))) else "no"
