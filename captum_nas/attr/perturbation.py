@@ -36,7 +36,8 @@ class TorchLinearRegression(Model):
 
     Minimises ``sum_i w_i (y_i - b - x_i . beta)^2 + alpha |beta|^2`` (intercept not
     penalised) in float64. ``alpha=0`` is ordinary weighted least squares (solved by
-    ``torch.linalg.lstsq``, which copes with rank deficiency), as KernelShap needs.
+    ``torch.linalg.lstsq``'s SVD driver on the CPU, which copes with rank deficiency),
+    as KernelShap needs. The coefficients live on the data's device.
 
     Args:
         alpha: ridge penalty (>= 0).
@@ -61,8 +62,13 @@ class TorchLinearRegression(Model):
             if len(batch) > 2:
                 ws.append(batch[2])
         x = torch.cat(xs).double().reshape(sum(len(b) for b in xs), -1)
-        y = torch.cat(ys).double().reshape(x.shape[0], -1)
-        w = torch.cat(ws).double().reshape(-1) if ws else torch.ones_like(x[:, 0])
+        # Captum's KernelShap hands the sample weights over on the CPU
+        y = torch.cat(ys).to(x.device, torch.float64).reshape(x.shape[0], -1)
+        w = (
+            torch.cat(ws).to(x.device, torch.float64).reshape(-1)
+            if ws
+            else torch.ones_like(x[:, 0])
+        )
         w = w.clamp_min(0)
         total = w.sum().clamp_min(torch.finfo(torch.float64).tiny)
         if self.fit_intercept:
@@ -78,7 +84,9 @@ class TorchLinearRegression(Model):
             gram = xc.T @ xc + self.alpha * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
             beta = torch.linalg.solve(gram, xc.T @ yc)
         else:
-            beta = torch.linalg.lstsq(xc, yc, driver="gelsd").solution
+            # the SVD-based driver copes with the rank-deficient designs of KernelShap; it
+            # exists on the CPU only, and the system (samples x segments) is small
+            beta = torch.linalg.lstsq(xc.cpu(), yc.cpu(), driver="gelsd").solution.to(x.device)
         self.weight = beta.T.float()
         self.intercept = (y_mean - x_mean @ beta).float()
         residual = yc - xc @ beta
