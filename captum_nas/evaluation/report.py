@@ -82,7 +82,8 @@ def localization_figure(report: EvaluationReport) -> Figure:
         ax.set_xticks([k + width * (len(segs) - 1) / 2 for k in range(len(methods))])
         ax.set_xticklabels(methods, fontsize=8)
         ax.set_ylim(0, 1)
-        ax.set_title(f"box accuracy, IoU {key[-2]}.{key[-1]}", fontsize=9)
+        iou = int(key.removeprefix("boxacc_iou")) / 100
+        ax.set_title(f"box accuracy, IoU {iou:.1f}", fontsize=9)
     fig.axes[0].legend(fontsize=7, title="segmenter", title_fontsize=7)
     fig.tight_layout()
     return fig

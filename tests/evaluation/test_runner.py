@@ -159,3 +159,19 @@ def test_bad_arguments() -> None:
         evaluate(model, [], {}, {"none": None}, pool=_mean_pool)
     with pytest.raises(ValueError, match="segmenters"):
         evaluate(model, [], {"m": lambda x, t: x}, {}, pool=_mean_pool)
+
+
+def test_localization_figure_titles_name_the_iou_thresholds() -> None:
+    from captum_nas.evaluation import EvaluationReport, localization_figure
+
+    row = {"method": "m", "segmenter": "none", "boxacc_iou30": 1.0, "boxacc_iou50": 0.5}
+    row["boxacc_iou70"] = 0.25
+    fig = localization_figure(EvaluationReport(rows=[row]))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        "box accuracy, IoU 0.3",
+        "box accuracy, IoU 0.5",
+        "box accuracy, IoU 0.7",
+    ]
+    heights = [patch.get_height() for ax in fig.axes for patch in ax.patches]
+    assert heights == [1.0, 0.5, 0.25]
