@@ -21,8 +21,11 @@ from captum_nas.segmentation.grid import GridSegmenter
 from captum_nas.segmentation.kmeans import KMeansResult, batched_kmeans
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
 from captum_nas.segmentation.nas import NASResult, NASSegmenter
+from captum_nas.segmentation.pca import pca_reduce, top_eigenpairs
 
 __all__ = [
+    "pca_reduce",
+    "top_eigenpairs",
     "FelzenszwalbSegmenter",
     "GridSegmenter",
     "KMeansResult",

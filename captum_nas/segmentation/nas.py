@@ -35,6 +35,7 @@ from captum_nas.segmentation.connectivity import (
 )
 from captum_nas.segmentation.kmeans import batched_kmeans
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
+from captum_nas.segmentation.pca import pca_reduce
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -69,34 +70,6 @@ class NASResult:
     inertia: Tensor
     layers: list[str]
     levels: list[Tensor] = field(default_factory=list)
-
-
-def _pca_reduce(x: Tensor, dims: int) -> Tensor:
-    """Project (N, C, h, w) on its per-image top ``dims`` principal axes (N, dims, h, w).
-
-    Covariance (or Gram) matrices and their ``eigh`` are computed in the activation's
-    precision (float32 for float32 models): ``eigh`` of a batch of 112x112 float64
-    matrices cost more than the rest of the embedding, and k-means only depends on the
-    retained subspace, which float32 resolves as well.
-    """
-    n, c, h, w = x.shape
-    p = h * w
-    if c <= dims:
-        return x
-    flat = x.reshape(n, c, p).transpose(1, 2)  # (N, P, C)
-    flat = flat - flat.mean(1, keepdim=True)
-    if p <= c:
-        # Gram trick: eigenvectors of X X^T scaled by sqrt(eigenvalues) are the PCA scores
-        gram = flat @ flat.transpose(1, 2)
-        evals, evecs = torch.linalg.eigh(gram)
-        k = min(dims, p)
-        scores = evecs[..., -k:] * evals[..., -k:].clamp_min(0).sqrt().unsqueeze(1)
-    else:
-        cov = flat.transpose(1, 2) @ flat
-        _evals, evecs = torch.linalg.eigh(cov)
-        scores = flat @ evecs[..., -dims:]
-        k = dims
-    return scores.to(x.dtype).transpose(1, 2).reshape(n, k, h, w)
 
 
 def _normalise(a: Tensor, how: str) -> Tensor:
@@ -139,7 +112,8 @@ class NASSegmenter:
             ``"zscore"`` (per-channel standardisation, scaled to unit mean energy)
             or ``"none"``.
         pca_dims: reduce each depth to this many principal components per image at
-            its native resolution (``None`` keeps all channels).
+            its native resolution (``None`` keeps all channels); see
+            :func:`~captum_nas.segmentation.pca.pca_reduce`.
         layer_weights: ``"geometric"`` (each coarser layer weighs twice the finer
             one: semantics dominate, fine layers refine borders), ``"equal"``, or one
             non-negative weight per layer (finest first); normalised to sum to 1.
@@ -315,7 +289,7 @@ class NASSegmenter:
             act.float() if act.dtype in (torch.float16, torch.bfloat16) else act, self.normalize
         )
         if self.pca_dims is not None:
-            a = _pca_reduce(a, self.pca_dims)
+            a = pca_reduce(a, self.pca_dims)
         if tuple(a.shape[-2:]) != grid:
             a = F.interpolate(a, size=grid, mode="bilinear", align_corners=False)
         return a
