@@ -356,7 +356,8 @@ def plot_grid(
         dpi: figure resolution.
 
     Returns:
-        A ``matplotlib.figure.Figure`` with an "image" column first.
+        A ``matplotlib.figure.Figure`` with an "image" column first; every panel is
+        titled "method / segmenter".
 
     Example:
         >>> fig = plot_grid(images, {("ig", "nas"): a, ("ig", "slic"): b})
@@ -391,9 +392,10 @@ def plot_grid(
     for i in range(x.shape[0]):
         for j, meth in enumerate(method_names):
             row = i * len(method_names) + j
-            _show_image(axes[row, 0], x[i], f"image {i}" if j == 0 else None)
-            if j > 0:
-                axes[row, 0].set_visible(False)
+            # every row shows its image, so each method's row reads on its own
+            _show_image(
+                axes[row, 0], x[i], f"image {i}" if len(method_names) == 1 else f"image {i}: {meth}"
+            )
             for c, seg_name in enumerate(seg_names, start=1):
                 ax = axes[row, c]
                 if (meth, seg_name) not in maps:
@@ -402,9 +404,14 @@ def plot_grid(
                 base = x[i]
                 if segments is not None and seg_name in segments:
                     base = mark_boundaries(base, _as_segments(segments[seg_name], x)[i])
-                title = f"{meth} / {seg_name}" if row == 0 or j == 0 else None
                 plot_attribution(
-                    fig, ax, maps[(meth, seg_name)][i], base, method=method, sign=sign, title=title
+                    fig,
+                    ax,
+                    maps[(meth, seg_name)][i],
+                    base,
+                    method=method,
+                    sign=sign,
+                    title=f"{meth} / {seg_name}",
                 )
     fig.tight_layout()
     return fig

@@ -179,6 +179,14 @@ def test_plot_grid_layout_and_checks() -> None:
     assert len(axes) == 2 * 2 * 3  # rows: 2 images x 2 methods; columns: image + 2 segmenters
     assert axes[1].get_title() == "ig / nas"
     assert not axes[5].get_visible()  # (gradcam, slic) is missing
+    # every row of every image is labelled, the second method's rows too
+    assert [axes[r * 3].get_title() for r in range(4)] == [
+        "image 0: ig",
+        "image 0: gradcam",
+        "image 1: ig",
+        "image 1: gradcam",
+    ]
+    assert [axes[r * 3 + 1].get_title() for r in range(4)] == ["ig / nas", "gradcam / nas"] * 2
     with pytest.raises(ValueError, match="maps"):
         plot_grid(imgs, {})
     with pytest.raises(ValueError, match="shape"):
