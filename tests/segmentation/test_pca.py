@@ -88,3 +88,21 @@ def test_pca_reduce_shapes(shape: tuple[int, ...], dims: int, out: int) -> None:
     assert got.shape == (shape[0], out, shape[2], shape[3])
     if shape[1] <= dims:
         assert got is x  # nothing to reduce
+
+
+def test_flat_spectrum_gives_an_approximate_subspace_with_most_of_the_variance() -> None:
+    # eigenvalues 0, 1, ..., 99: no gap after the top 3, so a fixed number of power
+    # iterations only approximates the top subspace (documented); its variance is close
+    m = torch.diag(torch.arange(100.0, dtype=torch.float64)).expand(1, 100, 100)
+    values, vectors = top_eigenpairs(m, 3)
+    captured = (vectors.transpose(1, 2) @ m @ vectors).diagonal(dim1=1, dim2=2).sum()
+    assert 0.95 * 294 <= float(captured) < 294  # 97 + 98 + 99
+    torch.testing.assert_close(values.sum(), captured)  # Ritz values are those variances
+    gram = vectors.transpose(1, 2) @ vectors
+    torch.testing.assert_close(gram, torch.eye(3, dtype=gram.dtype).expand_as(gram))
+
+
+def test_decaying_spectrum_example_is_exact() -> None:
+    m = torch.diag(0.8 ** torch.arange(100.0)).expand(2, 100, 100)
+    values, _ = top_eigenpairs(m, 3)
+    torch.testing.assert_close(values[0], torch.tensor([0.64, 0.8, 1.0]))
