@@ -19,7 +19,7 @@ from captum_nas.evaluation.methods import AttributionFn
 from captum_nas.metrics import (
     MaxBoxAccResult,
     mask_iou,
-    max_box_acc,
+    max_box_acc_v1_v2,
     pointing_game,
     pxap,
     relevance_gap,
@@ -155,8 +155,9 @@ def evaluate(
             for s_name, seg in segments.items():
                 a = acc[(m_name, s_name)]
                 maps = pixel if seg is None else pool(pixel, seg)
-                a.box_v1.append(max_box_acc(maps, batch.boxes, version=1))
-                a.box_v2.append(max_box_acc(maps, batch.boxes, version=2))
+                v1, v2 = max_box_acc_v1_v2(maps, batch.boxes)
+                a.box_v1.append(v1)
+                a.box_v2.append(v2)
                 if batch.object_masks is not None:
                     a.maps.append(maps.cpu())
                     a.object_masks.append(batch.object_masks.cpu())

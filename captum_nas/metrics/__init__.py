@@ -19,6 +19,7 @@ from captum_nas.metrics.localization import (
     Top1LocResult,
     box_ious_over_thresholds,
     max_box_acc,
+    max_box_acc_v1_v2,
     pxap,
     top1_loc,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "mask_f1",
     "mask_iou",
     "max_box_acc",
+    "max_box_acc_v1_v2",
     "pointing_game",
     "pxap",
     "relevance_curve",

@@ -14,6 +14,7 @@ from captum_nas.metrics.localization import (
     MaxBoxAccResult,
     box_ious_over_thresholds,
     max_box_acc,
+    max_box_acc_v1_v2,
     pxap,
     top1_loc,
 )
@@ -290,3 +291,26 @@ def test_top1_loc_rejects() -> None:
         top1_loc(maps, boxes, torch.rand(3, 4), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="iou_threshold"):
         top1_loc(maps, boxes, torch.tensor([0, 1]), torch.tensor([0, 1]), iou_threshold=0)
+
+
+def test_v1_v2_in_one_pass_equal_separate_calls() -> None:
+    # noisy blobs: several components per threshold, so V1 and V2 differ
+    g = torch.Generator().manual_seed(0)
+    maps = F.avg_pool2d(torch.rand(6, 1, 40, 48, generator=g), 5, 1, 2)[:, 0]
+    boxes = [torch.tensor([[4, 6, 30, 25], [20, 20, 44, 38]])] * 3 + [
+        torch.tensor([[0, 0, 12, 40]])
+    ] * 3
+    v1, v2 = max_box_acc_v1_v2(maps, boxes, cam_thresholds=torch.linspace(0, 0.95, 20))
+    sep1 = max_box_acc(maps, boxes, version=1, cam_thresholds=torch.linspace(0, 0.95, 20))
+    sep2 = max_box_acc(maps, boxes, version=2, cam_thresholds=torch.linspace(0, 0.95, 20))
+    assert v1.version == 1 and v2.version == 2
+    assert not torch.equal(v1.best_iou, v2.best_iou)
+    for a, b in ((v1, sep1), (v2, sep2)):
+        assert torch.equal(a.best_iou, b.best_iou)
+        assert torch.equal(a.max_box_acc, b.max_box_acc) and torch.equal(a.score, b.score)
+    # the V1 test case above: the largest blob misses, the small one hits
+    maps = torch.zeros(1, 20, 20)
+    maps[0, 0:10, 0:10] = 1.0
+    maps[0, 15:18, 15:19] = 1.0
+    v1, v2 = max_box_acc_v1_v2(maps, torch.tensor([[[15, 15, 19, 18]]]))
+    assert float(v1.score) == 0.0 and float(v2.max_box_acc[1]) == 1.0
