@@ -320,14 +320,15 @@ class NASSegmenter:
         """Labels (N, P) per level: deepest depth first, refined by shallower depths."""
         order = sorted(range(len(acts)), key=lambda i: acts[i].shape[-2] * acts[i].shape[-1])
         k, depths = self.n_segments, len(order)
-        # the deepest level gets ceil(K ** (1 / depths)) clusters (at least 2 for K >= 2)
+        # K ** ((level + 1) / depths) rounded up: non-decreasing, K at the last level; the
+        # deepest level gets at least 2 clusters for K >= 2
         counts = [math.ceil(k ** ((level + 1) / depths) - 1e-9) for level in range(depths)]
-        counts = [min(k, max(counts[: level + 1])) for level in range(depths)]
-        counts[-1] = k
         levels: list[Tensor] = []
+        coords: Tensor | None = None
         for level, i in enumerate(order):
             feats = self._depth_features(acts[i], grid)
-            coords = self._coords(feats, grid)
+            if level == 0:  # the same coordinates serve every level
+                coords = self._coords(feats, grid)
             if coords is not None:
                 feats = torch.cat([feats, coords], 1)
             n, d = feats.shape[:2]

@@ -55,6 +55,11 @@ def _dominant_subspace(m: Tensor, width: int) -> Tensor | None:
     return q
 
 
+def _exact_top(matrices: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    values, vectors = torch.linalg.eigh(matrices)
+    return values[..., -k:], vectors[..., -k:]
+
+
 def top_eigenpairs(matrices: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """The ``k`` largest eigenpairs of symmetric PSD matrices, by randomized subspace iteration.
 
@@ -83,13 +88,11 @@ def top_eigenpairs(matrices: Tensor, k: int) -> tuple[Tensor, Tensor]:
     s = matrices.shape[-1]
     width = k + OVERSAMPLE
     if s <= width:
-        values, vectors = torch.linalg.eigh(matrices)
-        return values[..., -k:], vectors[..., -k:]
+        return _exact_top(matrices, k)
     m = matrices.double()
     q = _dominant_subspace(m, width)
     if q is None:  # numerically singular block: fall back to the exact solver
-        values, vectors = torch.linalg.eigh(matrices)
-        return values[..., -k:], vectors[..., -k:]
+        return _exact_top(matrices, k)
     y = m @ q
     # Rayleigh-Ritz on the (width x width) projection; tiny, so on the CPU (fast there)
     small = q.transpose(1, 2) @ y
@@ -100,8 +103,7 @@ def top_eigenpairs(matrices: Tensor, k: int) -> tuple[Tensor, Tensor]:
     # orthonormal: the exact solver answers those batches
     gram = vectors.transpose(1, 2) @ vectors
     if bool((gram - torch.eye(k, dtype=gram.dtype, device=gram.device)).abs().amax() > 1e-6):
-        values, vectors = torch.linalg.eigh(matrices)
-        return values[..., -k:], vectors[..., -k:]
+        return _exact_top(matrices, k)
     return (
         values[..., -k:].to(matrices.device, matrices.dtype),
         vectors.to(matrices.dtype),
