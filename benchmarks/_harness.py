@@ -18,6 +18,7 @@ Linux), peak memory is ``None`` and shows as "n/a".
 
 from __future__ import annotations
 
+import argparse
 import gc
 import operator
 import re
@@ -213,3 +214,13 @@ def holds(ratio: float | None, target: str | None) -> str:
     if match is None:
         return "n/a"
     return "yes" if _OPS[match.group(1)](float(ratio), float(match.group(2))) else "no"
+
+
+def module_args(doc: str | None) -> argparse.Namespace:
+    """Command-line options shared by the ``bench_*.py`` modules run on their own:
+    ``--repeats``, ``--quick`` and ``--device``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    return parser.parse_args()

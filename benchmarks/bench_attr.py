@@ -18,12 +18,11 @@ Run: ``.venv/bin/python benchmarks/bench_attr.py [--repeats N] [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from typing import Any
 
 import torch
-from _harness import compare, holds, make_row
+from _harness import compare, holds, make_row, module_args
 from torch import Tensor, nn
 
 from captum_nas.attr import NASGradCam, NASIntegratedGradients, NASLime, NASSaliency
@@ -189,9 +188,5 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = module_args(__doc__)
     print(_markdown(run(args.repeats, quick=args.quick, device=args.device)))

@@ -14,14 +14,13 @@ Run: ``.venv/bin/python benchmarks/bench_scaling.py [--repeats N] [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from functools import partial
 from typing import Any
 
 import torch
-from _harness import make_row, measure
+from _harness import make_row, measure, module_args
 
 from captum_nas.images import SAMPLE_IMAGES, sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
@@ -92,10 +91,6 @@ def run(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = module_args(__doc__)
     for row in run(args.repeats, quick=args.quick, device=args.device):
         print(row)

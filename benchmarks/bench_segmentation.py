@@ -18,13 +18,12 @@ Run: ``.venv/bin/python benchmarks/bench_segmentation.py [--repeats N]``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 import numpy as np
 import torch
-from _harness import compare, make_row
+from _harness import compare, make_row, module_args
 from torch import nn
 
 from captum_nas.images import SAMPLE_IMAGES, sample_image
@@ -162,10 +161,6 @@ def run(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = module_args(__doc__)
     for row in run(args.repeats, quick=args.quick, device=args.device):
         print(row)
