@@ -10,8 +10,9 @@ What they return by default (``pooling="magnitude"``): a map of the inputs' shap
 which every pixel holds its segment's **mean magnitude**, the mean over the segment of
 ``|sum over channels of the Captum attribution|`` (>= 0, the map that localises).
 ``pooling="contribution"`` returns signed region contributions instead: segment scores
-that are sums of the signed attribution and add up to the unpooled total. ``attribute`` takes Captum's arguments plus ``segments``,
-``return_segments`` (see :meth:`SuperpixelAttribution.attribute`).
+that are sums of the signed attribution and add up to the unpooled total.
+``attribute`` takes Captum's arguments plus ``feature_mask`` (alias ``segments``),
+``return_segments`` and ``return_result`` (see :meth:`SuperpixelAttribution.attribute`).
 
 Example:
     >>> ig = NASIntegratedGradients(model, n_segments=32)

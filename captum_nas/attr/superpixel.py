@@ -473,14 +473,35 @@ class SuperpixelAttribution(Attribution):
         )
         return run, is_tuple
 
-    @staticmethod
     def _outputs(
+        self,
         run: _Run,
         is_tuple: bool,
+        target: Any,
         *,
         return_convergence_delta: bool,
         return_segments: bool,
+        return_result: bool,
     ) -> Any:
+        if not isinstance(return_result, bool):
+            raise TypeError(f"`return_result` must be a bool, got {describe(return_result)}")
+        if not isinstance(return_segments, bool):
+            raise TypeError(f"`return_segments` must be a bool, got {describe(return_segments)}")
+        if return_result:
+            from captum_nas.attr.result import AttributionResult
+
+            classes = _target_classes(target, run.map.shape[0])
+            return AttributionResult(
+                map=run.map,
+                pixel_map=run.pixel_map,
+                segments=run.segments,
+                scores=run.scores,
+                target=target if classes is None and target is not None else classes,
+                delta=run.delta,
+                inputs=run.inputs,
+                pooling=self.pooling,
+                method=type(self.attribution).__name__,
+            )
         out_any: Any = (run.map,) if is_tuple else run.map
         parts: list[Any] = [out_any]
         if return_convergence_delta:
@@ -500,6 +521,7 @@ class SuperpixelAttribution(Attribution):
         segments: Tensor | None = None,
         return_segments: bool = False,
         return_convergence_delta: bool = False,
+        return_result: bool = False,
         **kwargs: Any,
     ) -> Any:
         r"""Attribute with the wrapped method, then pool over segments.
@@ -516,6 +538,10 @@ class SuperpixelAttribution(Attribution):
                 with :attr:`segmenter`.
             segments: alias of ``feature_mask``.
             return_segments: also return the segments used.
+            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
+                instead: the pooled map, the unpooled pixel map, the segments, the
+                (N, K) scores, the target and (with ``return_convergence_delta``) the
+                delta, with ``top_k()``, ``plot()``, ``overlay()`` and ``save()``.
             return_convergence_delta: return the convergence delta (only where the
                 wrapped method has one) **of the returned map**: Captum's own delta
                 when the pooling keeps every image's total (``"contribution"``), else
@@ -528,7 +554,8 @@ class SuperpixelAttribution(Attribution):
             The pooled map, contiguous, detached, of the inputs' shape and dtype; with
             ``return_convergence_delta`` the pair ``(attributions, delta)``; with
             ``return_segments`` the segments come last: ``(attributions, segments)``
-            or ``(attributions, delta, segments)``.
+            or ``(attributions, delta, segments)``; with ``return_result`` an
+            ``AttributionResult`` (whatever ``return_segments`` says).
 
         Raises:
             TypeError: bad argument types, or inputs of another dtype than the model's
@@ -550,8 +577,10 @@ class SuperpixelAttribution(Attribution):
         return self._outputs(
             run,
             is_tuple,
+            target,
             return_convergence_delta=return_convergence_delta,
             return_segments=return_segments,
+            return_result=return_result,
         )
 
 
