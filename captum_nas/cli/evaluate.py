@@ -76,7 +76,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--n-steps",
         "--ig-steps",
-        dest="ig_steps",
+        dest="n_steps",
+        metavar="N",
         type=positive_int,
         default=32,
         help="IG steps / GradientSHAP samples",
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             m,
             model,
             layer=args.layer if m in layered else None,
-            n_steps=args.ig_steps,
+            n_steps=args.n_steps,
             seed=args.seed,
             model_name=loaded.name,
         )
