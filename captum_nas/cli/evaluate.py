@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     from captum_nas.pooling import segment_pool
 
     is_folder = Path(args.dataset).is_dir()
+    if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
+        raise FileNotFoundError(f"data folder not found: {args.dataset}")
     spec = get_dataset("folder" if is_folder else args.dataset)
     if spec.name == "folder" and not is_folder:
         raise CLIError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")

@@ -339,8 +339,9 @@ def explain_image(
         raise
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        hint = "; pick a --layer whose output is spatial" if setup.spec.uses_layer else ""
         raise CLIError(
-            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}"
+            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}{hint}"
         ) from err
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None

@@ -82,10 +82,17 @@ def test_prepare_image_modes() -> None:
     from captum_nas.evaluation.data import prepare_image, resize_geometry
     from captum_nas.images import resize_image
 
-    img = torch.rand(3, 30, 50, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(prepare_image(img, 16, "crop"), resize_image(img, 16))
+    from torchvision.transforms.v2 import functional as TF
+
+    for shape in ((30, 50), (51, 30), (40, 40)):
+        img = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+        # crop: torchvision's ImageNet evaluation transform (resize, then centre crop)
+        expected = TF.center_crop(TF.resize(img, [16], antialias=True), [16, 16])
+        assert torch.allclose(prepare_image(img, 16, "crop"), expected.clamp(0, 1), atol=1e-6)
     assert torch.equal(prepare_image(img, 16, "stretch"), resize_image(img, (16, 16)))
+    # 30 x 50 to 15: 15 x 25, window at x 5; 51 x 30 to 16: 27 x 16 (27.2 truncated), y 6
     assert resize_geometry(30, 50, 15, "crop") == (15, 25, 0, 5)
+    assert resize_geometry(51, 30, 16, "crop") == (27, 16, 6, 0)
     with pytest.raises(ValueError, match="resize"):
         resize_geometry(30, 50, 15, "pad")
 
