@@ -206,10 +206,11 @@ def register_method(spec: MethodSpec) -> MethodSpec:
 
     Example:
         >>> from captum.attr import Saliency
-        >>> register_method(MethodSpec("saliency", lambda m, ctx: Saliency(m)))
+        >>> spec = MethodSpec("saliency", lambda m, ctx: Saliency(m))
+        >>> register_method(spec)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: method name 'saliency' is already registered (by 'saliency'); choose another name or alias
+        ValueError: method name 'saliency' is already registered ...
     """
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"`spec` must be a MethodSpec, got {type(spec).__name__}")
