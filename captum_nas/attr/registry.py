@@ -376,7 +376,8 @@ def seeded(seed: int) -> Iterator[None]:
     import torch
 
     np_state = np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    # CUDA generators are saved and restored once CUDA is in use (not initialised for it)
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         np.random.seed(seed)
