@@ -1505,6 +1505,68 @@ class NASOcclusion(CaptumSuperpixelMethod):
         )
 
 
+class _ReshapedLayerGradCam(LayerGradCam):
+    """``LayerGradCam`` on a layer whose output is not spatial (e.g. the (N, tokens, D)
+    output of a ViT block): ``reshape_transform`` turns the layer's output and its
+    gradient into (N, D, h, w) maps first, as pytorch-grad-cam's ``reshape_transform``
+    does; the GradCAM arithmetic is then Captum's."""
+
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        layer: nn.Module,
+        device_ids: list[int] | None,
+        reshape_transform: Callable[[Tensor], Tensor],
+    ) -> None:
+        super().__init__(forward_func, layer, device_ids)
+        self.reshape_transform = reshape_transform
+
+    def _grid(self, value: Tensor, what: str) -> Tensor:
+        grid = self.reshape_transform(value)
+        if not isinstance(grid, Tensor) or grid.dim() != 4 or grid.shape[0] != value.shape[0]:
+            raise ValueError(
+                f"`reshape_transform` must turn the layer's {what} {tuple(value.shape)} into "
+                f"an (N, C, h, w) tensor with N={value.shape[0]}, got "
+                f"{tuple(grid.shape) if isinstance(grid, Tensor) else type(grid).__name__}"
+            )
+        return grid
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        attribute_to_layer_input: bool = False,
+        relu_attributions: bool = False,
+        attr_dim_summation: bool = True,
+        grad_kwargs: dict[str, Any] | None = None,
+    ) -> Tensor:
+        """Captum's ``LayerGradCam.attribute`` on the reshaped layer output."""
+        from captum._utils.common import (
+            _format_additional_forward_args,
+            _format_tensor_into_tuples,
+        )
+        from captum._utils.gradient import compute_layer_gradients_and_eval
+
+        grads, evals = compute_layer_gradients_and_eval(
+            self.forward_func,
+            self.layer,
+            _format_tensor_into_tuples(inputs),
+            target,
+            _format_additional_forward_args(additional_forward_args),
+            device_ids=self.device_ids,
+            attribute_to_layer_input=attribute_to_layer_input,
+            grad_kwargs=grad_kwargs,
+        )
+        grad = self._grid(grads[0], "gradient")
+        act = self._grid(evals[0], "output")
+        weights = grad.mean(dim=(2, 3), keepdim=True)
+        cam = weights * act
+        cam = cam.sum(1, keepdim=True) if attr_dim_summation else cam
+        return cam.clamp_min(0) if relu_attributions else cam
+
+
 class NASGradCam(CaptumSuperpixelMethod):
     """``captum.attr.LayerGradCam`` upsampled to the inputs and pooled over superpixels.
 
@@ -1517,9 +1579,20 @@ class NASGradCam(CaptumSuperpixelMethod):
         forward_func, layer, device_ids: as in ``captum.attr.LayerGradCam`` (``layer``
             may be a dotted name of a submodule).
         relu_attributions: default of ``attribute(relu_attributions=None)``: apply the
-        ReLU of the GradCAM paper (``True``; Captum's own default is ``False``).
+            ReLU of the GradCAM paper (``True``; Captum's own default is ``False``).
+        reshape_transform: for layers whose output is not an (N, C, h, w) map, e.g.
+            the (N, 1 + h*w, D) tokens of a ViT block: a function turning that output
+            (and its gradient) into (N, C, h, w), like pytorch-grad-cam's
+            ``reshape_transform`` (e.g. drop the class token, reshape to (N, h, w, D),
+            permute to (N, D, h, w)). ``None``: Captum's ``LayerGradCam`` as it is.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+
+    Example:
+        >>> def tokens_to_grid(t):                      # (N, 1 + 14 * 14, D) -> (N, D, 14, 14)
+        ...     return t[:, 1:].reshape(t.shape[0], 14, 14, -1).permute(0, 3, 1, 2)
+        >>> cam = NASGradCam(vit, vit.encoder.layers[-1].ln_1, reshape_transform=tokens_to_grid,
+        ...                  segmenter=SLICSegmenter(32))
     """
 
     captum_class = LayerGradCam
@@ -1531,6 +1604,7 @@ class NASGradCam(CaptumSuperpixelMethod):
         device_ids: list[int] | None = None,
         *,
         relu_attributions: bool = True,
+        reshape_transform: Callable[[Tensor], Tensor] | None = None,
         segmenter: SegmenterFn | None = None,
         pooling: PoolingMode = "magnitude",
         reduce: str | None = None,
@@ -1541,8 +1615,18 @@ class NASGradCam(CaptumSuperpixelMethod):
     ) -> None:
         if not isinstance(relu_attributions, bool):
             raise TypeError(f"`relu_attributions` must be a bool, got {relu_attributions!r}")
+        if reshape_transform is not None and not callable(reshape_transform):
+            raise TypeError(
+                f"`reshape_transform` must be callable or None, got {type(reshape_transform)}"
+            )
+        module = _layer(forward_func, layer)
+        base = (
+            LayerGradCam(forward_func, module, device_ids)
+            if reshape_transform is None
+            else _ReshapedLayerGradCam(forward_func, module, device_ids, reshape_transform)
+        )
         super().__init__(
-            LayerGradCam(forward_func, _layer(forward_func, layer), device_ids),
+            base,
             segmenter,
             pooling=pooling,
             reduce=reduce,

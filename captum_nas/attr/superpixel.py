@@ -533,7 +533,7 @@ class SuperpixelAttribution(Attribution):
                 delta=run.delta,
                 inputs=run.inputs,
                 pooling=self.pooling,
-                method=type(self.attribution).__name__,
+                method=type(self.attribution).__name__.lstrip("_"),
             )
         out_any: Any = (run.map,) if is_tuple else run.map
         parts: list[Any] = [out_any]
