@@ -85,7 +85,7 @@ class NASIntegratedGradients(CaptumSuperpixelMethod):
     Args:
         forward_func, multiply_by_inputs: as in ``captum.attr.IntegratedGradients``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = IntegratedGradients
@@ -255,7 +255,7 @@ class NASSaliency(CaptumSuperpixelMethod):
     Args:
         forward_func: as in ``captum.attr.Saliency``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Saliency
@@ -382,7 +382,7 @@ class NASInputXGradient(CaptumSuperpixelMethod):
     Args:
         forward_func: as in ``captum.attr.InputXGradient``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = InputXGradient
@@ -505,7 +505,7 @@ class NASDeepLift(CaptumSuperpixelMethod):
     Args:
         model, multiply_by_inputs, eps: as in ``captum.attr.DeepLift``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = DeepLift
@@ -660,7 +660,7 @@ class NASDeepLiftShap(CaptumSuperpixelMethod):
     Args:
         model, multiply_by_inputs: as in ``captum.attr.DeepLiftShap``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = DeepLiftShap
@@ -814,7 +814,7 @@ class NASGradientShap(CaptumSuperpixelMethod):
     Args:
         forward_func, multiply_by_inputs: as in ``captum.attr.GradientShap``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = GradientShap
@@ -973,7 +973,7 @@ class NASGuidedBackprop(CaptumSuperpixelMethod):
     Args:
         model: as in ``captum.attr.GuidedBackprop``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = GuidedBackprop
@@ -1096,7 +1096,7 @@ class NASDeconvolution(CaptumSuperpixelMethod):
     Args:
         model: as in ``captum.attr.Deconvolution``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Deconvolution
@@ -1219,7 +1219,7 @@ class NASLRP(CaptumSuperpixelMethod):
     Args:
         model: as in ``captum.attr.LRP``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = LRP
@@ -1366,7 +1366,7 @@ class NASOcclusion(CaptumSuperpixelMethod):
     Args:
         forward_func: as in ``captum.attr.Occlusion``.
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Occlusion
@@ -1761,7 +1761,7 @@ class NASGuidedGradCam(CaptumSuperpixelMethod):
         model, layer, device_ids: as in ``captum.attr.GuidedGradCam`` (``layer`` may be
             a dotted name of a submodule).
         segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-        nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = GuidedGradCam

@@ -155,7 +155,7 @@ class NASFeatureAblation(_SegmentMaskMethod):
     Args:
         forward_func: as in ``captum.attr.FeatureAblation``.
         segmenter, n_segments, nas_options: as in
-        :class:`~captum_nas.attr.SuperpixelAttribution`.
+            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = FeatureAblation
@@ -284,7 +284,7 @@ class NASShapleyValueSampling(_SegmentMaskMethod):
     Args:
         forward_func: as in ``captum.attr.ShapleyValueSampling``.
         segmenter, n_segments, nas_options: as in
-        :class:`~captum_nas.attr.SuperpixelAttribution`.
+            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = ShapleyValueSampling
@@ -422,7 +422,7 @@ class NASLime(_SegmentMaskMethod):
             :class:`TorchLinearRegression` with ``alpha=1.0`` (a ridge fit; no
             scikit-learn).
         segmenter, n_segments, nas_options: as in
-        :class:`~captum_nas.attr.SuperpixelAttribution`.
+            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Lime
@@ -566,7 +566,7 @@ class NASKernelShap(_SegmentMaskMethod):
     Args:
         forward_func: as in ``captum.attr.KernelShap``.
         segmenter, n_segments, nas_options: as in
-        :class:`~captum_nas.attr.SuperpixelAttribution`.
+            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = KernelShap
