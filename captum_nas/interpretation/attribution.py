@@ -21,8 +21,9 @@ reproduce literally); ``fix_stride=False`` gives the plain method.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,14 @@ SHIPPED_SELECTORS = {
 }
 
 
+def _as_args(additional_forward_args: Any) -> tuple[Any, ...]:
+    if additional_forward_args is None:
+        return ()
+    if isinstance(additional_forward_args, tuple):
+        return additional_forward_args
+    return (additional_forward_args,)
+
+
 class _FeatureResponses(nn.Module):
     """``x -> (N, d)``: half the energy of every channel of the selector's layers."""
 
@@ -60,9 +69,9 @@ class _FeatureResponses(nn.Module):
         self.model = model
         self.layers = layers  # plain list: not registered twice
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, *args: Any) -> Tensor:
         with ActivationCapture(self.layers, detach=False) as cap:
-            self.model(x)
+            self.model(x, *args)
         acts = cap.outputs
         return torch.cat([0.5 * a.pow(2).flatten(2).sum(-1) for a in acts], dim=1)
 
@@ -205,17 +214,17 @@ class RelevantFeatures(Attribution):
         if not isinstance(fix_stride, bool):
             raise TypeError(f"`fix_stride` must be a bool, got {describe(fix_stride)}")
         assert sel.layout is not None
-        self.layers = [resolve_layer(model, name, "selector layers") for name in sel.layout.layers]
+        self.layers = [resolve_layer(model, name, "selector") for name in sel.layout.layers]
         super().__init__(model)
         self.model = model
         self.selector = sel
         self.backprojection = backprojection
         self.fix_stride = fix_stride
 
-    def _features_and_logits(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+    def _features_and_logits(self, inputs: Tensor, args: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
         with preserved_model_state(self.model), torch.no_grad():
             with ActivationCapture(self.layers) as cap:
-                logits = self.model(inputs)
+                logits = self.model(inputs, *args)
             feats = energy_from_activations(cap.outputs)
         if feats.shape[1] != self.selector.n_features:
             raise ValueError(
@@ -241,7 +250,11 @@ class RelevantFeatures(Attribution):
         return t
 
     def top_features(
-        self, inputs: Tensor, target: Any = None, top_n: int = 3
+        self,
+        inputs: Tensor,
+        target: Any = None,
+        top_n: int = 3,
+        additional_forward_args: Any = None,
     ) -> tuple[Tensor, Tensor]:
         """The image's top-``n`` relevant features for its target class.
 
@@ -249,6 +262,7 @@ class RelevantFeatures(Attribution):
             inputs: images (N, C, H, W).
             target: class per image (default: the predicted class).
             top_n: features per image.
+            additional_forward_args: further model arguments (Captum's convention).
 
         Returns:
             ``(indices, relevance)``, both (N, n'): feature indices (see
@@ -258,7 +272,7 @@ class RelevantFeatures(Attribution):
         """
         check_image_batch(inputs, "inputs")
         top_n = check_positive_int(top_n, "top_n")
-        feats, logits = self._features_and_logits(inputs)
+        feats, logits = self._features_and_logits(inputs, _as_args(additional_forward_args))
         t = self._targets(target, logits, inputs.shape[0])
         rel = self.selector.relevance(feats, t)
         k = min(top_n, rel.shape[1])
@@ -273,16 +287,19 @@ class RelevantFeatures(Attribution):
             return Deconvolution(wrapper)
         return GuidedBackprop(wrapper)
 
-    def backproject(self, inputs: Tensor, feature: Tensor) -> Tensor:
+    def backproject(
+        self, inputs: Tensor, feature: Tensor, additional_forward_args: Any = None
+    ) -> Tensor:
         """Back-projection (N, C, H, W) of one feature per image (``feature``: (N,) ids)."""
         wrapper = _FeatureResponses(self.model, self.layers)
         method = self._method(wrapper)
-        with preserved_model_state(self.model):
-            if self.fix_stride:
-                with stride_fix(self.model):
-                    out = method.attribute(inputs, target=feature)
-            else:
-                out = method.attribute(inputs, target=feature)
+        x = inputs.detach().requires_grad_(True)
+        fix = stride_fix(self.model) if self.fix_stride else nullcontext()
+        with preserved_model_state(self.model), fix, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+            out = method.attribute(
+                x, target=feature, additional_forward_args=additional_forward_args
+            )
         return out.detach()
 
     @log_usage()
@@ -291,6 +308,7 @@ class RelevantFeatures(Attribution):
         inputs: Tensor,
         target: Any = None,
         top_n: int = 3,
+        additional_forward_args: Any = None,
     ) -> Tensor:
         r"""Pixel map of the top-``n`` relevant features of each image's target class.
 
@@ -299,6 +317,7 @@ class RelevantFeatures(Attribution):
             target: class per image (int, sequence or tensor); default: the predicted
                 class.
             top_n: relevant features back-projected per image (3 in the paper).
+            additional_forward_args: further model arguments (Captum's convention).
 
         Returns:
             Tensor of the inputs' shape, dtype and device, values in [0, 1]: the
@@ -310,12 +329,12 @@ class RelevantFeatures(Attribution):
                 selector do not match, or bad ``inputs``/``target``/``top_n``.
         """
         check_image_batch(inputs, "inputs")
-        idx, _ = self.top_features(inputs, target, top_n)
+        idx, _ = self.top_features(inputs, target, top_n, additional_forward_args)
         n, c, h, w = inputs.shape
         combined = torch.zeros(n, 1, h, w, dtype=inputs.dtype, device=inputs.device)
         for r in range(idx.shape[1]):
             valid = idx[:, r] >= 0
-            bp = self.backproject(inputs, idx[:, r].clamp_min(0))
+            bp = self.backproject(inputs, idx[:, r].clamp_min(0), additional_forward_args)
             heat = bp.abs().sum(1, keepdim=True)
             flat = heat.flatten(1)
             lo = flat.min(1).values.view(n, 1, 1, 1)
