@@ -74,6 +74,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--layer", default=None, help="layer of the layer methods (gradcam); default: last stage"
     )
     p.add_argument(
+        "--selector",
+        default=None,
+        help="relevant-features: a fitted selector file (default: the shipped one of the "
+        "reference models)",
+    )
+    p.add_argument(
         "--n-steps",
         "--ig-steps",
         dest="ig_steps",
@@ -171,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             n_steps=args.ig_steps,
             seed=args.seed,
             model_name=loaded.name,
+            options={"selector": args.selector} if args.selector else None,
         )
         for m in args.methods
     }

@@ -96,6 +96,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "model's last stage); an error for methods without a layer",
     )
     p.add_argument(
+        "--selector",
+        default=None,
+        help="relevant-features: a fitted selector file (default: the one shipped for "
+        "--model reference / reference-double)",
+    )
+    p.add_argument(
         "--n-steps",
         type=positive_int,
         default=32,
@@ -237,6 +243,7 @@ def build_method(
     n_steps: int,
     seed: int,
     pooling: str = "magnitude",
+    options: dict[str, Any] | None = None,
 ) -> MethodSetup:
     """Build ``method`` through the registry and wrap it with ``segmenter``.
 
@@ -258,7 +265,12 @@ def build_method(
                 f"--layer {layer!r} does not exist in the model ({err}); top-level "
                 f"modules: {', '.join(names)}"
             ) from None
-    ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
+    ctx = BuildContext(
+        model_name=model_name,
+        layer=module,
+        options={"n_steps": n_steps, **(options or {})},
+        seed=seed,
+    )
     seg = segmenter if segmenter is not None else GridSegmenter(1)
     options = {} if spec.segment_level else {"pooling": pooling}
     wrapper = superpixel_attribution(spec, model, ctx, seg, **options)
@@ -456,6 +468,7 @@ def run(args: argparse.Namespace) -> int:
         n_steps=args.n_steps,
         seed=args.seed,
         pooling=args.pooling,
+        options={"selector": args.selector} if args.selector else None,
     )
     settings = _settings(args, loaded, setup, size)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -80,12 +80,12 @@ class _OverlapNormalize(torch.autograd.Function):
     """Identity forward; backward divides the gradient by a coverage count."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, count: Tensor) -> Tensor:  # noqa: D102
+    def forward(ctx: Any, x: Tensor, count: Tensor) -> Tensor:
         ctx.save_for_backward(count)
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (count,) = ctx.saved_tensors
         return grad / count, None
 
@@ -103,21 +103,10 @@ def coverage_count(conv: nn.Conv2d, input_shape: tuple[int, int], like: Tensor) 
     if isinstance(padding, str):  # "same"/"valid": PyTorch only allows these with stride 1
         padding = (0, 0)
     kernel = torch.ones(1, 1, *conv.kernel_size, dtype=like.dtype, device=like.device)
-    out = F.conv2d(
-        torch.zeros(1, 1, h, w, dtype=like.dtype, device=like.device),
-        kernel,
-        stride=stride,
-        padding=padding,
-        dilation=conv.dilation,
-    )
-    count = torch.nn.grad.conv2d_input(
-        (1, 1, h, w),
-        kernel,
-        torch.ones_like(out),
-        stride=stride,
-        padding=padding,
-        dilation=conv.dilation,
-    )
+    probe = torch.zeros(1, 1, h, w, dtype=like.dtype, device=like.device, requires_grad=True)
+    with torch.enable_grad():
+        out = F.conv2d(probe, kernel, stride=stride, padding=padding, dilation=conv.dilation)
+        (count,) = torch.autograd.grad(out.sum(), probe)
     return count.clamp_min(1.0)
 
 
@@ -303,7 +292,7 @@ class RelevantFeatures(Attribution):
         return out.detach()
 
     @log_usage()
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
         inputs: Tensor,
         target: Any = None,
@@ -345,7 +334,7 @@ class RelevantFeatures(Attribution):
         return combined.expand(n, c, h, w).contiguous()
 
     @property
-    def multiplies_by_inputs(self) -> bool:  # noqa: D102
+    def multiplies_by_inputs(self) -> bool:
         return False
 
 

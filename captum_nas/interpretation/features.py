@@ -211,9 +211,7 @@ class ChannelEnergy:
         Returns:
             (sum N_i, n_features) on the batches' device.
         """
-        out = [
-            self(x) for x in tqdm(batches, total=total, disable=not progress, desc="features")
-        ]
+        out = [self(x) for x in tqdm(batches, total=total, disable=not progress, desc="features")]
         if not out:
             raise ValueError("`batches` is empty")
         return torch.cat(out)

@@ -78,7 +78,11 @@ def feature_views(
     max_features = check_positive_int(max_features, "max_features")
     top_k = check_positive_int(top_k, "top_k")
     sel = explainer.selector
-    ids = list(range(sel.n_classes)) if classes is None else [sel.check_class(c, "classes") for c in classes]
+    ids = (
+        list(range(sel.n_classes))
+        if classes is None
+        else [sel.check_class(c, "classes") for c in classes]
+    )
     if display is None:
         shown = _minmax(images.detach().float())
     elif callable(display) and not isinstance(display, Tensor):
@@ -86,7 +90,9 @@ def feature_views(
     elif isinstance(display, Tensor) and display.shape[0] == images.shape[0]:
         shown = display.detach().float().clamp(0, 1)
     else:
-        raise ValueError(f"`display` must match `images` (N={images.shape[0]}), got {describe(display)}")
+        raise ValueError(
+            f"`display` must match `images` (N={images.shape[0]}), got {describe(display)}"
+        )
     feats, _ = explainer._features_and_logits(images, ())
     k = min(top_k, images.shape[0])
     out: list[list[FeatureView]] = []

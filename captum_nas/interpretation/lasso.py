@@ -18,7 +18,6 @@ from torch import Tensor
 
 from captum_nas._validation import check_number, check_positive_int, check_tensor, describe
 
-
 _CHECK_EVERY = 25
 
 

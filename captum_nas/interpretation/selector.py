@@ -265,7 +265,9 @@ class RelevantFeatureSelector:
                 n_classes = int(logits.shape[1])
         if energy is None:
             raise ValueError("`data` is empty")
-        return self.fit(torch.cat(feats), torch.cat(labs), n_classes=n_classes, layout=energy.layout)
+        return self.fit(
+            torch.cat(feats), torch.cat(labs), n_classes=n_classes, layout=energy.layout
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -377,7 +379,9 @@ class RelevantFeatureSelector:
         keys = {"version", "config", "layers", "channels", "coef", "intercept", "mean", "scale"}
         if not isinstance(state, Mapping) or not keys <= set(state):
             got = sorted(state) if isinstance(state, Mapping) else describe(state)
-            raise ValueError(f"`state` is not a selector state (needs keys {sorted(keys)}, got {got})")
+            raise ValueError(
+                f"`state` is not a selector state (needs keys {sorted(keys)}, got {got})"
+            )
         if state["version"] != STATE_VERSION:
             raise ValueError(f"`state` has version {state['version']}, expected {STATE_VERSION}")
         selector = cls(**state["config"])
@@ -413,7 +417,7 @@ class RelevantFeatureSelector:
             raise FileNotFoundError(f"`selector` file not found: {p}")
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - unpickling raises many types
+        except Exception as err:
             raise ValueError(f"cannot read {p} as a selector: {err}") from err
         return cls.from_state(state)
 

@@ -37,7 +37,7 @@ def test_explains_class_one_by_the_square(setup) -> None:
     model, selector = setup
     x, y, masks = known_channel_data(8, seed=5)
     explainer = RelevantFeatures(model, selector)
-    idx, rel = explainer.top_features(x[y == 1], target=1, top_n=1)
+    idx, _rel = explainer.top_features(x[y == 1], target=1, top_n=1)
     assert idx[:, 0].tolist() == [DECIDING_CHANNEL] * 4
     attr = explainer.attribute(x[y == 1], target=1, top_n=1)
     assert attr.shape == x[y == 1].shape and attr.is_contiguous()

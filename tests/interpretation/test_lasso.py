@@ -11,7 +11,9 @@ from captum_nas.interpretation.lasso import lasso
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
 
-def _problem(seed: int = 0, n: int = 60, d: int = 10, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def _problem(
+    seed: int = 0, n: int = 60, d: int = 10, k: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g, dtype=torch.float64)
     w = torch.zeros(d, k, dtype=torch.float64)
@@ -31,7 +33,9 @@ def test_parity_with_sklearn_lasso(positive: bool, fit_intercept: bool, alpha: f
     ).fit(x.numpy(), y.numpy())
     assert fit.converged
     np.testing.assert_allclose(fit.coef.numpy(), ref.coef_, atol=1e-6)
-    np.testing.assert_allclose(fit.intercept.numpy(), np.broadcast_to(ref.intercept_, (3,)), atol=1e-6)
+    np.testing.assert_allclose(
+        fit.intercept.numpy(), np.broadcast_to(ref.intercept_, (3,)), atol=1e-6
+    )
 
 
 def test_single_output_matches_multitask_lasso() -> None:

@@ -89,7 +89,7 @@ def test_save_load_roundtrip(fitted, tmp_path: Path) -> None:
 
 
 def test_relevance_ranks_by_response_times_weight(fitted) -> None:
-    selector, f, y, _ = fitted
+    selector, f, _y, _ = fitted
     rel = selector.relevance(f[:4], torch.ones(4, dtype=torch.long))
     relevant = {r.index for r in selector.relevant(1)}
     finite = {int(i) for i in torch.nonzero(torch.isfinite(rel[0])).flatten()}
