@@ -45,7 +45,7 @@ from captum_nas._validation import (
 from captum_nas.interpretation.features import energy_from_activations
 from captum_nas.interpretation.selector import RelevantFeatureSelector
 
-BACKPROJECTIONS = ("deconvolution", "guided-backprop")
+BACKPROJECTIONS = ("deconvolution", "guided-backprop", "upsample")
 #: CLI model name -> shipped selector file in ``captum_nas/data``.
 SHIPPED_SELECTORS = {
     "reference": "selector_reference_single.pt",
@@ -176,8 +176,10 @@ class RelevantFeatures(Attribution):
         model: the classifier (``nn.Module``) the selector was fitted on.
         selector: a fitted :class:`RelevantFeatureSelector`, or a path to one saved with
             :meth:`RelevantFeatureSelector.save`.
-        backprojection: ``"deconvolution"`` (the paper's deconvnet, default) or
-            ``"guided-backprop"``.
+        backprojection: ``"deconvolution"`` (the paper's deconvnet, default),
+            ``"guided-backprop"``, or ``"upsample"`` (the channel's activation map
+            upsampled bilinearly to the input size: the paper's "upsampled activations"
+            baseline, same features, no back-projection).
         fix_stride: remove the checkerboard of strided convolutions (see module doc).
 
     Example:
@@ -279,7 +281,10 @@ class RelevantFeatures(Attribution):
     def backproject(
         self, inputs: Tensor, feature: Tensor, additional_forward_args: Any = None
     ) -> Tensor:
-        """Back-projection (N, C, H, W) of one feature per image (``feature``: (N,) ids)."""
+        """Back-projection (N, C, H, W) of one feature per image (``feature``: (N,) ids);
+        (N, 1, H, W) for ``backprojection="upsample"``."""
+        if self.backprojection == "upsample":
+            return self._upsampled(inputs, feature, additional_forward_args)
         wrapper = _FeatureResponses(self.model, self.layers)
         method = self._method(wrapper)
         x = inputs.detach().requires_grad_(True)
@@ -290,6 +295,25 @@ class RelevantFeatures(Attribution):
                 x, target=feature, additional_forward_args=additional_forward_args
             )
         return out.detach()
+
+    def _upsampled(self, inputs: Tensor, feature: Tensor, additional_forward_args: Any) -> Tensor:
+        assert self.selector.layout is not None
+        with preserved_model_state(self.model), torch.no_grad():
+            with ActivationCapture(self.layers) as cap:
+                self.model(inputs, *_as_args(additional_forward_args))
+            acts = cap.outputs
+        offsets = torch.tensor(self.selector.layout.offsets, device=feature.device)
+        layer_of = torch.searchsorted(offsets, feature, right=True) - 1
+        out = torch.zeros(inputs.shape[0], 1, *inputs.shape[-2:], device=inputs.device)
+        for li, act in enumerate(acts):
+            rows = torch.nonzero(layer_of == li).flatten()
+            if rows.numel() == 0:
+                continue
+            channel = (feature[rows] - offsets[li]).to(act.device)
+            maps = act[rows.to(act.device), channel].unsqueeze(1).float()
+            up = F.interpolate(maps, size=tuple(inputs.shape[-2:]), mode="bilinear")
+            out[rows] = up.to(out.device)
+        return out.to(inputs.dtype)
 
     @log_usage()
     def attribute(

@@ -107,10 +107,11 @@ def test_composes_with_superpixels_and_noise_tunnel(setup) -> None:
     explainer = RelevantFeatures(model, selector)
     pooled = SuperpixelAttribution(explainer, GridSegmenter(4)).attribute(x, target=1)
     assert pooled.shape == x.shape
-    # every 8x8 grid cell holds one value: the mean of the unpooled map over it
+    # magnitude pooling: every 8x8 grid cell holds the mean of |channel sum| over it
     plain = explainer.attribute(x, target=1)
-    cell = plain[:, :, :8, :8].mean((2, 3))
-    torch.testing.assert_close(pooled[:, :, 0, 0], cell)
+    cell = plain.sum(1).abs()[:, :8, :8].mean((1, 2))
+    torch.testing.assert_close(pooled[:, 0, 0, 0], cell)
+    torch.testing.assert_close(pooled[:, 2, 5, 3], cell)
     torch.manual_seed(0)
     nt = NoiseTunnel(explainer).attribute(x, nt_samples=2, stdevs=0.01, target=1, top_n=2)
     assert nt.shape == x.shape and bool(torch.isfinite(nt).all())
@@ -151,3 +152,17 @@ def test_bad_input(setup) -> None:
     with pytest.raises(ValueError, match=r"`target` class\(es\) \[1\] have no relevant feature"):
         RelevantFeatures(model, empty).attribute(x, target=1)
     assert hook_count(model) == 0
+
+
+def test_upsampled_activation_variant(setup) -> None:
+    model, selector = setup
+    x, _, _ = known_channel_data(2, seed=10)
+    explainer = RelevantFeatures(model, selector, backprojection="upsample")
+    feature = torch.tensor([DECIDING_CHANNEL, 6 + 1])  # features:2 and down:1
+    maps = explainer.backproject(x, feature)
+    act_f = model.features(x)[0, DECIDING_CHANNEL]
+    act_d = model.down(model.features(x))[1, 1]
+    torch.testing.assert_close(maps[0, 0], act_f)  # same size: interpolation is identity
+    expected = torch.nn.functional.interpolate(act_d[None, None], size=(16, 16), mode="bilinear")
+    torch.testing.assert_close(maps[1:2], expected)
+    assert explainer.attribute(x, target=1).shape == x.shape
