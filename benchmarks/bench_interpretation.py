@@ -4,8 +4,8 @@ On the synthetic flowers (single: petals decide; double: petals and leaves decid
 every method's map, unpooled and pooled over NAS, is thresholded at 100 levels after
 per-image min-max scaling and scored by IoU against the part mask (the evaluation
 runner's ``--ground-truth part`` metric group). Methods: relevant features (Oramas et
-al.) back-projected by deconvolution (the paper's choice, the registry default), by
-guided backprop, and as upsampled activations of the same channels; GradCAM, guided
+al.) back-projected by guided backprop (the registry default), by deconvolution (the
+paper's choice), and as upsampled activations of the same channels; GradCAM, guided
 backprop, deconvolution and integrated gradients from the registry.
 
 The registered methods alone are one CLI command::
@@ -39,7 +39,7 @@ from captum_nas.models.loading import load_model
 from captum_nas.pooling import segment_pool
 
 REGISTERED = ("relevant-features", "gradcam", "guidedbackprop", "deconvolution", "ig")
-VARIANTS = {"rf-guided-backprop": "guided-backprop", "rf-upsampled-activations": "upsample"}
+VARIANTS = {"rf-deconvolution": "deconvolution", "rf-upsampled-activations": "upsample"}
 DATASETS = {"flowers": "reference", "flowers-double": "reference-double"}
 
 

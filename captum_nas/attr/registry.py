@@ -665,7 +665,7 @@ register_method(
         "relevant-features",
         _relevant_features,
         summary="top-3 relevant channels (lasso selector; --selector PATH or the shipped "
-        "one of the reference models) back-projected by deconvolution (Oramas et al.)",
+        "one of the reference models) back-projected by guided backprop (Oramas et al.)",
         aliases=("relevant-feature", "oramas"),
         nonnegative=True,
     )
