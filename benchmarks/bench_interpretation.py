@@ -141,6 +141,52 @@ def figure(results: dict[str, object]) -> Figure:
     return fig
 
 
+def examples_figure(n: int = 4) -> Figure:
+    """Test flowers of both data sets: image, relevant features (guided backprop), the
+    same pooled over NAS, and the paper's deconvnet back-projection, with the channels
+    used in the titles."""
+    from captum_nas.attr import SuperpixelAttribution
+    from captum_nas.datasets import CLASS_NAMES, denormalize, render_flowers
+
+    fig = Figure(figsize=(1.6 * 2 * n, 1.7 * 4), dpi=80)
+    axes = fig.subplots(4, 2 * n, squeeze=False)
+    for d, (variant, model_name) in enumerate(
+        (("single", "reference"), ("double", "reference-double"))
+    ):
+        model = load_model(model_name).model
+        batch = render_flowers(torch.arange(n), variant=variant, split="test")
+        rf = RelevantFeatures(model, shipped_selector_path(model_name))
+        idx, _ = rf.top_features(batch.images)
+        rows = [
+            denormalize(batch.images),
+            rf.attribute(batch.images),
+            SuperpixelAttribution(rf, n_segments=32).attribute(batch.images),
+            RelevantFeatures(
+                model, shipped_selector_path(model_name), backprojection="deconvolution"
+            ).attribute(batch.images),
+        ]
+        labels = ["image", "relevant features", "... NAS-pooled", "... deconvnet (paper)"]
+        layout = rf.selector.layout
+        assert layout is not None
+        for i in range(n):
+            col = d * n + i
+            for r, maps in enumerate(rows):
+                ax = axes[r, col]
+                img = maps[i].permute(1, 2, 0).clamp(0, 1) if r == 0 else maps[i].sum(0)
+                ax.imshow(img, cmap=None if r == 0 else "magma")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if col == 0:
+                    ax.set_ylabel(labels[r], fontsize=7)
+            used = ", ".join(
+                f"{layout.locate(int(j))[0][-1]}:{layout.locate(int(j))[1]}" for j in idx[i]
+            )
+            name = CLASS_NAMES[variant][int(batch.labels[i])]
+            axes[0, col].set_title(f"{name}\nlayer {used}", fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def main() -> None:
     """Run, print the table, write JSON, markdown and the figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,8 +196,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_interpretation"))
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/interpretation_iou.png"))
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--examples", type=Path, default=None, help="also write a figure of example explanations"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.examples is not None:
+        args.examples.parent.mkdir(parents=True, exist_ok=True)
+        examples_figure().savefig(args.examples)
+        print(f"wrote {args.examples}")
+    if args.n <= 0:
+        return
     results = run(args.n, args.batch_size, args.seed, not args.quiet)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
