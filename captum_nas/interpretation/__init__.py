@@ -15,6 +15,7 @@ from captum_nas.interpretation.attribution import (
     stride_fix,
 )
 from captum_nas.interpretation.features import ChannelEnergy, FeatureLayout
+from captum_nas.interpretation.figures import FeatureView, feature_views, interpretation_figure
 from captum_nas.interpretation.lasso import LassoFit, lasso
 from captum_nas.interpretation.selector import (
     NotFittedError,
@@ -25,11 +26,14 @@ from captum_nas.interpretation.selector import (
 __all__ = [
     "ChannelEnergy",
     "FeatureLayout",
+    "FeatureView",
     "LassoFit",
     "NotFittedError",
     "RelevantFeature",
     "RelevantFeatureSelector",
     "RelevantFeatures",
+    "feature_views",
+    "interpretation_figure",
     "lasso",
     "load_selector",
     "shipped_selector_path",
