@@ -54,7 +54,7 @@ def _variant_fn(model: torch.nn.Module, model_name: str, backprojection: str):
     return fn
 
 
-def run(n: int, batch_size: int, seed: int, progress: bool) -> dict[str, object]:
+def evaluate_methods(n: int, batch_size: int, seed: int, progress: bool) -> dict[str, object]:
     """Evaluate every method on both data sets; rows and IoU curves per data set."""
     out: dict[str, object] = {}
     for dataset, model_name in DATASETS.items():
@@ -187,6 +187,42 @@ def examples_figure(n: int = 4) -> Figure:
     return fig
 
 
+def run(repeats: int = 3, quick: bool = False, device: str = "cpu") -> list[dict[str, object]]:
+    """Timing row for ``run_all.py``: RelevantFeatures (one feature forward, three guided
+    back-projections) vs Captum's GuidedBackprop on the class logit, same images."""
+    import sys
+
+    from captum.attr import GuidedBackprop
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _harness import compare, make_row
+
+    from captum_nas.datasets import render_flowers
+
+    n = 4 if quick else 16
+    loaded = load_model("reference")
+    model = loaded.model.to(device)
+    batch = render_flowers(torch.arange(n), split="test", device=device)
+    x, t = batch.images, batch.labels
+    rf = RelevantFeatures(model, shipped_selector_path("reference"))
+    gbp = GuidedBackprop(model)
+    ours, peer = compare(
+        lambda: rf.attribute(x, target=t, top_n=3),
+        lambda: gbp.attribute(x.clone().requires_grad_(), target=t),
+        repeats=repeats,
+        device=device,
+    )
+    return [
+        make_row(
+            f"relevant-features top-3 vs guided backprop, {n} flowers 128 px",
+            ours,
+            peer,
+            target="<= 5.0",
+            note="3 back-projections + 1 feature forward: expected about 4x",
+        )
+    ]
+
+
 def main() -> None:
     """Run, print the table, write JSON, markdown and the figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -207,7 +243,7 @@ def main() -> None:
         print(f"wrote {args.examples}")
     if args.n <= 0:
         return
-    results = run(args.n, args.batch_size, args.seed, not args.quiet)
+    results = evaluate_methods(args.n, args.batch_size, args.seed, not args.quiet)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     md = table(results)
