@@ -164,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     from captum_nas.attr.registry import get_method
 
     layered = [m for m in args.methods if get_method(m).uses_layer]
+    if args.selector is not None and not any(
+        get_method(m).name == "relevant-features" for m in args.methods
+    ):
+        raise CLIError("--selector is only read by relevant-features, which is not in --methods")
     if args.layer is not None and not layered:
         raise CLIError(
             f"--layer is not used by any of the methods {', '.join(args.methods)}; "

@@ -447,6 +447,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = get_method(args.method)
     check_layer_option(spec.name, args.layer)
+    if args.selector is not None and spec.name != "relevant-features":
+        raise CLIError(f"--selector is only read by relevant-features, not by {spec.name!r}")
     if spec.segment_level and args.segmenter == "none":
         raise CLIError(
             f"method {spec.name!r} works on segments; pick a --segmenter other than 'none'"
