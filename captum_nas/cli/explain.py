@@ -416,6 +416,19 @@ def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: i
         "model": loaded.describe(),
         "device": str(args.device),
         "versions": versions(),
+        **_selector_setting(args, loaded, setup),
+    }
+
+
+def _selector_setting(args: argparse.Namespace, loaded: Any, setup: MethodSetup) -> dict:
+    """relevant-features: the selector file read, with its SHA-256."""
+    if setup.spec.name != "relevant-features":
+        return {}
+    from captum_nas.interpretation import shipped_selector_path
+
+    path = Path(args.selector) if args.selector else shipped_selector_path(loaded.name)
+    return {
+        "selector": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     }
 
 

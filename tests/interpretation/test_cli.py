@@ -18,6 +18,8 @@ def test_explain_with_a_selector_file(tmp_path: Path) -> None:
     assert main(argv) == 0
     record = json.loads((tmp_path / "chelsea.json").read_text())
     assert record["method"] == "relevant-features"
+    assert record["settings"]["selector"]["path"] == selector
+    assert len(record["settings"]["selector"]["sha256"]) == 64
 
 
 @pytest.mark.parametrize(
