@@ -102,7 +102,7 @@ class _Linear(_Step):
     module: nn.Linear
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        shape = x.shape
+        shape = x.shape[1:]
         if x.dim() > 2:  # a flatten written in the model's forward()
             x = torch.flatten(x, 1)
         z = self.module(x)
@@ -121,7 +121,7 @@ class _Linear(_Step):
             lambda s, w: F.linear(s, w.t()),
             rule,
         )
-        return r_in.reshape(r_in.shape[0], *shape)
+        return r_in.reshape(*r_in.shape[:2], *shape)
 
     @property
     def decoder_op(self) -> str:
@@ -199,7 +199,8 @@ class _BatchNorm(_Step):
         else:
             var = m.running_var
         z = m(x)
-        return z, (x, z, var)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        return z, (x, z, var.view(shape))  # (1, C, ...): not indexed by `select`
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         x, z, var = saved
@@ -207,9 +208,9 @@ class _BatchNorm(_Step):
         shape = [1, -1] + [1] * (x.dim() - 2)
         scale = torch.rsqrt(var + m.eps)
         if m.weight is not None:
-            scale = m.weight * scale
+            scale = m.weight.view(shape) * scale
         shift = None if m.bias is None else m.bias.view(shape)
-        return scaled_relevance(x, z, r, scale.view(shape), shift, rule)
+        return scaled_relevance(x, z, r, scale, shift, rule)
 
     @property
     def decoder_op(self) -> str:
@@ -264,10 +265,10 @@ class _Flatten(_Step):
     module: nn.Flatten
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        return self.module(x), x.shape
+        return self.module(x), x.shape[1:]
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
-        return r.reshape(r.shape[0], *saved)
+        return r.reshape(*r.shape[:2], *saved)
 
     @property
     def decoder_op(self) -> str:
@@ -593,6 +594,24 @@ class LRPDecoder(nn.Module):
             self._trace(inputs)
         assert self._steps is not None
         return _run(self._steps, inputs)
+
+    @staticmethod
+    def select(saved: list[Any], index: Tensor, batch_size: int) -> list[Any]:
+        """The saved activations of :meth:`run_forward` restricted to images ``index``.
+
+        Heatmaps are then computed for those images only (e.g. the pixel-labelled ones
+        of a training batch), with ``relevance_from(logits[index], selected, inputs[index])``.
+        """
+        check_tensor(index, "index")
+
+        def pick(value: Any) -> Any:
+            if isinstance(value, Tensor):
+                return value[index] if value.dim() > 0 and value.shape[0] == batch_size else value
+            if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+                return type(value)(pick(v) for v in value)
+            return value
+
+        return [pick(v) for v in saved]
 
     def relevance_from(
         self,
