@@ -52,7 +52,7 @@ class GuidedLRP(Attribution):
         self.decoder = LRPDecoder(model, rule=rule, epsilon=epsilon, alpha=alpha)
 
     @log_usage()
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
         inputs: Tensor,
         target: Any = None,

@@ -130,7 +130,6 @@ def guided_backward(
     has_pixels = (pixel_targets != cfg.ignore_index).flatten(1).any(1)
     index = has_pixels.nonzero()[:, 0]
     correct = int((logits.detach().argmax(1) == labels).sum())
-    options = {"background": cfg.background, "scale": scale, "ignore_index": cfg.ignore_index}
     if index.numel() == 0:
         loss = guided_loss(
             logits, labels, None, None, classification_weight=cfg.classification_weight
@@ -149,7 +148,9 @@ def guided_backward(
             sub_targets,
             classification_weight=cfg.classification_weight,
             segmentation_weight=cfg.segmentation_weight,
-            **options,
+            background=cfg.background,
+            scale=scale,
+            ignore_index=cfg.ignore_index,
         )
         loss.total.backward()
         total = float(loss.total.detach())
@@ -166,7 +167,13 @@ def guided_backward(
             )
         maps.requires_grad_(True)
         with torch.enable_grad():
-            seg_t = heatmap_segmentation_loss(maps, sub_targets, **options)
+            seg_t = heatmap_segmentation_loss(
+                maps,
+                sub_targets,
+                background=cfg.background,
+                scale=scale,
+                ignore_index=cfg.ignore_index,
+            )
             (grad,) = torch.autograd.grad(seg_t * cfg.segmentation_weight, maps)
         for k in range(n_classes):
             one = decoder.relevance_from(sub_logits, sub, sub_images, classes=[k]).heatmaps
