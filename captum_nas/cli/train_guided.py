@@ -71,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--memory-saving", action="store_true", help="back-propagate one class heatmap at a time"
     )
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the batches")
+    p.add_argument("--n-test", type=int, default=300, help="test images scored at the end")
     p.add_argument("--checkpoint", type=Path, default=None, help="training checkpoint (resume)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--out", type=Path, required=True, help="where to save the trained model")
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     model, log, background = train_guided(
         guided, checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress
     )
-    test = flower_set(300, split="test", image_size=guided.image_size)
+    test = flower_set(args.n_test, split="test", image_size=guided.image_size)
     scores = evaluate_segmenter(lrp_segmenter(model, background=background), test)
     meta = {
         "kind": "guided",

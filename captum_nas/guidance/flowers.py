@@ -396,7 +396,7 @@ def evaluate_segmenter(
 def tune_background(model: nn.Module, data: FlowerSet, grid: Tensor | None = None) -> float:
     """The constant background score (on the H*W-scaled heatmaps) with the best class IoU
     on ``data`` (the pixel-labelled training images)."""
-    grid = torch.tensor([0.0, 0.3, 1, 3, 10, 30, 100]) if grid is None else grid
+    grid = torch.tensor([0.0, 1, 3, 10, 30, 100, 300, 1000]) if grid is None else grid
     labelled = (data.targets != IGNORE_INDEX).flatten(1).any(1)
     subset = FlowerSet(data.images[labelled], data.labels[labelled], data.targets[labelled])
     best, best_iou = 0.0, -1.0
