@@ -77,7 +77,7 @@ class GuidedRun:
     epochs: int = 2
     batch_size: int = 32
     labelled_per_batch: int = 8
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 1e-4
     seed: int = 0
     classification_weight: float = 1.0
