@@ -47,6 +47,7 @@ def test_train_resume_and_save(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
     assert code == 0
     model, meta = load_model(out)
+    assert model.training is False
     assert meta["kind"] == "guided" and len(meta["history"]) == 2
     assert meta["call"].startswith("captum-nas train-guided --n-train 8")
     assert set(meta["test"]) == {"class_iou", "foreground_iou", "miou", "accuracy"}
