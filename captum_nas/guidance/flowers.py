@@ -383,7 +383,6 @@ def evaluate_segmenter(
     segment: Callable[[Tensor], tuple[Tensor, Tensor]], data: FlowerSet, *, batch_size: int = 50
 ) -> dict[str, float]:
     """Class IoU, foreground IoU, mIoU and accuracy of a segmenter on ``data``."""
-    scores = SegmentationScores(int(data.targets.max()) + 1 if data.targets.numel() else 7)
     scores = SegmentationScores(flower_classes("single") + 1)
     for start in range(0, len(data), batch_size):
         sl = slice(start, start + batch_size)
