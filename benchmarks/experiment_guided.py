@@ -57,43 +57,53 @@ def _name(kind: str, n_labelled: int) -> str:
     return f"{kind}_{n_labelled}"
 
 
-def train_all(budgets: list[int], base: GuidedRun) -> None:
+def train_all(budgets: list[int], base: GuidedRun, only: str | None = None) -> None:
     """Train the guided classifier and the encoder-decoder for every budget; save them."""
     for n in budgets:
-        run = replace(base, n_labelled=n)
-        t0 = time.perf_counter()
-        model, log, background = train_guided(run)
-        seconds = time.perf_counter() - t0
-        save_model(
-            model,
-            checkpoint_path(_name("guided", n)),
-            {
-                "kind": "guided",
-                "run": asdict(run),
-                "background": background,
-                "n_classes": 6,
-                "widths": list(model.widths),  # type: ignore[union-attr]
-                "history": log.history,
-                "seconds": seconds,
-                "call": run.command(f"guided_flowers_guided_{n}.pt"),
-            },
-        )
-        seg_run = SegNetRun(n_labelled=n, image_size=run.image_size, seed=run.seed)
-        t0 = time.perf_counter()
-        net, seg_log = train_segnet(seg_run)
-        save_model(
-            net,
-            checkpoint_path(_name("segnet", n)),
-            {
-                "kind": "segnet",
-                "run": asdict(seg_run),
-                "n_labels": net.n_labels,
-                "widths": list(net.widths),
-                "history": seg_log.history,
-                "seconds": time.perf_counter() - t0,
-                "call": f"train_segnet({seg_run!r})",
-            },
-        )
+        if only != "segnet":
+            _train_guided(n, base)
+        if only != "guided":
+            _train_segnet(n, base)
+
+
+def _train_guided(n: int, base: GuidedRun) -> None:
+    run = replace(base, n_labelled=n)
+    t0 = time.perf_counter()
+    model, log, background = train_guided(run)
+    seconds = time.perf_counter() - t0
+    save_model(
+        model,
+        checkpoint_path(_name("guided", n)),
+        {
+            "kind": "guided",
+            "run": asdict(run),
+            "background": background,
+            "n_classes": 6,
+            "widths": list(model.widths),  # type: ignore[union-attr]
+            "history": log.history,
+            "seconds": seconds,
+            "call": run.command(f"guided_flowers_guided_{n}.pt"),
+        },
+    )
+
+
+def _train_segnet(n: int, base: GuidedRun) -> None:
+    seg_run = SegNetRun(n_labelled=n, image_size=base.image_size, seed=base.seed)
+    t0 = time.perf_counter()
+    net, seg_log = train_segnet(seg_run)
+    save_model(
+        net,
+        checkpoint_path(_name("segnet", n)),
+        {
+            "kind": "segnet",
+            "run": asdict(seg_run),
+            "n_labels": net.n_labels,
+            "widths": list(net.widths),
+            "history": seg_log.history,
+            "seconds": time.perf_counter() - t0,
+            "call": f"train_segnet({seg_run!r})",
+        },
+    )
 
 
 def evaluate_all(budgets: list[int], image_size: int) -> list[dict[str, Any]]:
@@ -180,13 +190,16 @@ def main() -> None:
     parser.add_argument(
         "--budgets", default=f"10,50,{BASE.n_train}", help="pixel-labelled image counts"
     )
+    parser.add_argument(
+        "--only", choices=("guided", "segnet"), default=None, help="with --train: one kind"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the rows as JSON")
     parser.add_argument("--figure", type=Path, default=None, help="write the example figure")
     args = parser.parse_args()
     torch.set_num_threads(1)
     budgets = [int(b) for b in args.budgets.split(",")]
     if args.train:
-        train_all(budgets, BASE)
+        train_all(budgets, BASE, args.only)
     rows = evaluate_all(budgets, BASE.image_size)
     print(markdown(rows))
     if args.json is not None:

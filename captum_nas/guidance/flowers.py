@@ -85,7 +85,7 @@ class GuidedRun:
     scale: float | None = None
     background: float | str = "tune"
     memory_saving: bool = False
-    n_val: int = 128
+    n_val: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_labelled", "epochs", "batch_size", "labelled_per_batch"):
