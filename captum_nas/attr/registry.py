@@ -594,6 +594,16 @@ register_method(
 register_method(MethodSpec("lrp", _simple("LRP"), summary="layer-wise relevance propagation"))
 register_method(
     MethodSpec(
+        "guided-lrp",
+        lambda model, ctx: __import__("captum_nas.guidance.attribution", fromlist=["build"]).build(
+            model, ctx
+        ),
+        summary="differentiable LRP-epsilon of the model (tied-weight decoder, bias detached)",
+        aliases=("differentiable-lrp",),
+    )
+)
+register_method(
+    MethodSpec(
         "inputxgradient",
         _simple("InputXGradient"),
         summary="input times gradient",

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "evaluate": "captum_nas.cli.evaluate",
     "train-reference": "captum_nas.cli.train",
     "benchmark": "captum_nas.cli.benchmark",
+    "train-guided": "captum_nas.cli.train_guided",
 }
 
 
