@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ from torch import Tensor, nn
 
 if TYPE_CHECKING:  # pragma: no cover
     from captum.attr import Attribution
+
+    from captum_nas.attr.superpixel import SuperpixelAttribution
 
 SegmenterFn = Callable[[Tensor], Tensor]
 
@@ -59,6 +62,7 @@ __all__ = [
     "register_segmenter",
     "seeded",
     "segmenter_names",
+    "superpixel_attribution",
 ]
 
 
@@ -266,6 +270,57 @@ def method_kwargs(spec: MethodSpec, inputs: Tensor, ctx: BuildContext) -> dict[s
     if steps is not None and spec.steps_kwarg is not None:
         kwargs[spec.steps_kwarg] = steps
     return kwargs
+
+
+@functools.cache
+def _segment_level_class() -> type[SuperpixelAttribution]:
+    from captum_nas.attr.superpixel import SuperpixelAttribution
+
+    class SegmentLevelAttribution(SuperpixelAttribution):
+        """A segment-level method: the segments are its feature mask, nothing is pooled."""
+
+        _segments_as_feature_mask = True
+
+        def __init__(self, attribution: Attribution, segmenter: SegmenterFn | None) -> None:
+            super().__init__(attribution, segmenter)
+            self.pooling = None
+
+    return SegmentLevelAttribution
+
+
+def superpixel_attribution(
+    spec: MethodSpec | str,
+    model: nn.Module,
+    ctx: BuildContext | None = None,
+    segmenter: SegmenterFn | None = None,
+    **options: Any,
+) -> SuperpixelAttribution:
+    """The method ``spec`` built on ``model`` and wrapped for pooling over ``segmenter``.
+
+    A pixel or layer method becomes a
+    :class:`~captum_nas.attr.SuperpixelAttribution` (``options``: its ``pooling``,
+    ``n_segments``, ...); a segment-level method one that passes the segments as its
+    ``feature_mask`` and pools nothing (it takes no options). Call it with the method's
+    keyword arguments: ``wrapper.attribute(x, target=t, **method_kwargs(spec, x, ctx))``.
+
+    Example:
+        >>> spec = get_method("saliency")
+        >>> sp = superpixel_attribution(spec, model, segmenter=GridSegmenter(16))
+        >>> res = sp.attribute(x, target=3, return_result=True)
+    """
+    from captum_nas.attr.superpixel import SuperpixelAttribution
+
+    spec = get_method(spec) if isinstance(spec, str) else spec
+    ctx = BuildContext() if ctx is None else ctx
+    attribution = spec.build(model, ctx)
+    if spec.segment_level:
+        if options:
+            raise TypeError(
+                f"method {spec.name!r} scores segments and pools nothing; it takes no "
+                f"options, got {sorted(options)}"
+            )
+        return _segment_level_class()(attribution, segmenter)
+    return SuperpixelAttribution(attribution, segmenter, **options)
 
 
 def build_segmenter(

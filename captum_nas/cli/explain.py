@@ -79,6 +79,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", type=segmenter_name, default="nas", help="segmenter")
     p.add_argument("--n-segments", type=positive_int, default=32, help="segments per image")
     p.add_argument(
+        "--pooling",
+        choices=("magnitude", "contribution"),
+        default="magnitude",
+        help="segment scores: mean |channel sum| per segment (localising), or signed "
+        "per-segment sums that keep the map's total",
+    )
+    p.add_argument(
         "--target", default=None, help="class index or name to explain (default: the prediction)"
     )
     p.add_argument("--top-k", type=positive_int, default=5, help="segments in the last panel")
@@ -229,6 +236,7 @@ def build_method(
     layer: str | None,
     n_steps: int,
     seed: int,
+    pooling: str = "magnitude",
 ) -> MethodSetup:
     """Build ``method`` through the registry and wrap it with ``segmenter``.
 
@@ -236,8 +244,7 @@ def build_method(
     image: only its unpooled map is used then.
     """
     from captum_nas._model_state import layer_name, resolve_layer
-    from captum_nas.attr import SuperpixelAttribution
-    from captum_nas.attr.registry import BuildContext, get_method
+    from captum_nas.attr.registry import BuildContext, get_method, superpixel_attribution
     from captum_nas.segmentation import GridSegmenter
 
     spec = get_method(method)
@@ -252,11 +259,10 @@ def build_method(
                 f"modules: {', '.join(names)}"
             ) from None
     ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
-    attribution = spec.build(model, ctx)
-    wrapper = SuperpixelAttribution(
-        attribution, segmenter if segmenter is not None else GridSegmenter(1)
-    )
-    built_layer = getattr(attribution, "layer", None) if spec.uses_layer else None
+    seg = segmenter if segmenter is not None else GridSegmenter(1)
+    options = {} if spec.segment_level else {"pooling": pooling}
+    wrapper = superpixel_attribution(spec, model, ctx, seg, **options)
+    built_layer = getattr(wrapper.attribution, "layer", None) if spec.uses_layer else None
     name = layer_name(model, built_layer) if isinstance(built_layer, nn.Module) else None
     return MethodSetup(spec, ctx, wrapper, name, pooled=segmenter is not None)
 
@@ -279,33 +285,19 @@ class Explanation:
 
 def _attribute(
     setup: MethodSetup, x: Tensor, target: int, segments: Tensor | None
-) -> tuple[Tensor | None, Tensor | None]:
-    """(pixel map, pooled map) of one normalised image batch ``x``."""
-    from captum.attr import LayerAttribution
-
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """(pixel map, pooled map, segment scores) of one normalised image batch ``x``, from
+    one ``attribute(..., return_result=True)`` call (the same checks as the library's)."""
     from captum_nas.attr.registry import method_kwargs
 
-    wrapper = setup.wrapper
     kwargs = method_kwargs(setup.spec, x, setup.ctx)
-    if setup.spec.segment_level:
-        assert segments is not None
-        pooled = wrapper.attribute(
-            x, target=target, segments=segments, feature_mask=segments, **kwargs
-        )
-        return None, pooled.detach()
-    raw = wrapper.attribution.attribute(x, target=target, **kwargs)
-    if isinstance(raw, tuple):
-        raw = raw[0]
-    raw = raw.detach()
-    if raw.dim() != 4:
-        raise CLIError(
-            f"method {setup.spec.name!r} gave a map of shape {tuple(raw.shape)}, not "
-            "(N, C, h, w); pick a --layer whose output is spatial"
-        )
-    if raw.shape[-2:] != x.shape[-2:]:
-        raw = LayerAttribution.interpolate(raw, tuple(x.shape[-2:]), interpolate_mode="bilinear")
-    pooled = wrapper.pool(raw, segments) if segments is not None else None
-    return raw, pooled
+    if segments is not None:
+        kwargs["feature_mask"] = segments
+    result = setup.wrapper.attribute(x, target=target, return_result=True, **kwargs)
+    if not setup.pooled:
+        return result.pixel_map.detach(), None, None
+    pixel = None if setup.spec.segment_level else result.pixel_map.detach()
+    return pixel, result.map.detach(), result.scores.detach()
 
 
 def explain_image(
@@ -323,7 +315,7 @@ def explain_image(
 ) -> Explanation:
     """Predict, segment, attribute and pool one image (3, H, W) in [0, 1]."""
     from captum_nas.attr.registry import seeded
-    from captum_nas.visualization import segment_scores, top_k_ids
+    from captum_nas.visualization import top_k_ids
 
     start = time.perf_counter()
     x = normalizer(image.to(device))[None]
@@ -342,7 +334,7 @@ def explain_image(
     t0 = time.perf_counter()
     try:
         with quiet_captum(), seeded(seed):
-            pixel, pooled = _attribute(setup, x, tgt, segments)
+            pixel, pooled, segment_scores = _attribute(setup, x, tgt, segments)
     except (CLIError, KeyboardInterrupt):
         raise
     except Exception as err:
@@ -353,8 +345,8 @@ def explain_image(
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None
     top: list[int] | None = None
-    if pooled is not None and segments is not None:
-        s = segment_scores(pooled, segments)[0]
+    if segment_scores is not None:
+        s = segment_scores[0]
         scores = [float(v) for v in s.tolist()]
         top = top_k_ids(s, top_k)[0]
     record: dict[str, Any] = {
@@ -366,6 +358,7 @@ def explain_image(
         "target_probability": float(probs[tgt]),
         "method": setup.spec.name,
         "segmenter": segmenter_name,
+        "pooling": setup.wrapper.pooling if setup.pooled else None,
         "n_segments": len(scores) if scores is not None else None,
         "segment_scores": scores,
         "top_k": top,
@@ -402,6 +395,7 @@ def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: i
         "layer": setup.layer,
         "segmenter": args.segmenter,
         "n_segments": args.n_segments,
+        "pooling": setup.wrapper.pooling if setup.pooled else None,
         "target": args.target,
         "seed": args.seed,
         "image_size": size,
@@ -461,6 +455,7 @@ def run(args: argparse.Namespace) -> int:
         layer=args.layer,
         n_steps=args.n_steps,
         seed=args.seed,
+        pooling=args.pooling,
     )
     settings = _settings(args, loaded, setup, size)
     args.out.mkdir(parents=True, exist_ok=True)
