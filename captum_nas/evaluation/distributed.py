@@ -294,8 +294,11 @@ class Job:
         if store is None:
             return
         text = (str(err).splitlines() or [""])[0] or type(err).__name__
+        key = f"{_FAILED}/{self.rank}"
         try:
-            store.set(f"{_FAILED}/{self.rank}", f"{type(err).__name__}: {text}")
+            if store.check([key]):  # the first error of this rank is the one to report
+                return
+            store.set(key, f"{type(err).__name__}: {text}")
             store.add(_FAILED, 1)
         except Exception:  # pragma: no cover - the store is gone with the job
             pass
