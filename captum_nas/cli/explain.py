@@ -16,7 +16,6 @@ import difflib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -406,15 +405,6 @@ def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: i
         "device": str(args.device),
         "versions": versions(),
     }
-
-
-def _progress(items: list[str], quiet: bool) -> Iterator[str]:
-    if quiet or len(items) < 2:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(items, desc="explain", unit="image")
 
 
 def _save_arrays(path: Path, result: Explanation) -> None:

@@ -206,6 +206,8 @@ class Job:
         self.timeout_s = float(timeout_s)
         self.device = _local_device(device, self.env)
         self._owns_group = False
+        self._round = 0  # counters in the store are per round (one per evaluate/explain)
+        self._local = 0
 
     @classmethod
     def start(
@@ -317,9 +319,9 @@ class Job:
         """Count ``n`` more finished images; returns the job's total so far."""
         store = self._store()
         if store is None:
-            self._local = getattr(self, "_local", 0) + n
+            self._local += n
             return self._local
-        return int(store.add(_PROGRESS, n))
+        return int(store.add(f"{_PROGRESS}/{self._round}", n))
 
     def wait_for_all(self, on_tick: Callable[[int], None] | None = None) -> None:
         """Wait until every rank has finished its shard (a store rendezvous that stops
@@ -330,14 +332,17 @@ class Job:
         """
         store = self._store()
         if store is None:
+            self._round, self._local = self._round + 1, 0
             return
-        store.add(_DONE, 1)
+        done, progress = f"{_DONE}/{self._round}", f"{_PROGRESS}/{self._round}"
+        store.add(done, 1)
         deadline = time.monotonic() + self.timeout_s
         while True:
             self.check_others()
             if on_tick is not None:
-                on_tick(int(store.add(_PROGRESS, 0)))
-            if int(store.add(_DONE, 0)) >= self.world_size:
+                on_tick(int(store.add(progress, 0)))
+            if int(store.add(done, 0)) >= self.world_size:
+                self._round += 1
                 return
             if time.monotonic() > deadline:
                 raise DistributedJobError(
