@@ -78,7 +78,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--n-steps",
         "--ig-steps",
-        dest="ig_steps",
+        dest="n_steps",
+        metavar="N",
         type=positive_int,
         default=32,
         help="IG steps / GradientSHAP samples",
@@ -139,7 +140,7 @@ def _settings(args: argparse.Namespace, loaded: Any, size: int) -> dict[str, Any
         "n_segments",
         "batch_size",
         "layer",
-        "ig_steps",
+        "n_steps",
         "no_curves",
         "curve_steps",
         "ground_truth",
@@ -167,6 +168,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.pooling import segment_pool
 
     is_folder = Path(args.dataset).is_dir()
+    if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
+        raise FileNotFoundError(f"data folder not found: {args.dataset}")
     spec = get_dataset("folder" if is_folder else args.dataset)
     if spec.name == "folder" and not is_folder:
         raise CLIError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")
@@ -215,7 +218,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             m,
             model,
             layer=args.layer if m in layered else None,
-            n_steps=args.ig_steps,
+            n_steps=args.n_steps,
             seed=args.seed,
             model_name=loaded.name,
         )

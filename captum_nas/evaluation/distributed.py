@@ -208,6 +208,7 @@ class Job:
         self._owns_group = False
         self._round = 0  # counters in the store are per round (one per evaluate/explain)
         self._local = 0
+        self._bars: list[JobProgress] = []
 
     @classmethod
     def start(
@@ -261,6 +262,8 @@ class Job:
         err: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        for bar in self._bars:  # before any error line is printed
+            bar.close()
         if err is not None and not isinstance(err, DistributedJobError):
             self.fail(err)
         self.close()
@@ -385,6 +388,7 @@ class JobProgress:
     def __init__(self, job: Job, total: int | None, *, enabled: bool, desc: str) -> None:
         self.job = job
         self.bar = tqdm(total=total, disable=not (enabled and job.is_main), desc=desc, unit="image")
+        job._bars.append(self)  # closed when the job ends, also on an error
 
     def advance(self, n: int) -> None:
         """Count ``n`` images finished by this rank."""

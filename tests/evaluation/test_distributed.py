@@ -208,7 +208,7 @@ def test_resume_needs_a_store_and_matching_settings(tmp_path: Path) -> None:
             model, _batches(), methods, segmenters, pool=_pool, resume=True, progress=False
         )
     ShardStore(tmp_path, {"n": 1}).prepare(resume=False)
-    with pytest.raises(ValueError, match="other settings.*n: stored 1, now 2"):
+    with pytest.raises(ValueError, match=r"other settings.*n: stored 1, now 2"):
         evaluate_distributed(
             model,
             _batches(),

@@ -65,7 +65,7 @@ def test_broken_or_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     store = ShardStore(tmp_path, {})
     store.prepare(resume=False)
     store.path(2).write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="cannot read stored batch .*batch-000002.pt"):
+    with pytest.raises(ValueError, match=r"cannot read stored batch .*batch-000002\.pt"):
         store.load(2)
     store.save(1, _records(1))
     store.path(1).rename(store.path(4))
