@@ -181,3 +181,35 @@ def test_explain_over_two_ranks_writes_every_image_once_and_resumes(
     assert all(after[name] == t for name, t in before.items())
     redone = json.loads((out / "flower1.json").read_text())
     assert redone["segment_scores"] == records["flower1"]["segment_scores"]
+
+
+def test_distributed_option_starts_torchrun_with_the_rest_of_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import captum_nas.cli._distributed as distributed
+
+    seen: list[list[str]] = []
+
+    def fake_run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        seen.append(command)
+        return subprocess.CompletedProcess(command, 3)
+
+    monkeypatch.setattr(distributed.subprocess, "run", fake_run)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    argv = ["explain", "a.png", "--distributed", "4", "--resume", "--quiet"]
+    assert main(argv) == 3  # torchrun's exit status is the command's
+    assert seen == [
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=4",
+            "-m",
+            "captum_nas.cli",
+            "explain",
+            "a.png",
+            "--resume",
+            "--quiet",
+        ]
+    ]
