@@ -113,8 +113,9 @@ def run(
     device: str | torch.device = "cpu",
     procs: tuple[int, ...] = (1, 2),
 ) -> list[dict[str, Any]]:
-    """One row per process count (the first is the baseline); ``repeats`` runs each,
-    the median time counts."""
+    """One row per process count (the first is the baseline); ``repeats`` runs each
+    (at most 2: each run starts fresh processes and takes minutes on 2 cores), the
+    median time counts."""
     from _harness import Timing, make_row
 
     n = QUICK["n"] if quick else N_IMAGES
@@ -122,7 +123,7 @@ def run(
     dev = str(device)
     timings: dict[int, Timing] = {p: Timing() for p in procs}
     reports: dict[int, str] = {}
-    for _ in range(max(1, repeats)):
+    for _ in range(1 if quick else min(max(1, repeats), 2)):
         for p in procs:  # interleaved, so that load from other jobs falls on every count
             result = _run_config(p, dev, n, size)
             timings[p].times.append(result["seconds"])
