@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from captum_nas.cli import CLIError
 from captum_nas.cli._common import int_at_least
 
-__all__ = ["add_distributed_arguments", "relaunch", "start_job", "strip_option"]
+__all__ = ["add_distributed_arguments", "relaunch", "run_in_job", "start_job", "strip_option"]
 
 
 def _seconds(text: str) -> float:
@@ -123,3 +123,29 @@ def start_job(args: argparse.Namespace) -> Any:
         raise CLIError(f"cannot join the torchrun job: {err}") from None
     args.device = job.device
     return job
+
+
+def run_in_job(args: argparse.Namespace, body: Callable[[argparse.Namespace, Any], int]) -> int:
+    """Run a subcommand's ``body(args, job)`` as this process's part of the job.
+
+    ``--distributed N`` relaunches under torchrun instead. Under torchrun, an error of
+    this rank is published to the others (they stop with it) and its message names the
+    rank; the error of another rank becomes this rank's one-line error.
+
+    Returns:
+        ``body``'s exit status (rank 0 reports; the others return 0 when all went well).
+    """
+    from captum_nas.evaluation.distributed import DistributedJobError
+
+    if args.distributed:
+        return relaunch(args)
+    with start_job(args) as job:
+        try:
+            return body(args, job)
+        except DistributedJobError as err:
+            raise CLIError(str(err)) from None
+        except (CLIError, ValueError, TypeError, FileNotFoundError) as err:
+            if job.world_size == 1 or str(err).startswith(f"rank {job.rank}:"):
+                raise
+            job.fail(err)  # the others learn the original error
+            raise CLIError(f"rank {job.rank}: {err}") from None

@@ -21,7 +21,7 @@ from captum_nas.cli._common import (
     quiet_captum,
     segmenter_name,
 )
-from captum_nas.cli._distributed import add_distributed_arguments, relaunch, start_job
+from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
 
 
 def _describe_datasets() -> str:
@@ -117,15 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation and write the report (on rank 0 under torchrun)."""
-    from captum_nas.evaluation.distributed import DistributedJobError
-
-    if args.distributed:
-        return relaunch(args)
-    with start_job(args) as job:
-        try:
-            return _run(args, job)
-        except DistributedJobError as err:
-            raise CLIError(str(err)) from None
+    return run_in_job(args, _run)
 
 
 def _settings(args: argparse.Namespace, loaded: Any, size: int) -> dict[str, Any]:

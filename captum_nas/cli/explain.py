@@ -42,7 +42,7 @@ from captum_nas.cli._common import (
     segmenter_name,
     versions,
 )
-from captum_nas.cli._distributed import add_distributed_arguments, relaunch, start_job
+from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
 
 DEFAULT_IMAGE = "sample:chelsea"
 
@@ -424,15 +424,7 @@ def _save_arrays(path: Path, result: Explanation) -> None:
 def run(args: argparse.Namespace) -> int:
     """Explain every image and write a figure, arrays and a JSON file for each (under
     torchrun each rank explains its share of the images and writes their files)."""
-    from captum_nas.evaluation.distributed import DistributedJobError
-
-    if args.distributed:
-        return relaunch(args)
-    with start_job(args) as job:
-        try:
-            return _run(args, job)
-        except DistributedJobError as err:
-            raise CLIError(str(err)) from None
+    return run_in_job(args, _run)
 
 
 def _finished(js: Path, spec_img: str, settings: dict) -> dict | None:

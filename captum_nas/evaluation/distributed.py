@@ -30,9 +30,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
@@ -361,7 +362,8 @@ class Job:
         import torch.distributed as dist
 
         out: list[Any] | None = [None] * self.world_size if self.is_main else None
-        dist.gather_object(obj, out, dst=0)
+        with self._collective():
+            dist.gather_object(obj, out, dst=0)
         return out
 
     def broadcast(self, obj: Any) -> Any:
@@ -371,7 +373,8 @@ class Job:
         import torch.distributed as dist
 
         box = [obj]
-        dist.broadcast_object_list(box, src=0)
+        with self._collective():
+            dist.broadcast_object_list(box, src=0)
         return box[0]
 
     def barrier(self) -> None:
@@ -379,7 +382,17 @@ class Job:
         if self.world_size > 1:
             import torch.distributed as dist
 
-            dist.barrier()
+            with self._collective():
+                dist.barrier()
+
+    @contextlib.contextmanager
+    def _collective(self) -> Iterator[None]:
+        """A collective that fails because a peer died raises that peer's error."""
+        try:
+            yield
+        except RuntimeError:
+            self.check_others()
+            raise
 
 
 class JobProgress:

@@ -213,3 +213,59 @@ def test_distributed_option_starts_torchrun_with_the_rest_of_the_command(
             "--quiet",
         ]
     ]
+
+
+class _FailsOnRankOne(torch.nn.Module):
+    """A 6-class model whose forward raises in the process with ``RANK=1``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from tests.conftest import TinyCNN
+
+        torch.manual_seed(0)
+        self.net = TinyCNN(n_classes=6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if os.environ.get("RANK") == "1":
+            raise ValueError("injected failure")
+        return self.net(x)
+
+
+def rank_one_fails() -> torch.nn.Module:
+    """``--model tests.cli.test_distributed:rank_one_fails``."""
+    return _FailsOnRankOne()
+
+
+@pytest.mark.slow
+def test_a_failing_rank_fails_the_torchrun_job_with_its_error(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "captum_nas.cli",
+        "evaluate",
+        "--model",
+        "tests.cli.test_distributed:rank_one_fails",
+        "--num-images",
+        "4",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+        "--methods",
+        "saliency",
+        "--segmenters",
+        "none",
+        "--no-curves",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(README.parent)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    assert "captum-nas evaluate: error: rank 1: injected failure" in done.stderr
+    assert not (tmp_path / "results.json").exists()
