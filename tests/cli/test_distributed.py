@@ -269,3 +269,41 @@ def test_a_failing_rank_fails_the_torchrun_job_with_its_error(tmp_path: Path) ->
     assert done.returncode != 0
     assert "captum-nas evaluate: error: rank 1: injected failure" in done.stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_evaluate_resume_redoes_only_missing_batches_and_refuses_other_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "evaluate",
+        "--num-images",
+        "3",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+        "--methods",
+        "saliency",
+        "--segmenters",
+        "none",
+        "--curve-steps",
+        "2",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(argv) == 0
+    first = (tmp_path / "results.json").read_text()
+    shards = tmp_path / "shards"
+    assert sorted(p.name for p in shards.glob("batch-*.pt")) == [
+        f"batch-00000{i}.pt" for i in range(3)
+    ]
+    (shards / "batch-000001.pt").unlink()  # as if killed before batch 1 was stored
+    kept = {p.name: p.stat().st_mtime_ns for p in shards.glob("batch-*.pt")}
+    assert main([*argv, "--resume"]) == 0
+    assert (tmp_path / "results.json").read_text() == first
+    assert all((shards / name).stat().st_mtime_ns == t for name, t in kept.items())
+    assert (shards / "batch-000001.pt").is_file()
+    capsys.readouterr()
+    assert main([*argv, "--resume", "--seed", "1"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
