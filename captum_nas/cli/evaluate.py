@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from captum_nas.cli._common import (
     positive_int,
     quiet_captum,
     segmenter_name,
+    versions,
 )
 from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
 
@@ -46,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Evaluate methods x segmenters on a data set with ground truth: box\n"
             "localisation (MaxBoxAcc), mask metrics (pxAP, pointing, and the\n"
             "--ground-truth metric group), MoRF/LeRF relevance curves. Writes\n"
-            "results.md/csv/json and figures to --out.\n\n"
+            "results.md/csv/json, figures and settings.json (every setting of the run,\n"
+            "model weights with their SHA-256, package versions) to --out.\n\n"
             "data sets (--dataset NAME, or a folder path):\n" + _describe_datasets() + "\n\n"
             "folder layout:\n" + FOLDER_LAYOUT + "\n\n"
             "methods (case-insensitive):\n" + describe_methods() + "\n\n"
@@ -241,6 +244,28 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     if report is None:  # not rank 0
         return 0
     paths = write_report(report, args.out)
+    paths["settings"] = args.out / "settings.json"
+    settings = {
+        "dataset": args.dataset,
+        "model": loaded.describe(),
+        "methods": list(args.methods),
+        "segmenters": list(args.segmenters),
+        "n_segments": args.n_segments,
+        "num_images": args.n,
+        "batch_size": args.batch_size,
+        "n_steps": args.n_steps,
+        "layer": args.layer,
+        "curves": not args.no_curves,
+        "curve_steps": args.curve_steps,
+        "ground_truth": args.ground_truth,
+        "image_size": size,
+        "resize": args.resize,
+        "seed": args.seed,
+        "device": str(args.device),
+        "skipped": [list(item) for item in data.skipped] if is_folder else [],
+        "versions": versions(),
+    }
+    paths["settings"].write_text(json.dumps(settings, indent=2))
     print(to_markdown(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if is_folder and data.skipped:

@@ -60,7 +60,7 @@ def resize_geometry(height: int, width: int, size: int, resize: str) -> tuple[in
     short, long = min(height, width), max(height, width)
     new_long = int(size * long / short)
     nh, nw = (new_long, size) if height > width else (size, new_long)
-    return nh, nw, int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    return nh, nw, round((nh - size) / 2.0), round((nw - size) / 2.0)
 
 
 def prepare_image(image: Tensor, size: int, resize: str = "crop") -> Tensor:

@@ -31,6 +31,10 @@ def test_flowers_with_the_ground_truth_metric_group(
         assert row["gt_iou_mean"] <= row["gt_iou_best"]
     assert len(report["iou_curves"]) == 4 and (tmp_path / "iou_curves.png").is_file()
     assert "gt_iou_best" in capsys.readouterr().out
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["model"]["name"] == "reference" and settings["ground_truth"] == "part"
+    assert settings["methods"] == ["saliency", "integrated-gradients"]
+    assert (settings["seed"], settings["image_size"], settings["n_steps"]) == (0, 64, 4)
     # the same run with the short option name gives the same numbers
     argv[argv.index("--num-images")] = "--n"
     assert main([*argv, "--out", str(tmp_path / "again"), "--quiet"]) == 0

@@ -79,10 +79,10 @@ def test_crop_is_the_default_and_boxes_and_masks_follow_it(tmp_path) -> None:  #
 
 
 def test_prepare_image_modes() -> None:
+    from torchvision.transforms.v2 import functional as TF
+
     from captum_nas.evaluation.data import prepare_image, resize_geometry
     from captum_nas.images import resize_image
-
-    from torchvision.transforms.v2 import functional as TF
 
     for shape in ((30, 50), (51, 30), (40, 40)):
         img = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
