@@ -353,7 +353,7 @@ class Job:
                     f"rank {self.rank}: other ranks did not finish within {self.timeout_s:.0f}"
                     " s (raise --dist-timeout for uneven shards)"
                 )
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     def gather(self, obj: Any) -> list[Any] | None:
         """Every rank's ``obj`` on rank 0 (in rank order); ``None`` on the others."""
