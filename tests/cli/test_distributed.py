@@ -307,3 +307,16 @@ def test_evaluate_resume_redoes_only_missing_batches_and_refuses_other_settings(
     capsys.readouterr()
     assert main([*argv, "--resume", "--seed", "1"]) == 2
     assert "cannot resume" in capsys.readouterr().err
+
+
+def test_every_readme_torchrun_command_parses_for_torchrun_and_for_captum_nas() -> None:
+    from torch.distributed.run import get_args_parser
+
+    lines = re.findall(r"^torchrun .*$", README.read_text(), re.M)
+    assert len(lines) >= 4  # one node CPU, several GPUs, several nodes, resume, explain
+    for line in lines:
+        launch = get_args_parser().parse_args(line.split()[1:])
+        assert launch.module and launch.training_script == "captum_nas.cli"
+        args = build_parser().parse_args(launch.training_script_args)
+        assert args.command in ("evaluate", "explain")
+    assert any("--rdzv-endpoint" in line and "--nnodes=4" in line for line in lines)
