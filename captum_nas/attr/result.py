@@ -77,7 +77,7 @@ def _number_segments(ax: Axes, segments: Tensor, ids: list[int]) -> None:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AttributionResult:
     """Everything one ``attribute(..., return_result=True)`` call computed.
 
@@ -108,6 +108,14 @@ class AttributionResult:
     inputs: Tensor
     pooling: str | None
     method: str
+
+    def __repr__(self) -> str:
+        target = self.target.tolist() if isinstance(self.target, Tensor) else self.target
+        return (
+            f"AttributionResult(method={self.method!r}, pooling={self.pooling!r}, "
+            f"map={tuple(self.map.shape)}, scores={tuple(self.scores.shape)}, target={target}"
+            f"{', delta' if self.delta is not None else ''})"
+        )
 
     @property
     def segment_ids(self) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +38,8 @@ INTERPOLATE_MODES = ("bilinear", "nearest", "bicubic", "area")
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
 #: ``channel_reduce`` of :func:`captum_nas.pooling.segment_pool`)
 POOLINGS = (*POOLING_MODES, "custom")
+#: the ``pooling`` values, for type checkers
+PoolingMode = Literal["magnitude", "contribution", "custom"]
 
 
 def _model_of(forward_func: Any) -> nn.Module | None:
@@ -473,6 +475,41 @@ class SuperpixelAttribution(Attribution):
         )
         return run, is_tuple
 
+    def _explain(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        target: Any,
+        additional_forward_args: Any,
+        method_kwargs: Mapping[str, Any],
+        *,
+        feature_mask: Tensor | tuple[Tensor, ...] | None,
+        segments: Tensor | None,
+        return_convergence_delta: bool,
+        return_segments: bool,
+        return_result: bool,
+    ) -> Any:
+        """The body of every ``attribute``: check our options, run, shape the output."""
+        for name, flag in (("return_result", return_result), ("return_segments", return_segments)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"`{name}` must be a bool, got {describe(flag)}")
+        run, is_tuple = self._run(
+            inputs,
+            target,
+            additional_forward_args,
+            method_kwargs,
+            feature_mask=feature_mask,
+            segments=segments,
+            return_convergence_delta=return_convergence_delta,
+        )
+        return self._outputs(
+            run,
+            is_tuple,
+            target,
+            return_convergence_delta=return_convergence_delta,
+            return_segments=return_segments,
+            return_result=return_result,
+        )
+
     def _outputs(
         self,
         run: _Run,
@@ -483,10 +520,6 @@ class SuperpixelAttribution(Attribution):
         return_segments: bool,
         return_result: bool,
     ) -> Any:
-        if not isinstance(return_result, bool):
-            raise TypeError(f"`return_result` must be a bool, got {describe(return_result)}")
-        if not isinstance(return_segments, bool):
-            raise TypeError(f"`return_segments` must be a bool, got {describe(return_segments)}")
         if return_result:
             from captum_nas.attr.result import AttributionResult
 
@@ -500,7 +533,7 @@ class SuperpixelAttribution(Attribution):
                 delta=run.delta,
                 inputs=run.inputs,
                 pooling=self.pooling,
-                method=type(self.attribution).__name__,
+                method=type(self.attribution).__name__.lstrip("_"),
             )
         out_any: Any = (run.map,) if is_tuple else run.map
         parts: list[Any] = [out_any]
@@ -565,19 +598,13 @@ class SuperpixelAttribution(Attribution):
                 output (checked on every forward when the model is an ``nn.Module``),
                 and a wrapped attribution returning NaN or Inf.
         """
-        run, is_tuple = self._run(
+        return self._explain(
             inputs,
             target,
             additional_forward_args,
             kwargs,
             feature_mask=feature_mask,
             segments=segments,
-            return_convergence_delta=return_convergence_delta,
-        )
-        return self._outputs(
-            run,
-            is_tuple,
-            target,
             return_convergence_delta=return_convergence_delta,
             return_segments=return_segments,
             return_result=return_result,

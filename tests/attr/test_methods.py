@@ -364,3 +364,65 @@ def test_plain_function_requires_segmenter() -> None:
         NASSaliency(forward)
     out = NASSaliency(forward, segmenter=GridSegmenter(4)).attribute(_inputs(), target=0)
     assert out.shape == (2, 3, H, W)
+
+
+class _ConvNet(nn.Module):
+    """Patches (stride 3) -> 1x1 conv `mix` -> ReLU -> mean -> linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        _seed(0)
+        self.patch = nn.Conv2d(3, 8, 3, 3)
+        self.mix = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(torch.relu(self.mix(self.patch(x))).mean((2, 3)))
+
+
+class _TokenNet(nn.Module):
+    """The same network on tokens, ViT-style: a class token, then (N, 1 + h*w, D)."""
+
+    def __init__(self, conv: _ConvNet) -> None:
+        super().__init__()
+        self.patch = conv.patch
+        self.mix = nn.Linear(8, 8)
+        with torch.no_grad():
+            self.mix.weight.copy_(conv.mix.weight[:, :, 0, 0])
+            self.mix.bias.copy_(conv.mix.bias)
+        self.fc = conv.fc
+
+    def forward(self, x: Tensor) -> Tensor:
+        tokens = self.patch(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([tokens.new_zeros(x.shape[0], 1, 8), tokens], 1)
+        return self.fc(torch.relu(self.mix(tokens))[:, 1:].mean(1))
+
+
+def _tokens_to_grid(t: Tensor) -> Tensor:
+    return t[:, 1:].reshape(t.shape[0], 4, 4, -1).permute(0, 3, 1, 2)
+
+
+def test_gradcam_reshape_transform_on_tokens_equals_gradcam_on_the_grid() -> None:
+    conv = _ConvNet().eval()
+    vit = _TokenNet(conv).eval()
+    x = _inputs()
+    torch.testing.assert_close(vit(x), conv(x))
+    grid = LayerGradCam(conv, conv.mix).attribute(x, 1, relu_attributions=True)
+    options: dict[str, Any] = {"segmenter": GridSegmenter(4), "pooling": "custom"}
+    ours = NASGradCam(vit, vit.mix, reshape_transform=_tokens_to_grid, **options)
+    out = ours.attribute(x, 1, segments=PIXEL_IDS)
+    expected = LayerAttribution.interpolate(grid, (H, W), "bilinear").expand_as(x)
+    torch.testing.assert_close(out, expected)
+    pooled = NASGradCam(vit, "mix", reshape_transform=_tokens_to_grid, segmenter=GridSegmenter(4))
+    same = NASGradCam(conv, "mix", segmenter=GridSegmenter(4))
+    torch.testing.assert_close(pooled.attribute(x, 2), same.attribute(x, 2))
+    assert hook_count(vit) == 0
+    with pytest.raises(ValueError, match="reshape_transform"):
+        NASGradCam(
+            vit, vit.mix, reshape_transform=lambda t: t, segmenter=GridSegmenter(4)
+        ).attribute(x, 1)
+    with pytest.raises(TypeError, match="reshape_transform"):
+        NASGradCam(vit, vit.mix, reshape_transform=3, segmenter=GridSegmenter(4))  # type: ignore[arg-type]
+    # without it, a token layer gives a clear error rather than a wrong map
+    with pytest.raises(ValueError, match="4-D map"):
+        NASGradCam(vit, vit.mix, segmenter=GridSegmenter(4)).attribute(x, 1)

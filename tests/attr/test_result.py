@@ -63,6 +63,10 @@ def test_result_holds_what_one_call_computed() -> None:
     assert res.scores.shape == (2, 4) and (res.scores >= 0).all()
     assert res.target.tolist() == [1, 3] and res.pooling == "magnitude"
     assert res.method == "IntegratedGradients"
+    assert repr(res) == (
+        "AttributionResult(method='IntegratedGradients', pooling='magnitude', "
+        "map=(2, 3, 12, 12), scores=(2, 4), target=[1, 3], delta)"
+    )
     assert not res.map.requires_grad and not res.pixel_map.requires_grad
     assert hook_count(model) == 0
 
