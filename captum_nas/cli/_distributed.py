@@ -59,7 +59,7 @@ def add_distributed_arguments(parser: argparse.ArgumentParser, *, what: str) -> 
         type=_seconds,
         default=1800.0,
         metavar="SECONDS",
-        help="deadline of every wait between processes (default 1800)",
+        help="deadline of every wait between processes",
     )
 
 
