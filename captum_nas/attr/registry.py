@@ -664,6 +664,24 @@ register_method(
     )
 )
 
+
+def _relevant_features(model: nn.Module, ctx: BuildContext) -> Attribution:
+    from captum_nas.interpretation.attribution import build
+
+    return build(model, ctx)
+
+
+register_method(
+    MethodSpec(
+        "relevant-features",
+        _relevant_features,
+        summary="top-3 relevant channels (lasso selector; --selector PATH or the shipped "
+        "one of the reference models) back-projected by guided backprop (Oramas et al.)",
+        aliases=("relevant-feature", "oramas"),
+        nonnegative=True,
+    )
+)
+
 register_segmenter(SegmenterSpec("none", _seg_none, summary="no pooling: the pixel map"))
 register_segmenter(SegmenterSpec("grid", _seg_grid, summary="square patches"))
 register_segmenter(SegmenterSpec("slic", _seg_slic, summary="scikit-image SLIC", takes_images=True))

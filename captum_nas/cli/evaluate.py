@@ -79,6 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--layer", default=None, help="layer of the layer methods (gradcam); default: last stage"
     )
     p.add_argument(
+        "--selector",
+        default=None,
+        help="relevant-features: a fitted selector file (default: the shipped one of the "
+        "reference models)",
+    )
+    p.add_argument(
         "--n-steps",
         "--ig-steps",
         dest="n_steps",
@@ -135,6 +141,7 @@ def _settings(args: argparse.Namespace, loaded: Any, size: int) -> dict[str, Any
         "n_segments",
         "batch_size",
         "layer",
+        "selector",
         "n_steps",
         "no_curves",
         "curve_steps",
@@ -203,6 +210,10 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.attr.registry import get_method
 
     layered = [m for m in args.methods if get_method(m).uses_layer]
+    if args.selector is not None and not any(
+        get_method(m).name == "relevant-features" for m in args.methods
+    ):
+        raise CLIError("--selector is only read by relevant-features, which is not in --methods")
     if args.layer is not None and not layered:
         raise CLIError(
             f"--layer is not used by any of the methods {', '.join(args.methods)}; "
@@ -216,6 +227,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             n_steps=args.n_steps,
             seed=args.seed,
             model_name=loaded.name,
+            options={"selector": args.selector} if args.selector else None,
         )
         for m in args.methods
     }

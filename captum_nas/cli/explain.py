@@ -96,6 +96,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "model's last stage); an error for methods without a layer",
     )
     p.add_argument(
+        "--selector",
+        default=None,
+        help="relevant-features: a fitted selector file (default: the one shipped for "
+        "--model reference / reference-double)",
+    )
+    p.add_argument(
         "--n-steps",
         type=positive_int,
         default=32,
@@ -238,6 +244,7 @@ def build_method(
     n_steps: int,
     seed: int,
     pooling: str = "magnitude",
+    options: dict[str, Any] | None = None,
 ) -> MethodSetup:
     """Build ``method`` through the registry and wrap it with ``segmenter``.
 
@@ -259,7 +266,12 @@ def build_method(
                 f"--layer {layer!r} does not exist in the model ({err}); top-level "
                 f"modules: {', '.join(names)}"
             ) from None
-    ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
+    ctx = BuildContext(
+        model_name=model_name,
+        layer=module,
+        options={"n_steps": n_steps, **(options or {})},
+        seed=seed,
+    )
     seg = segmenter if segmenter is not None else GridSegmenter(1)
     options = {} if spec.segment_level else {"pooling": pooling}
     wrapper = superpixel_attribution(spec, model, ctx, seg, **options)
@@ -405,6 +417,19 @@ def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: i
         "model": loaded.describe(),
         "device": str(args.device),
         "versions": versions(),
+        **_selector_setting(args, loaded, setup),
+    }
+
+
+def _selector_setting(args: argparse.Namespace, loaded: Any, setup: MethodSetup) -> dict:
+    """relevant-features: the selector file read, with its SHA-256."""
+    if setup.spec.name != "relevant-features":
+        return {}
+    from captum_nas.interpretation import shipped_selector_path
+
+    path = Path(args.selector) if args.selector else shipped_selector_path(loaded.name)
+    return {
+        "selector": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     }
 
 
@@ -450,6 +475,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
 
     spec = get_method(args.method)
     check_layer_option(spec.name, args.layer)
+    if args.selector is not None and spec.name != "relevant-features":
+        raise CLIError(f"--selector is only read by relevant-features, not by {spec.name!r}")
     if spec.segment_level and args.segmenter == "none":
         raise CLIError(
             f"method {spec.name!r} works on segments; pick a --segmenter other than 'none'"
@@ -471,6 +498,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
         n_steps=args.n_steps,
         seed=args.seed,
         pooling=args.pooling,
+        options={"selector": args.selector} if args.selector else None,
     )
     settings = _settings(args, loaded, setup, size)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ then its absolute value. The methods and their defaults come from
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -38,6 +39,7 @@ def attribution_fn(
     n_steps: int = 32,
     seed: int = 0,
     model_name: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> AttributionFn:
     """A pixel attribution function for the registered method ``name`` on ``model``.
 
@@ -51,6 +53,8 @@ def attribution_fn(
         n_steps: the method's steps knob (IG steps, GradientSHAP samples), if any.
         seed: seed of the method's sampling, fixed for every call.
         model_name: the model's name, for per-model defaults (GradCAM's layer).
+        options: further method options for the build context (e.g. ``{"selector":
+            path}`` of relevant-features).
 
     Returns:
         ``fn(inputs, target) -> (N, 1, H, W)`` non-negative map, detached.
@@ -77,7 +81,12 @@ def attribution_fn(
     if layer is not None and not spec.uses_layer:
         raise ValueError(f"`layer`: method {spec.name!r} has no layer, got {layer!r}")
     module = resolve_layer(model, layer, "layer") if layer is not None else None
-    ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
+    ctx = BuildContext(
+        model_name=model_name,
+        layer=module,
+        options={"n_steps": n_steps, **(options or {})},
+        seed=seed,
+    )
     attribution = spec.build(model, ctx)
 
     def fn(x: Tensor, t: Tensor) -> Tensor:

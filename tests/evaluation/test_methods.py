@@ -20,10 +20,22 @@ def test_saliency_and_ig_match_captum(setup) -> None:  # type: ignore[no-untyped
     assert torch.allclose(attribution_fn("ig", model, n_steps=8)(x, t), ig)
 
 
+def _fitted_selector(model: TinyCNN) -> dict[str, object]:
+    """relevant-features needs a selector fitted on the model: one on random images."""
+    from captum_nas.interpretation import RelevantFeatureSelector
+
+    x = torch.randn(40, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    sel = RelevantFeatureSelector(alpha=1e-4).fit_model(
+        model, [(x, torch.arange(40) % 5)], layers=["layer1", "layer2"], progress=False
+    )
+    return {"selector": sel}
+
+
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_every_method_gives_nonnegative_input_sized_maps(setup, name: str) -> None:  # type: ignore[no-untyped-def]
     model, x, t = setup
-    out = attribution_fn(name, model, n_steps=4)(x, t)
+    options = _fitted_selector(model) if name == "relevant-features" else None
+    out = attribution_fn(name, model, n_steps=4, options=options)(x, t)
     assert out.shape == (2, 1, 32, 32)
     assert bool((out >= 0).all()) and bool(torch.isfinite(out).all())
     assert hook_count(model) == 0
