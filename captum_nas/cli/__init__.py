@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, --version, argument errors (already printed)
         return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --distributed
     try:
         return int(args.run(args) or 0)
     except (CLIError, FileNotFoundError, ValueError, TypeError, ImportError) as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from captum_nas.cli import CLIError
 from captum_nas.cli._common import (
@@ -22,6 +23,7 @@ from captum_nas.cli._common import (
     segmenter_name,
     versions,
 )
+from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
 
 
 def _describe_datasets() -> str:
@@ -118,15 +120,53 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("outputs/evaluate"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_distributed_arguments(p, what="the finished batches (OUT/shards)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the evaluation and write the report."""
+    """Run the evaluation and write the report (on rank 0 under torchrun)."""
+    return run_in_job(args, _run)
+
+
+def _settings(args: argparse.Namespace, loaded: Any, size: int) -> dict[str, Any]:
+    """Everything that changes the numbers, for the stored batches of ``--resume``."""
+    import torch
+
+    keys = (
+        "dataset",
+        "methods",
+        "segmenters",
+        "n",
+        "n_segments",
+        "batch_size",
+        "layer",
+        "selector",
+        "n_steps",
+        "no_curves",
+        "curve_steps",
+        "ground_truth",
+        "boxes_csv",
+        "recursive",
+        "on_error",
+        "seed",
+        "resize",
+    )
+    return {
+        **{k: getattr(args, k, None) for k in keys},
+        "image_size": size,
+        "model": loaded.describe(),
+        "device_type": torch.device(args.device).type,
+    }
+
+
+def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.attr.registry import build_segmenter
-    from captum_nas.evaluation import attribution_fn, evaluate, to_markdown, write_report
+    from captum_nas.evaluation import attribution_fn, to_markdown, write_report
     from captum_nas.evaluation.data import FolderData
     from captum_nas.evaluation.datasets import get_dataset
+    from captum_nas.evaluation.distributed import evaluate_distributed
+    from captum_nas.evaluation.shards import ShardStore
     from captum_nas.pooling import segment_pool
 
     is_folder = Path(args.dataset).is_dir()
@@ -195,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
         s: build_segmenter(s, model, args.n_segments, args.seed, to_image=loaded.normalizer.inverse)
         for s in args.segmenters
     }
+    store = ShardStore(args.out / "shards", _settings(args, loaded, size))
     with quiet_captum():
-        report = evaluate(
+        report = evaluate_distributed(
             model,
             batches,
             fns,
@@ -208,7 +249,12 @@ def run(args: argparse.Namespace) -> int:
             total=total,
             progress=not args.quiet,
             device=args.device,
+            job=job,
+            store=store,
+            resume=args.resume,
         )
+    if report is None:  # not rank 0
+        return 0
     paths = write_report(report, args.out)
     paths["settings"] = args.out / "settings.json"
     settings = {

@@ -16,7 +16,6 @@ import difflib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from captum_nas.cli._common import (
     segmenter_name,
     versions,
 )
+from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
 
 DEFAULT_IMAGE = "sample:chelsea"
 
@@ -120,6 +120,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder")
     p.add_argument("--dpi", type=int_at_least(10), default=100, help="figure resolution")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_distributed_arguments(p, what="the images already explained (their JSON in --out)")
     p.set_defaults(run=run)
 
 
@@ -432,15 +433,6 @@ def _selector_setting(args: argparse.Namespace, loaded: Any, setup: MethodSetup)
     }
 
 
-def _progress(items: list[str], quiet: bool) -> Iterator[str]:
-    if quiet or len(items) < 2:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(items, desc="explain", unit="image")
-
-
 def _save_arrays(path: Path, result: Explanation) -> None:
     arrays: dict[str, np.ndarray] = {}
     if result.segments is not None:
@@ -455,8 +447,30 @@ def _save_arrays(path: Path, result: Explanation) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Explain every image and write a figure, arrays and a JSON file for each."""
+    """Explain every image and write a figure, arrays and a JSON file for each (under
+    torchrun each rank explains its share of the images and writes their files)."""
+    return run_in_job(args, _run)
+
+
+def _finished(js: Path, spec_img: str, settings: dict) -> dict | None:
+    """The JSON record of an image explained earlier with the same settings, or None."""
+    if not js.is_file():
+        return None
+    try:
+        rec = json.loads(js.read_text())
+    except (OSError, ValueError):
+        return None
+    same = {k: v for k, v in settings.items() if k != "device"}
+    stored = rec.get("settings") if isinstance(rec, dict) else None
+    if not isinstance(stored, dict) or rec.get("image") != spec_img:
+        return None
+    return rec if {k: v for k, v in stored.items() if k != "device"} == same else None
+
+
+def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.attr.registry import build_segmenter, get_method
+    from captum_nas.evaluation.distributed import JobProgress, gather_in_order
+    from captum_nas.evaluation.shards import atomic_write_text
     from captum_nas.visualization import explanation_figure
 
     spec = get_method(args.method)
@@ -489,9 +503,24 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args, loaded, setup, size)
     args.out.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
+    stems = [_output_stem(spec_img, used) for spec_img in images]
     skipped: list[tuple[str, str]] = []
     done = 0
-    for spec_img in _progress(images, args.quiet):
+    live = job.world_size == 1  # one process prints as it goes; rank 0 prints the rest
+    outcomes: list[tuple[int, tuple[str, str]]] = []
+    bar = JobProgress(job, len(images), enabled=not args.quiet and len(images) > 1, desc="explain")
+    for index in job.shard(len(images)):
+        job.check_others()
+        spec_img, stem = images[index], stems[index]
+        png, js, npz = (args.out / f"{stem}{ext}" for ext in (".png", ".json", ".npz"))
+        kept = _finished(js, spec_img, settings) if args.resume else None
+        if kept is not None:
+            done += 1
+            outcomes.append((index, ("ok", f"{spec_img}: kept from an earlier run -> {png}")))
+            if live:
+                emit(outcomes[-1][1][1])
+            bar.advance(1)
+            continue
         try:
             image = read_image(spec_img, size, args.resize)
         except (ValueError, OSError) as err:
@@ -499,7 +528,10 @@ def run(args: argparse.Namespace) -> int:
             if args.on_error == "fail":
                 raise CLIError(f"{reason} (--on-error skip skips unreadable files)") from None
             skipped.append((spec_img, reason))
-            emit(f"skipped {spec_img}: {skipped[-1][1]}", err=True)
+            if live:
+                emit(f"skipped {spec_img}: {skipped[-1][1]}", err=True)
+            outcomes.append((index, ("skipped", reason)))
+            bar.advance(1)
             continue
         result = explain_image(
             image,
@@ -514,8 +546,6 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         rec = result.record
-        stem = _output_stem(spec_img, used)
-        png, js, npz = (args.out / f"{stem}{ext}" for ext in (".png", ".json", ".npz"))
         title = (
             f"{loaded.name}: {rec['prediction']} ({rec['probability']:.1%})  |  "
             f"{spec.name} on {rec['target']}, segmenter {args.segmenter}"
@@ -540,18 +570,32 @@ def run(args: argparse.Namespace) -> int:
             "arrays": str(npz),
             "settings": settings,
         }
-        js.write_text(json.dumps(rec, indent=2))
+        atomic_write_text(js, json.dumps(rec, indent=2))  # last: marks the image done
         done += 1
         seg_text = (
             f"{rec['n_segments']} {args.segmenter} segments, top-{args.top_k} {rec['top_k']}"
             if rec["n_segments"] is not None
             else "no segments"
         )
-        emit(
+        line = (
             f"{spec_img}: {rec['prediction']} ({rec['probability']:.1%}); {spec.name} for "
             f"{rec['target']!r}, {seg_text}; {rec['timing']['total_s']:.2f}s -> {png} "
             f"(+ {js.name}, {npz.name})"
         )
+        if live:
+            emit(line)
+        outcomes.append((index, ("ok", line)))
+        bar.advance(1)
+    job.wait_for_all(bar.show)
+    bar.close()
+    everything = gather_in_order(job, [(i, (i, *o)) for i, o in outcomes])
+    if everything is None:  # not rank 0: its files are written, rank 0 reports
+        return 0
+    if not live:
+        done = sum(kind == "ok" for _, kind, _ in everything)
+        skipped = [(images[i], text) for i, kind, text in everything if kind == "skipped"]
+        for i, kind, text in everything:
+            emit(text if kind == "ok" else f"skipped {images[i]}: {text}", err=kind != "ok")
     if skipped:
         emit(
             f"explained {done} of {len(images)} images; skipped {len(skipped)} unreadable: "

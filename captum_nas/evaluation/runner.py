@@ -3,12 +3,22 @@
 Each method's pixel map is computed once per batch and pooled over each segmenter's
 segments (``None`` keeps the map unpooled), so adding a segmenter costs one
 segmentation and one pooling, not another attribution.
+
+The loop is two steps: :func:`evaluate_batch` turns one batch into per-image records
+(small CPU tensors: box IoUs over the CAM thresholds, PxAP pixel histograms, curves,
+per-image scores), and :func:`aggregate` turns records into the
+:class:`EvaluationReport`. :func:`evaluate` composes both. Because the records of a
+batch do not depend on which other batches were evaluated, records made by several
+processes, or stored by an interrupted run, aggregate into exactly the report of one
+uninterrupted process (:mod:`captum_nas.evaluation.distributed`).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,12 +33,20 @@ from captum_nas.metrics import (
     mask_iou,
     max_box_acc_v1_v2,
     pointing_game,
-    pxap,
     relevance_gap,
     relevance_mass_accuracy,
     roc_auc,
 )
-from captum_nas.metrics._common import minmax_normalize
+from captum_nas.metrics._common import (
+    check_thresholds,
+    default_cam_thresholds,
+    minmax_normalize,
+)
+from captum_nas.metrics.localization import (
+    pxap_from_histograms,
+    pxap_histograms,
+    pxap_thresholds,
+)
 
 SegmenterFn = Callable[[Tensor], Tensor]
 
@@ -85,25 +103,6 @@ class EvaluationReport:
     n_images: int = 0
 
 
-class _Accumulator:
-    """Per-(method, segmenter) running sums and per-image results."""
-
-    def __init__(self) -> None:
-        self.box_v1: list[MaxBoxAccResult] = []
-        self.box_v2: list[MaxBoxAccResult] = []
-        self.maps: list[Tensor] = []
-        self.object_masks: list[Tensor] = []
-        self.part_ious: list[Tensor] = []
-        self.part_mass: list[Tensor] = []
-        self.pointing: list[Tensor] = []
-        self.morf: list[Tensor] = []
-        self.lerf: list[Tensor] = []
-        self.fraction: Tensor | None = None
-        self.gt: dict[str, list[Tensor]] = {
-            k: [] for k in ("iou", "f1", "ciou", "auc", "cov_obj", "cov_bg")
-        }
-
-
 def _mask_metrics(maps: Tensor, masks: Tensor, thresholds: Tensor) -> dict[str, Tensor]:
     """The ground-truth mask metric group of one batch (per image, on the CPU)."""
     m = minmax_normalize(maps.sum(1, keepdim=True).float())
@@ -132,6 +131,308 @@ def _part_iou_curve(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
     return mask_iou(maps, masks, thresholds=thresholds, normalize=True)
 
 
+#: One image's results, as made by :func:`evaluate_batch`: ``batch`` and ``position``
+#: (where the image is in the data's batch order: the sort key of :func:`aggregate`),
+#: ``name``, ``label`` (-1 unknown), ``prediction`` and ``results[method][segmenter]``,
+#: a dict of small CPU tensors (``box_v1``/``box_v2`` IoUs over the CAM thresholds,
+#: ``pxap_pos``/``pxap_neg`` pixel histograms, ``pointing``, ``part_iou``/``part_mass``,
+#: ``gt_*`` mask metrics, ``morf``/``lerf``/``fraction`` curves) and the map ``dtype``.
+#: Plain dicts, strings, numbers and tensors only: they pickle, ``torch.save`` and load
+#: with ``torch.load(..., weights_only=True)``.
+ImageRecord = dict[str, Any]
+
+
+def check_evaluation_options(
+    methods: Mapping[str, AttributionFn],
+    segmenters: Mapping[str, SegmenterFn | None],
+    *,
+    target: str = "label",
+    ground_truth: str | None = None,
+) -> None:
+    """Raise ``ValueError`` for options that :func:`evaluate` rejects (before any work)."""
+    if target not in ("label", "predicted"):
+        raise ValueError(f"`target` must be 'label' or 'predicted', got {target!r}")
+    if ground_truth not in (None, "object", "part"):
+        raise ValueError(f"`ground_truth` must be None, 'object' or 'part', got {ground_truth!r}")
+    if not methods:
+        raise ValueError("`methods` is empty")
+    if not segmenters:
+        raise ValueError("`segmenters` is empty")
+
+
+def _one(t: Tensor, i: int) -> Tensor:
+    """Row ``i`` of a per-image tensor as its own small CPU tensor (not a view that
+    would carry the whole batch's storage into a pickle)."""
+    return t[i].detach().cpu().clone()
+
+
+def evaluate_batch(
+    forward_func: Callable[[Tensor], Tensor],
+    batch: EvalBatch,
+    methods: Mapping[str, AttributionFn],
+    segmenters: Mapping[str, SegmenterFn | None],
+    *,
+    pool: Callable[[Tensor, Tensor], Tensor],
+    batch_index: int = 0,
+    curves: bool = True,
+    patch_size: int | None = None,
+    curve_steps: int = 16,
+    curve_baseline: str = "mean",
+    forward_batch_size: int = 128,
+    target: str = "label",
+    ground_truth: str | None = None,
+    device: torch.device | str | None = None,
+) -> list[ImageRecord]:
+    """Evaluate every method pooled over every segmenter on one batch.
+
+    Args:
+        forward_func: the model (logits).
+        batch: an :class:`~captum_nas.evaluation.data.EvalBatch`.
+        methods: name -> ``fn(inputs, target) -> (N, 1, H, W)`` pixel maps.
+        segmenters: name -> segmenter, or ``None`` for the unpooled map.
+        pool: ``pool(maps, segments) -> pooled maps``.
+        batch_index: the batch's position in the data (recorded in every record).
+        curves, patch_size, curve_steps, curve_baseline, forward_batch_size, target,
+            ground_truth, device: as for :func:`evaluate`.
+
+    Returns:
+        One :data:`ImageRecord` per image, in batch order.
+
+    Example:
+        >>> records = evaluate_batch(model, batch, {"saliency": fn}, {"none": None}, pool=p)
+        >>> report = aggregate(records)
+    """
+    check_evaluation_options(methods, segmenters, target=target, ground_truth=ground_truth)
+    if device is not None:
+        batch = batch.to(device)
+    x = batch.images
+    n = len(batch)
+    with torch.no_grad():
+        logits = forward_func(x)
+    pred = logits.argmax(1)
+    if batch.labels.numel() and int(batch.labels.max()) >= logits.shape[1]:
+        bad = int(batch.labels.argmax())
+        name = batch.names[bad] if bad < len(batch.names) else f"#{bad}"
+        raise ValueError(
+            f"label {int(batch.labels.max())} of image {name} is out of range for a "
+            f"model with {logits.shape[1]} classes; pair the data with its model"
+        )
+    gt_masks = None
+    if ground_truth is not None:
+        gt_masks = batch.object_masks if ground_truth == "object" else batch.part_masks
+        if gt_masks is None:
+            raise ValueError(
+                f"`ground_truth={ground_truth!r}`: the data have no {ground_truth} masks"
+                + (" (a folder gives object masks from masks/)" if ground_truth == "part" else "")
+            )
+    known = batch.labels >= 0
+    tgt = torch.where(known, batch.labels, pred) if target == "label" else pred
+    records: list[ImageRecord] = [
+        {
+            "batch": int(batch_index),
+            "position": i,
+            "name": batch.names[i] if i < len(batch.names) else f"#{i}",
+            "label": int(batch.labels[i]),
+            "prediction": int(pred[i]),
+            "results": {m: {} for m in methods},
+        }
+        for i in range(n)
+    ]
+    segments = {name: (None if seg is None else seg(x)) for name, seg in segmenters.items()}
+    side = patch_size or max(1, min(x.shape[-2:]) // 8)
+    for m_name, fn in methods.items():
+        pixel = fn(x, tgt)
+        for s_name, seg in segments.items():
+            maps = pixel if seg is None else pool(pixel, seg)
+            per_image: dict[str, Tensor] = {}
+            v1, v2 = max_box_acc_v1_v2(maps, batch.boxes)
+            per_image["box_v1"], per_image["box_v2"] = v1.best_iou, v2.best_iou
+            if batch.object_masks is not None:
+                pos, neg, _ = pxap_histograms(maps.cpu(), batch.object_masks.cpu())
+                per_image["pxap_pos"], per_image["pxap_neg"] = pos, neg
+                per_image["pointing"] = pointing_game(maps, batch.object_masks, tolerance=15)
+            if gt_masks is not None:
+                for key, value in _mask_metrics(maps, gt_masks, IOU_THRESHOLDS).items():
+                    per_image[f"gt_{key}"] = value
+            if batch.part_masks is not None:
+                per_image["part_iou"] = _part_iou_curve(maps, batch.part_masks, IOU_THRESHOLDS)
+                per_image["part_mass"] = relevance_mass_accuracy(maps, batch.part_masks)
+            fraction = None
+            if curves:
+                gap = relevance_gap(
+                    forward_func,
+                    x,
+                    maps,
+                    tgt,
+                    patch_size=side,
+                    n_steps=curve_steps,
+                    baseline=curve_baseline,
+                    batch_size=forward_batch_size,
+                )
+                per_image["morf"], per_image["lerf"] = gap.morf.scores, gap.lerf.scores
+                fraction = gap.morf.fraction_removed[0].detach().cpu()
+            for i, rec in enumerate(records):
+                entry: dict[str, Any] = {"dtype": str(maps.dtype).removeprefix("torch.")}
+                entry.update({k: _one(v, i) for k, v in per_image.items()})
+                if fraction is not None:
+                    entry["fraction"] = fraction.clone()
+                rec["results"][m_name][s_name] = entry
+    return records
+
+
+def evaluate_images(
+    forward_func: Callable[[Tensor], Tensor],
+    batches: Iterable[EvalBatch],
+    methods: Mapping[str, AttributionFn],
+    segmenters: Mapping[str, SegmenterFn | None],
+    *,
+    pool: Callable[[Tensor, Tensor], Tensor],
+    progress: bool = True,
+    total: int | None = None,
+    **options: Any,
+) -> list[ImageRecord]:
+    """:func:`evaluate_batch` over every batch: the per-image records of a data set.
+
+    Args:
+        forward_func, batches, methods, segmenters, pool, progress, total: as for
+            :func:`evaluate`.
+        **options: the other keyword options of :func:`evaluate_batch` (``curves``,
+            ``ground_truth``, ``device``, ...).
+
+    Returns:
+        The records of every image, in data order (``batch_index`` counts batches).
+    """
+    check_evaluation_options(
+        methods,
+        segmenters,
+        target=options.get("target", "label"),
+        ground_truth=options.get("ground_truth"),
+    )
+    records: list[ImageRecord] = []
+    with tqdm(total=total, disable=not progress, desc="evaluate", unit="image") as bar:
+        for index, batch in enumerate(batches):
+            records += evaluate_batch(
+                forward_func,
+                batch,
+                methods,
+                segmenters,
+                pool=pool,
+                batch_index=index,
+                **options,
+            )
+            bar.update(len(batch))
+    return records
+
+
+def _dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"record has an unknown map dtype {name!r}")
+    return dtype
+
+
+def _stack(entries: list[dict[str, Any]], key: str) -> Tensor:
+    return torch.stack([e[key] for e in entries])
+
+
+def aggregate(
+    records: Iterable[ImageRecord], *, ground_truth: str | None = None
+) -> EvaluationReport:
+    """The :class:`EvaluationReport` of per-image records (any order, any split).
+
+    Records are sorted by ``(batch, position)`` first, so records gathered from several
+    processes or read back from a stored run give the same numbers as one pass.
+
+    Args:
+        records: :data:`ImageRecord` s of :func:`evaluate_batch`, each image once.
+        ground_truth: the ``ground_truth`` the records were made with (for the report).
+
+    Returns:
+        An :class:`EvaluationReport`.
+
+    Raises:
+        ValueError: no records, an image twice, or records of different methods or
+            segmenters.
+    """
+    order = sorted(records, key=lambda r: (r["batch"], r["position"]))
+    if not order:
+        raise ValueError("`records` is empty: no image was evaluated")
+    keys = [(r["batch"], r["position"]) for r in order]
+    dup = next((a for a, b in itertools.pairwise(keys) if a == b), None)
+    if dup is not None:
+        raise ValueError(f"`records` holds image {dup[1]} of batch {dup[0]} more than once")
+    pairs = [(m, s) for m, segs in order[0]["results"].items() for s in segs]
+    for r in order:
+        got = [(m, s) for m, segs in r["results"].items() for s in segs]
+        if got != pairs:
+            raise ValueError(
+                f"record of image {r['name']!r} has methods x segmenters {got}, expected {pairs}"
+            )
+    known = [r for r in order if r["label"] >= 0]
+    correct = sum(r["prediction"] == r["label"] for r in known)
+    report = EvaluationReport(
+        accuracy=correct / len(known) if known else float("nan"),
+        n_images=len(order),
+        ground_truth=ground_truth,
+    )
+    for m_name, s_name in pairs:
+        entries = [r["results"][m_name][s_name] for r in order]
+        like = torch.empty(0, dtype=_dtype(entries[0]["dtype"]))
+        cams = default_cam_thresholds(like)
+        row: dict[str, float | str] = {"method": m_name, "segmenter": s_name}
+        v1 = MaxBoxAccResult.from_best_iou(
+            _stack(entries, "box_v1"), check_thresholds((0.5,), "iou", like)[0], cams, 1
+        )
+        v2 = MaxBoxAccResult.from_best_iou(
+            _stack(entries, "box_v2"), check_thresholds((0.3, 0.5, 0.7), "iou", like)[0], cams, 2
+        )
+        row["maxboxacc_v1"] = float(v1.score)
+        row["maxboxacc_v2"] = float(v2.score)
+        for thr, value in zip(v2.iou_thresholds.tolist(), v2.max_box_acc.tolist()):
+            row[f"boxacc_iou{round(thr * 100)}"] = float(value)
+        with_masks = [e for e in entries if "pxap_pos" in e]
+        if with_masks:
+            ap = pxap_from_histograms(
+                _stack(with_masks, "pxap_pos").sum(0),
+                _stack(with_masks, "pxap_neg").sum(0),
+                pxap_thresholds(like.dtype),
+            )
+            row["pxap"] = float(ap.score.to(like.dtype))
+            row["pointing"] = float(_stack(with_masks, "pointing").float().mean())
+        with_parts = [e for e in entries if "part_iou" in e]
+        if with_parts:
+            row["part_iou"] = float(_stack(with_parts, "part_iou").mean(0).max())
+            row["part_mass"] = float(_stack(with_parts, "part_mass").mean())
+        with_gt = [e for e in entries if "gt_iou" in e]
+        if with_gt:
+            iou = _stack(with_gt, "gt_iou").mean(0)
+            row["gt_iou_best"] = float(iou.max())
+            row["gt_iou_mean"] = float(iou.mean())
+            row["gt_f1_best"] = float(_stack(with_gt, "gt_f1").mean(0).max())
+            row["gt_continuous_iou"] = float(_stack(with_gt, "gt_ciou").mean())
+            row["gt_roc_auc"] = float(_stack(with_gt, "gt_auc").nanmean())
+            row["gt_coverage_object"] = float(_stack(with_gt, "gt_cov_obj").mean())
+            row["gt_coverage_background"] = float(_stack(with_gt, "gt_cov_bg").mean())
+            report.iou_curves[(m_name, s_name)] = {
+                "thresholds": IOU_THRESHOLDS.tolist(),
+                "iou": iou.tolist(),
+            }
+        with_curves = [e for e in entries if "morf" in e]
+        if with_curves:
+            morf, lerf = _stack(with_curves, "morf"), _stack(with_curves, "lerf")
+            frac = with_curves[-1]["fraction"]
+            auc_morf = float(torch.trapezoid(morf.mean(0), frac))
+            auc_lerf = float(torch.trapezoid(lerf.mean(0), frac))
+            row.update(auc_morf=auc_morf, auc_lerf=auc_lerf, gap=auc_lerf - auc_morf)
+            report.curves[(m_name, s_name)] = {
+                "fraction": frac.tolist(),
+                "morf": morf.mean(0).tolist(),
+                "lerf": lerf.mean(0).tolist(),
+            }
+        report.rows.append(row)
+    return report
+
+
 def evaluate(
     forward_func: Callable[[Tensor], Tensor],
     batches: Iterable[EvalBatch],
@@ -151,6 +452,8 @@ def evaluate(
     device: torch.device | str | None = None,
 ) -> EvaluationReport:
     """Evaluate every method pooled over every segmenter on ``batches``.
+
+    The same as ``aggregate(evaluate_images(...))``: per-image records, then the report.
 
     Args:
         forward_func: the model (logits).
@@ -179,132 +482,21 @@ def evaluate(
     Returns:
         An :class:`EvaluationReport`.
     """
-    if target not in ("label", "predicted"):
-        raise ValueError(f"`target` must be 'label' or 'predicted', got {target!r}")
-    if ground_truth not in (None, "object", "part"):
-        raise ValueError(f"`ground_truth` must be None, 'object' or 'part', got {ground_truth!r}")
-    if not methods:
-        raise ValueError("`methods` is empty")
-    if not segmenters:
-        raise ValueError("`segmenters` is empty")
-    acc: dict[tuple[str, str], _Accumulator] = {
-        (m, s): _Accumulator() for m in methods for s in segmenters
-    }
-    iou_grid = IOU_THRESHOLDS
-    correct = labelled = n_images = 0
-    bar = tqdm(total=total, disable=not progress, desc="evaluate", unit="image")
-    try:
-        for batch in batches:
-            if device is not None:
-                batch = batch.to(device)
-            x = batch.images
-            n_images += len(batch)
-            with torch.no_grad():
-                logits = forward_func(x)
-            pred = logits.argmax(1)
-            if batch.labels.numel() and int(batch.labels.max()) >= logits.shape[1]:
-                bad = int(batch.labels.argmax())
-                name = batch.names[bad] if bad < len(batch.names) else f"#{bad}"
-                raise ValueError(
-                    f"label {int(batch.labels.max())} of image {name} is out of range for a "
-                    f"model with {logits.shape[1]} classes; pair the data with its model"
-                )
-            gt_masks = None
-            if ground_truth is not None:
-                gt_masks = batch.object_masks if ground_truth == "object" else batch.part_masks
-                if gt_masks is None:
-                    raise ValueError(
-                        f"`ground_truth={ground_truth!r}`: the data have no {ground_truth} masks"
-                        + (
-                            " (a folder gives object masks from masks/)"
-                            if ground_truth == "part"
-                            else ""
-                        )
-                    )
-            known = batch.labels >= 0
-            correct += int((pred[known] == batch.labels[known]).sum())
-            labelled += int(known.sum())
-            tgt = torch.where(known, batch.labels, pred) if target == "label" else pred
-            segments = {name: (None if seg is None else seg(x)) for name, seg in segmenters.items()}
-            side = patch_size or max(1, min(x.shape[-2:]) // 8)
-            for m_name, fn in methods.items():
-                pixel = fn(x, tgt)
-                for s_name, seg in segments.items():
-                    a = acc[(m_name, s_name)]
-                    maps = pixel if seg is None else pool(pixel, seg)
-                    v1, v2 = max_box_acc_v1_v2(maps, batch.boxes)
-                    a.box_v1.append(v1)
-                    a.box_v2.append(v2)
-                    if batch.object_masks is not None:
-                        a.maps.append(maps.cpu())
-                        a.object_masks.append(batch.object_masks.cpu())
-                        a.pointing.append(pointing_game(maps, batch.object_masks, tolerance=15))
-                    if gt_masks is not None:
-                        for key, value in _mask_metrics(maps, gt_masks, iou_grid).items():
-                            a.gt[key].append(value)
-                    if batch.part_masks is not None:
-                        a.part_ious.append(_part_iou_curve(maps, batch.part_masks, iou_grid))
-                        a.part_mass.append(relevance_mass_accuracy(maps, batch.part_masks))
-                    if curves:
-                        gap = relevance_gap(
-                            forward_func,
-                            x,
-                            maps,
-                            tgt,
-                            patch_size=side,
-                            n_steps=curve_steps,
-                            baseline=curve_baseline,
-                            batch_size=forward_batch_size,
-                        )
-                        a.morf.append(gap.morf.scores.cpu())
-                        a.lerf.append(gap.lerf.scores.cpu())
-                        a.fraction = gap.morf.fraction_removed[0].cpu()
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    report = EvaluationReport(
-        accuracy=correct / labelled if labelled else float("nan"),
-        n_images=n_images,
+    records = evaluate_images(
+        forward_func,
+        batches,
+        methods,
+        segmenters,
+        pool=pool,
+        progress=progress,
+        total=total,
+        curves=curves,
+        patch_size=patch_size,
+        curve_steps=curve_steps,
+        curve_baseline=curve_baseline,
+        forward_batch_size=forward_batch_size,
+        target=target,
         ground_truth=ground_truth,
+        device=device,
     )
-    for (m_name, s_name), a in acc.items():
-        row: dict[str, float | str] = {"method": m_name, "segmenter": s_name}
-        v1 = MaxBoxAccResult.concat(a.box_v1)
-        v2 = MaxBoxAccResult.concat(a.box_v2)
-        row["maxboxacc_v1"] = float(v1.score)
-        row["maxboxacc_v2"] = float(v2.score)
-        for thr, value in zip(v2.iou_thresholds.tolist(), v2.max_box_acc.tolist()):
-            row[f"boxacc_iou{round(thr * 100)}"] = float(value)
-        if a.maps:
-            row["pxap"] = float(pxap(torch.cat(a.maps), torch.cat(a.object_masks)).score)
-            row["pointing"] = float(torch.cat(a.pointing).float().mean())
-        if a.part_ious:
-            curve = torch.cat(a.part_ious).mean(0)
-            row["part_iou"] = float(curve.max())
-            row["part_mass"] = float(torch.cat(a.part_mass).mean())
-        if a.gt["iou"]:
-            iou = torch.cat(a.gt["iou"]).mean(0)
-            row["gt_iou_best"] = float(iou.max())
-            row["gt_iou_mean"] = float(iou.mean())
-            row["gt_f1_best"] = float(torch.cat(a.gt["f1"]).mean(0).max())
-            row["gt_continuous_iou"] = float(torch.cat(a.gt["ciou"]).mean())
-            row["gt_roc_auc"] = float(torch.cat(a.gt["auc"]).nanmean())
-            row["gt_coverage_object"] = float(torch.cat(a.gt["cov_obj"]).mean())
-            row["gt_coverage_background"] = float(torch.cat(a.gt["cov_bg"]).mean())
-            report.iou_curves[(m_name, s_name)] = {
-                "thresholds": iou_grid.tolist(),
-                "iou": iou.tolist(),
-            }
-        if a.morf and a.fraction is not None:
-            morf, lerf = torch.cat(a.morf), torch.cat(a.lerf)
-            frac = a.fraction
-            auc_morf = float(torch.trapezoid(morf.mean(0), frac))
-            auc_lerf = float(torch.trapezoid(lerf.mean(0), frac))
-            row.update(auc_morf=auc_morf, auc_lerf=auc_lerf, gap=auc_lerf - auc_morf)
-            report.curves[(m_name, s_name)] = {
-                "fraction": frac.tolist(),
-                "morf": morf.mean(0).tolist(),
-                "lerf": lerf.mean(0).tolist(),
-            }
-        report.rows.append(row)
-    return report
+    return aggregate(records, ground_truth=ground_truth)

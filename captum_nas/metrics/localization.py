@@ -415,21 +415,111 @@ def pxap(
                 if normalize
                 else check_thresholds(cam_thresholds, "cam_thresholds", work)[0]
             )
-        thr = torch.sort(grid, descending=True).values
-        thr = torch.unique_consecutive(thr)
-        # number of thresholds <= score: a pixel is positive for the highest `k` of them
-        asc = torch.flip(thr, (0,))
-        k = torch.searchsorted(asc, s, right=True)  # 0..T; positive at asc[:k]
-        t_n = thr.numel()
-        pos_hist = torch.bincount(k[y], minlength=t_n + 1).to(torch.float64)
-        neg_hist = torch.bincount(k[~y], minlength=t_n + 1).to(torch.float64)
-        tp, fp = _descending_counts(pos_hist, t_n), _descending_counts(neg_hist, t_n)
+        thr = torch.unique_consecutive(torch.sort(grid, descending=True).values)
+        pos_hist, neg_hist = _threshold_histograms(s[None], y[None], thr)
+        r = pxap_from_histograms(pos_hist[0], neg_hist[0], thr)
+        return PxAPResult(*(t.to(m.dtype) for t in (r.score, r.precision, r.recall, r.thresholds)))
+    return _average_precision(tp, fp, n_pos, thr, m.dtype)
+
+
+def _threshold_histograms(scores: Tensor, positive: Tensor, thr: Tensor) -> tuple[Tensor, Tensor]:
+    """Per row, counts of object and background pixels by how many of the descending
+    thresholds ``thr`` they reach: ``hist[:, k]`` counts pixels >= exactly the ``k``
+    lowest thresholds. ``scores`` and ``positive`` are (N, P)."""
+    # number of thresholds <= score: a pixel is positive for the highest `k` of them
+    asc = torch.flip(thr, (0,))
+    k = torch.searchsorted(asc, scores.contiguous(), right=True)  # 0..T; positive at asc[:k]
+    t_n = thr.numel()
+    offset = torch.arange(scores.shape[0], device=scores.device)[:, None] * (t_n + 1)
+    rows = scores.shape[0]
+    pos = torch.bincount((k + offset)[positive], minlength=rows * (t_n + 1))
+    neg = torch.bincount((k + offset)[~positive], minlength=rows * (t_n + 1))
+    return pos.reshape(rows, t_n + 1), neg.reshape(rows, t_n + 1)
+
+
+def pxap_histograms(
+    maps: Tensor, masks: Tensor, *, normalize: bool = True
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-image pixel histograms of :func:`pxap` on its default 101-point grid.
+
+    Summing the histograms of any split of a data set and passing the sums to
+    :func:`pxap_from_histograms` gives exactly ``pxap`` of the whole data set (the
+    counts are integers), which is how sharded evaluations merge PxAP.
+
+    Args:
+        maps: as for :func:`pxap`.
+        masks: as for :func:`pxap` (an image may be all object or all background).
+        normalize: min-max normalise each map first (as :func:`pxap`).
+
+    Returns:
+        ``(pos, neg, thresholds)``: (N, T + 1) int64 counts of object and background
+        pixels reaching exactly the ``k`` lowest thresholds, and the (T,) descending
+        thresholds in the maps' working dtype.
+
+    Example:
+        >>> pos, neg, thr = pxap_histograms(maps, masks)
+        >>> pxap_from_histograms(pos.sum(0), neg.sum(0), thr).score  # == pxap(maps, masks).score
+    """
+    m = check_maps(maps)
+    gt = check_masks(masks, "masks", like=m, nonempty=False)
+    work = m.to(_work_dtype(m.dtype))
+    scores = minmax_normalize(work) if normalize else work
+    thr = pxap_thresholds(work.dtype, device=m.device)
+    n = m.shape[0]
+    pos, neg = _threshold_histograms(scores.reshape(n, -1), gt.reshape(n, -1).bool(), thr)
+    return pos, neg, thr
+
+
+def pxap_thresholds(
+    dtype: torch.dtype = torch.float32, *, device: torch.device | str | None = None
+) -> Tensor:
+    """The descending default grid 1.00, 0.99, ..., 0.00 of :func:`pxap` for maps of
+    ``dtype`` (computed in at least float32, as :func:`pxap` does)."""
+    work = _work_dtype(dtype)
+    grid = torch.linspace(0, 1, 101, dtype=torch.float64, device=device).to(work)
+    return torch.unique_consecutive(torch.sort(grid, descending=True).values)
+
+
+def pxap_from_histograms(pos_hist: Tensor, neg_hist: Tensor, thresholds: Tensor) -> PxAPResult:
+    """PxAP from summed :func:`pxap_histograms` counts (see there).
+
+    Args:
+        pos_hist: (T + 1,) counts of object pixels.
+        neg_hist: (T + 1,) counts of background pixels.
+        thresholds: (T,) the descending thresholds; their dtype is the result's.
+
+    Returns:
+        :class:`PxAPResult`.
+
+    Raises:
+        ValueError: no object pixels, or no background pixels.
+    """
+    t_n = thresholds.numel()
+    if pos_hist.shape != (t_n + 1,) or neg_hist.shape != (t_n + 1,):
+        raise ValueError(
+            f"`pos_hist` and `neg_hist` must have shape ({t_n + 1},) for {t_n} thresholds, "
+            f"got {tuple(pos_hist.shape)} and {tuple(neg_hist.shape)}"
+        )
+    n_pos = int(pos_hist.sum())
+    total = n_pos + int(neg_hist.sum())
+    if n_pos == 0 or n_pos == total:
+        raise ValueError(
+            "`masks` must contain both object and background pixels over the batch for "
+            f"PxAP, got {n_pos} object pixels out of {total}"
+        )
+    pos64, neg64 = pos_hist.to(torch.float64), neg_hist.to(torch.float64)
+    tp, fp = _descending_counts(pos64, t_n), _descending_counts(neg64, t_n)
+    return _average_precision(tp, fp, n_pos, thresholds, thresholds.dtype)
+
+
+def _average_precision(
+    tp: Tensor, fp: Tensor, n_pos: int, thr: Tensor, dt: torch.dtype
+) -> PxAPResult:
     predicted = tp + fp
     precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.ones_like(tp))
     recall = tp / n_pos
     prev = torch.cat([recall.new_zeros(1), recall[:-1]])
     ap = ((recall - prev) * precision).sum()
-    dt = m.dtype
     return PxAPResult(ap.to(dt), precision.to(dt), recall.to(dt), thr.to(dt))
 
 

@@ -314,3 +314,33 @@ def test_v1_v2_in_one_pass_equal_separate_calls() -> None:
     maps[0, 15:18, 15:19] = 1.0
     v1, v2 = max_box_acc_v1_v2(maps, torch.tensor([[[15, 15, 19, 18]]]))
     assert float(v1.score) == 0.0 and float(v2.max_box_acc[1]) == 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pxap_from_summed_histograms_of_any_split_equals_pxap(dtype: torch.dtype) -> None:
+    from captum_nas.metrics.localization import (
+        pxap_from_histograms,
+        pxap_histograms,
+        pxap_thresholds,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(7, 1, 12, 10, generator=g, dtype=dtype)
+    masks = torch.rand(7, 1, 12, 10, generator=g) > 0.6
+    masks[2] = True  # an all-object image is fine inside a data set
+    whole = pxap(maps, masks)
+    pos, neg, thr = pxap_histograms(maps, masks)
+    assert pos.shape == neg.shape == (7, 102) and pos.dtype == torch.int64
+    assert int(pos.sum() + neg.sum()) == maps.numel()
+    assert torch.equal(thr, pxap_thresholds(dtype))
+    # split into shards, histograms summed: the same numbers, bit for bit
+    parts = [pxap_histograms(maps[s], masks[s]) for s in (slice(0, 3), slice(3, 7))]
+    merged = pxap_from_histograms(
+        sum(p[0].sum(0) for p in parts), sum(p[1].sum(0) for p in parts), thr
+    )
+    assert torch.equal(merged.score, whole.score)
+    assert torch.equal(merged.precision, whole.precision)
+    with pytest.raises(ValueError, match="both object and background"):
+        pxap_from_histograms(torch.zeros(102, dtype=torch.long), neg.sum(0), thr)
+    with pytest.raises(ValueError, match="shape"):
+        pxap_from_histograms(pos.sum(0)[:5], neg.sum(0), thr)
