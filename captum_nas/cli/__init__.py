@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "evaluate": "captum_nas.cli.evaluate",
     "train-reference": "captum_nas.cli.train",
     "benchmark": "captum_nas.cli.benchmark",
+    "train-explainer": "captum_nas.cli.train_explainer",
 }
 
 

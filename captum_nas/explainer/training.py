@@ -322,3 +322,112 @@ def _check_first_batch(
         check_class_counts(int(out.shape[1]), int(logits.shape[1]))
         return
     raise ValueError("`train_data` yielded no batches")
+
+
+def train_flowers_explainer(
+    classifier: nn.Module,
+    variant: str = "single",
+    *,
+    n_train: int = 384,
+    n_val: int = 128,
+    batch_size: int = 8,
+    epochs: int = 12,
+    lr: float = 3e-3,
+    patience: int | None = 3,
+    seed: int = 0,
+    image_size: int = 128,
+    widths: tuple[int, ...] | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: Mapping[str, Any] | None = None,
+    **loss_weights: float,
+) -> tuple[nn.Module, TrainingLog, dict[str, Any]]:
+    """Train an :class:`~captum_nas.explainer.ExplainerNet` for a flowers classifier.
+
+    Training images are samples ``0..n_train-1`` of the flowers' train split (a new
+    order every epoch), validation images samples ``0..n_val-1`` of the test split.
+
+    Args:
+        classifier: the frozen classifier (normalised flowers -> logits).
+        variant: ``"single"`` or ``"double"``.
+        n_train: training images per epoch.
+        n_val: validation images.
+        batch_size: images per step (small batches: more Adam steps per image).
+        epochs: maximum number of epochs.
+        lr: Adam learning rate.
+        patience: early-stopping patience (epochs).
+        seed: seeds the network, the data and their order.
+        image_size: image side.
+        widths: encoder widths of the network (default: ``ExplainerNet``'s).
+        checkpoint: training checkpoint (atomic, after every epoch).
+        resume: resume from ``checkpoint``.
+        progress: progress bars.
+        metadata: extra facts for the saved file (e.g. the command line).
+        **loss_weights: see :func:`fit_explainer`.
+
+    Returns:
+        ``(explainer, log, metadata)``: the trained network in eval mode, the training
+        log and the JSON-able metadata to save with it (:func:`save_explainer`).
+    """
+    from captum_nas.datasets import n_classes
+    from captum_nas.explainer.network import DEFAULT_WIDTHS, ExplainerNet
+
+    seed = check_positive_int(seed, "seed", minimum=0)
+    torch.manual_seed(seed)
+    net = ExplainerNet(n_classes(variant), widths=widths or DEFAULT_WIDTHS)
+    train = FlowersBatches(
+        n_train, variant=variant, batch_size=batch_size, image_size=image_size, seed=seed
+    )
+    val = FlowersBatches(
+        n_val, variant=variant, split="test", batch_size=64, image_size=image_size, seed=seed,
+        shuffle=False,
+    )
+    config = {
+        "variant": variant,
+        "n_train": n_train,
+        "n_val": n_val,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "lr": lr,
+        "patience": patience,
+        "seed": seed,
+        "image_size": image_size,
+        "widths": list(net.widths),
+        **loss_weights,
+    }
+    log = fit_explainer(
+        classifier,
+        net,
+        train,
+        val,
+        epochs=epochs,
+        lr=lr,
+        patience=patience,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        seed=seed,
+        metadata={"config": config, **dict(metadata or {})},
+        **loss_weights,
+    )
+    best = next((h for h in log.history if int(h["epoch"]) == log.best_epoch), log.history[-1])
+    meta: dict[str, Any] = {
+        "network": net.config(),
+        "config": config,
+        "call": "train_flowers_explainer(classifier, "
+        + ", ".join(f"{k}={v!r}" for k, v in config.items())
+        + ")",
+        "loss_weights": {**DEFAULT_WEIGHTS, **loss_weights},
+        "epochs_run": len(log.history),
+        "best_epoch": log.best_epoch,
+        "best_val_loss": log.best_val_loss,
+        "val_masked_accuracy": best.get("val_masked_accuracy"),
+        "stopped_early": log.stopped_early,
+        "train_seconds": sum(h.get("seconds", 0.0) for h in log.history),
+        "history": log.history,
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        **dict(metadata or {}),
+    }
+    return net, log, meta
