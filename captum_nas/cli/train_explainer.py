@@ -25,12 +25,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default="reference", help="reference or reference-double")
     p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--n-train", type=int, default=384, help="training images per epoch")
+    p.add_argument("--n-train", type=int, default=512, help="training images per epoch")
     p.add_argument("--n-val", type=int, default=128, help="validation images (test split)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
-    p.add_argument("--image-size", type=int, default=None, help="default: the model's")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=64,
+        help="training image side; the Explainer resizes any input to it (default 64)",
+    )
     p.add_argument("--seed", type=int, default=0)
     for name, default in (
         ("entropy-weight", 1.0),
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "sha256": _sha256(classifier_file) if classifier_file.is_file() else None,
         },
     }
-    explainer, log, meta = train_flowers_explainer(
+    explainer, _, meta = train_flowers_explainer(
         loaded.model,
         variant,
         n_train=args.n_train,
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         patience=args.patience,
         seed=args.seed,
-        image_size=args.image_size or loaded.input_size,
+        image_size=args.image_size,
         checkpoint=ckpt,
         resume=args.resume,
         progress=not args.no_progress,

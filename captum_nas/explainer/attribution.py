@@ -76,7 +76,9 @@ class ExplainerAttribution(Attribution):
 
     def __init__(self, forward_func: nn.Module, explainer: nn.Module) -> None:
         if not isinstance(forward_func, nn.Module):
-            raise TypeError(f"`forward_func` must be the classifier (nn.Module), got {describe(forward_func)}")
+            raise TypeError(
+                f"`forward_func` must be the classifier (nn.Module), got {describe(forward_func)}"
+            )
         if not isinstance(explainer, nn.Module):
             raise TypeError(f"`explainer` must be an nn.Module, got {describe(explainer)}")
         super().__init__(forward_func)
@@ -102,8 +104,10 @@ class ExplainerAttribution(Attribution):
                 Explainer whose number of masks differs from the classifier's classes.
         """
         x = check_image_batch(inputs)
-        with preserved_model_state(self.explainer), torch.no_grad(), explain_dtype_mismatch(
-            self.explainer, x
+        with (
+            preserved_model_state(self.explainer),
+            torch.no_grad(),
+            explain_dtype_mismatch(self.explainer, x),
         ):
             self.explainer.eval()
             logits = mask_logits(self.explainer, x.detach())
@@ -116,7 +120,7 @@ class ExplainerAttribution(Attribution):
         return logits.sigmoid()
 
     @log_usage()
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
         inputs: Tensor | tuple[Tensor],
         target: Any = None,
@@ -162,7 +166,7 @@ class ExplainerAttribution(Attribution):
         k = masks.shape[1]
         if classes is None:
             model = self.forward_func
-            with preserved_model_state(model), torch.no_grad():  # type: ignore[arg-type]
+            with preserved_model_state(model), torch.no_grad():
                 classes = model(x.detach()).argmax(1)
         if int(classes.max()) >= k:
             raise ValueError(
@@ -213,8 +217,12 @@ def load_explainer(path: str | Path | None = None) -> ExplainerNet:
     p = Path(path) if path is not None else shipped_explainer_path()
     ckpt = _read(p)
     cfg = dict(ckpt["metadata"]["network"])
+    size = cfg.get("input_size")
     net = ExplainerNet(
-        int(cfg["n_classes"]), in_channels=int(cfg["in_channels"]), widths=tuple(cfg["widths"])
+        int(cfg["n_classes"]),
+        in_channels=int(cfg["in_channels"]),
+        widths=tuple(cfg["widths"]),
+        input_size=None if size is None else int(size),
     )
     try:
         net.load_state_dict(ckpt["state_dict"])
@@ -224,7 +232,10 @@ def load_explainer(path: str | Path | None = None) -> ExplainerNet:
 
 
 def shipped_explainer() -> ExplainerNet:
-    """The Explainer trained for ``reference_model("single")`` (see :func:`explainer_checkpoint_info`)."""
+    """The Explainer trained for ``reference_model("single")``.
+
+    How it was made: :func:`explainer_checkpoint_info`.
+    """
     return load_explainer(None)
 
 

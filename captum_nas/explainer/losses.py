@@ -127,9 +127,7 @@ def extract_masks(mask_logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     logits = _check_mask_logits(mask_logits)
     lab = label_matrix(labels, logits.shape[1]).to(logits.device)
     if lab.shape[0] != logits.shape[0]:
-        raise ValueError(
-            f"`labels` has {lab.shape[0]} images, `mask_logits` {logits.shape[0]}"
-        )
+        raise ValueError(f"`labels` has {lab.shape[0]} images, `mask_logits` {logits.shape[0]}")
     sel = lab[:, :, None, None]
     neg_inf = torch.tensor(float("-inf"), dtype=logits.dtype, device=logits.device)
     target = torch.where(sel, logits, neg_inf).amax(1).sigmoid()
@@ -195,7 +193,9 @@ def _as_mask_batch(masks: Tensor, name: str) -> Tensor:
     if masks.dim() == 4 and masks.shape[1] == 1:
         masks = masks[:, 0]
     if masks.dim() != 3:
-        raise ValueError(f"`{name}` must have shape (N, H, W) or (N, 1, H, W), got {describe(masks)}")
+        raise ValueError(
+            f"`{name}` must have shape (N, H, W) or (N, 1, H, W), got {describe(masks)}"
+        )
     if not masks.is_floating_point():
         raise TypeError(f"`{name}` must be floating point, got dtype {masks.dtype}")
     return masks

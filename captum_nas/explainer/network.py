@@ -45,6 +45,10 @@ class ExplainerNet(nn.Module):
         n_classes: number of masks ``K`` (the classifier's number of classes).
         in_channels: image channels.
         widths: channels of the four encoder stages (strides 2, 2, 2, 2).
+        input_size: resize inputs to this side (bilinear, antialiased) before the
+            encoder, so a network trained on small images explains larger ones the way
+            it was trained; ``None`` works at the native size. The masks always come
+            back at the input size.
 
     Example:
         >>> net = ExplainerNet(6).eval()
@@ -58,6 +62,7 @@ class ExplainerNet(nn.Module):
         *,
         in_channels: int = 3,
         widths: Sequence[int] = DEFAULT_WIDTHS,
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(n_classes, "n_classes")
@@ -68,12 +73,19 @@ class ExplainerNet(nn.Module):
         self.n_classes = int(n_classes)
         self.in_channels = int(in_channels)
         self.widths = tuple(w)
+        self.input_size = (
+            None if input_size is None else check_positive_int(input_size, "input_size", minimum=16)
+        )
         self.enc = nn.ModuleList(
             [_block(in_channels, w[0], 2), _block(w[0], w[1], 2), _block(w[1], w[2], 2)]
             + [_block(w[2], w[3], 2)]
         )
         self.dec = nn.ModuleList(
-            [_block(w[3] + w[2], w[2], 1), _block(w[2] + w[1], w[1], 1), _block(w[1] + w[0], w[0], 1)]
+            [
+                _block(w[3] + w[2], w[2], 1),
+                _block(w[2] + w[1], w[1], 1),
+                _block(w[1] + w[0], w[0], 1),
+            ]
         )
         self.head = nn.Conv2d(w[0], n_classes, 1)
         for m in self.modules():
@@ -82,12 +94,21 @@ class ExplainerNet(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments (JSON-able), to rebuild the network from a checkpoint."""
-        return {"n_classes": self.n_classes, "in_channels": self.in_channels, "widths": list(self.widths)}
+        return {
+            "n_classes": self.n_classes,
+            "in_channels": self.in_channels,
+            "widths": list(self.widths),
+            "input_size": self.input_size,
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         """Mask logits ``(N, n_classes, H, W)`` of images ``(N, in_channels, H, W)``."""
         skips = []
         h = x
+        if self.input_size is not None and tuple(x.shape[-2:]) != (self.input_size,) * 2:
+            h = F.interpolate(
+                x, size=(self.input_size,) * 2, mode="bilinear", align_corners=False, antialias=True
+            )
         for stage in self.enc:
             h = stage(h)
             skips.append(h)
@@ -116,9 +137,7 @@ def mask_logits(explainer: nn.Module, inputs: Tensor) -> Tensor:
     if isinstance(out, dict) and "out" in out:
         out = out["out"]
     if not isinstance(out, Tensor) or out.dim() != 4:
-        raise ValueError(
-            f"the Explainer must return mask logits (N, K, H, W), got {describe(out)}"
-        )
+        raise ValueError(f"the Explainer must return mask logits (N, K, H, W), got {describe(out)}")
     if out.shape[0] != inputs.shape[0] or out.shape[-2:] != inputs.shape[-2:]:
         raise ValueError(
             f"the Explainer returned masks of shape {tuple(out.shape)} for inputs of shape "

@@ -89,7 +89,9 @@ def class_areas(maps: Tensor, labels: Tensor, *, normalize: bool = False) -> Cla
     if labels.shape != (n,) or labels.is_floating_point():
         raise ValueError(f"`labels` must be {n} integer class ids, got {describe(labels)}")
     if int(labels.min()) < 0 or int(labels.max()) >= k:
-        raise ValueError(f"`labels` must lie in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"`labels` must lie in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]"
+        )
     m = maps.float()
     idx = torch.arange(n, device=m.device)
     lab = labels.to(m.device).long()

@@ -82,7 +82,7 @@ def test_masks_of_every_class() -> None:
 
 def test_bad_input_gives_clear_errors() -> None:
     clf, expl, x = _setup()
-    with pytest.raises(ValueError, match="class count mismatch.*4 outputs.*3 masks"):
+    with pytest.raises(ValueError, match=r"class count mismatch.*4 outputs.*3 masks"):
         ExplainerAttribution(_Classifier(4).eval(), expl).attribute(x, target=0)
     with pytest.raises(ValueError, match=r"`target` 3 is out of range.*3 classes"):
         ExplainerAttribution(clf, expl).attribute(x, target=3)

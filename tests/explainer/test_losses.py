@@ -63,7 +63,9 @@ def test_extract_masks_max_over_labelled_and_other_classes() -> None:
     logits = torch.tensor([1.0, 2.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2).clone()
     target, non_target = extract_masks(logits, torch.tensor([0]))
     assert torch.allclose(target, torch.full((1, 2, 2), torch.sigmoid(torch.tensor(1.0)).item()))
-    assert torch.allclose(non_target, torch.full((1, 2, 2), torch.sigmoid(torch.tensor(2.0)).item()))
+    assert torch.allclose(
+        non_target, torch.full((1, 2, 2), torch.sigmoid(torch.tensor(2.0)).item())
+    )
     # multi-hot: classes 0 and 2 labelled -> target is max(1, -1), non-target is class 1
     target, non_target = extract_masks(logits, torch.tensor([[1, 0, 1]]))
     assert torch.allclose(target, torch.sigmoid(torch.tensor(1.0)).expand(1, 2, 2))
@@ -196,11 +198,13 @@ def test_explainer_loss_is_the_weighted_sum_of_the_terms() -> None:
 def test_explainer_loss_bad_input() -> None:
     clf = _Linear()
     images = torch.randn(2, 2, 4, 4)
-    with pytest.raises(ValueError, match="masks have shape .*images' N, H and W"):
+    with pytest.raises(ValueError, match=r"masks have shape .*images' N, H and W"):
         explainer_loss(clf, images, torch.randn(2, 2, 3, 3), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"class ids in \[0, 2\)"):
         explainer_loss(clf, images, torch.randn(2, 2, 4, 4), torch.tensor([0, 2]))
-    with pytest.raises(ValueError, match="3 masks.*logits \\(N, 3\\)"):
+    with pytest.raises(ValueError, match=r"3 masks.*logits \(N, 3\)"):
         explainer_loss(clf, images, torch.randn(2, 3, 4, 4), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="entropy_weight"):
-        explainer_loss(clf, images, torch.randn(2, 2, 4, 4), torch.tensor([0, 1]), entropy_weight=-1)
+        explainer_loss(
+            clf, images, torch.randn(2, 2, 4, 4), torch.tensor([0, 1]), entropy_weight=-1
+        )

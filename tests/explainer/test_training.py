@@ -54,16 +54,34 @@ def test_training_leaves_the_classifier_alone_and_lowers_the_loss(tmp_path: Path
     clf, net = _nets()
     clf.conv.weight.requires_grad_(True)
     before = _snapshot(clf)
-    log = fit_explainer(clf, net, _data(), _data(1, seed=1), epochs=3, lr=1e-2, progress=False,
-                        patience=None, checkpoint=tmp_path / "c.pt")
+    log = fit_explainer(
+        clf,
+        net,
+        _data(),
+        _data(1, seed=1),
+        epochs=3,
+        lr=1e-2,
+        progress=False,
+        patience=None,
+        checkpoint=tmp_path / "c.pt",
+    )
     after = _snapshot(clf)
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
     assert before[1:] == after[1:]
     assert not clf._forward_hooks and not net.training
     assert [h["epoch"] for h in log.history] == [1.0, 2.0, 3.0]
     assert log.history[-1]["loss"] < log.history[0]["loss"]
-    assert {"classification", "entropy", "tv", "area", "mean_target", "mean_nontarget",
-            "masked_accuracy", "val_masked_accuracy", "val_loss"} <= set(log.history[0])
+    assert {
+        "classification",
+        "entropy",
+        "tv",
+        "area",
+        "mean_target",
+        "mean_nontarget",
+        "masked_accuracy",
+        "val_masked_accuracy",
+        "val_loss",
+    } <= set(log.history[0])
     assert (tmp_path / "c.pt").is_file()
 
 
@@ -92,17 +110,37 @@ class _Stopping(list):
 def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     ckpt = tmp_path / "run.pt"
     clf, full = _nets()
-    reference = fit_explainer(clf, full, _data(), _data(1, seed=1), epochs=3, lr=1e-2,
-                              patience=None, progress=False)
+    reference = fit_explainer(
+        clf, full, _data(), _data(1, seed=1), epochs=3, lr=1e-2, patience=None, progress=False
+    )
     clf, net = _nets()
     with pytest.raises(_Interrupt):
-        fit_explainer(clf, net, _Stopping(_data(), stop=3), _data(1, seed=1), epochs=3,
-                      lr=1e-2, patience=None, progress=False, checkpoint=ckpt)
+        fit_explainer(
+            clf,
+            net,
+            _Stopping(_data(), stop=3),
+            _data(1, seed=1),
+            epochs=3,
+            lr=1e-2,
+            patience=None,
+            progress=False,
+            checkpoint=ckpt,
+        )
     finished = torch.load(ckpt, weights_only=True)["history"]
     assert [h["epoch"] for h in finished] == [1.0, 2.0]
     clf, resumed_net = _nets(seed=123)  # fresh weights: everything must come from the file
-    log = fit_explainer(clf, resumed_net, _data(), _data(1, seed=1), epochs=3, lr=1e-2,
-                        patience=None, progress=False, checkpoint=ckpt, resume=True)
+    log = fit_explainer(
+        clf,
+        resumed_net,
+        _data(),
+        _data(1, seed=1),
+        epochs=3,
+        lr=1e-2,
+        patience=None,
+        progress=False,
+        checkpoint=ckpt,
+        resume=True,
+    )
     assert log.resumed_from == 2
     assert [h["epoch"] for h in log.history] == [1.0, 2.0, 3.0]
     for ours, theirs in zip(log.history, reference.history):
@@ -114,7 +152,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path: Path) -
 
 def test_bad_input_gives_clear_errors(tmp_path: Path) -> None:
     clf, _ = _nets()
-    with pytest.raises(ValueError, match="class count mismatch.*3 outputs.*5 masks"):
+    with pytest.raises(ValueError, match=r"class count mismatch.*3 outputs.*5 masks"):
         fit_explainer(clf, ExplainerNet(5, widths=(4, 4, 4, 4)), _data(), epochs=1, progress=False)
 
     class _Small(nn.Module):
@@ -131,14 +169,23 @@ def test_bad_input_gives_clear_errors(tmp_path: Path) -> None:
     bad[1] = (bad[1][0], torch.tensor([0, 1, 7, 2]))
     _, net = _nets()
     before = _snapshot(clf)
-    with pytest.raises(ValueError, match=r"`train_data` batch 1: `labels` must hold class ids in \[0, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"`train_data` batch 1: `labels` must hold class ids in \[0, 3\)"
+    ):
         fit_explainer(clf, net, bad, epochs=1, progress=False)
     assert before[1:] == _snapshot(clf)[1:]  # flags and modes restored after the error
     with pytest.raises(ValueError, match="unknown loss weights"):
         fit_explainer(clf, net, _data(), epochs=1, progress=False, tv=1.0)
     with pytest.raises(FileNotFoundError, match="resume"):
-        fit_explainer(clf, net, _data(), epochs=1, progress=False, resume=True,
-                      checkpoint=tmp_path / "none.pt")
+        fit_explainer(
+            clf,
+            net,
+            _data(),
+            epochs=1,
+            progress=False,
+            resume=True,
+            checkpoint=tmp_path / "none.pt",
+        )
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
