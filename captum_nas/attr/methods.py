@@ -3,9 +3,16 @@
 Every class takes the Captum class's own constructor arguments (positional or by
 keyword), plus keyword-only options of :class:`SuperpixelAttribution`:
 ``segmenter`` (default: ``NASSegmenter`` on the same model, built on first use),
-``n_segments`` and ``nas_options`` for that default, ``reduce``, ``channel_reduce``
-and ``interpolate_mode``. ``attribute`` takes Captum's arguments plus ``segments``,
-``return_segments`` (see :meth:`SuperpixelAttribution.attribute`).
+``n_segments`` and ``nas_options`` for that default, ``pooling`` and
+``interpolate_mode`` (and, with ``pooling="custom"``, ``reduce`` and ``channel_reduce``).
+
+What they return by default (``pooling="magnitude"``): a map of the inputs' shape in
+which every pixel holds its segment's **mean magnitude**, the mean over the segment of
+``|sum over channels of the Captum attribution|`` (>= 0, the map that localises).
+``pooling="contribution"`` returns signed region contributions instead: segment scores
+that are sums of the signed attribution and add up to the unpooled total.
+``attribute`` takes Captum's arguments plus ``feature_mask`` (alias ``segments``),
+``return_segments`` and ``return_result`` (see :meth:`SuperpixelAttribution.attribute`).
 
 Example:
     >>> ig = NASIntegratedGradients(model, n_segments=32)
@@ -53,21 +60,35 @@ class CaptumSuperpixelMethod(SuperpixelAttribution):
         segmenter: SegmenterFn | None = None,
         n_segments: int = 32,
         nas_options: Mapping[str, Any] | None = None,
-        reduce: str = "mean",
+        pooling: str = "magnitude",
+        reduce: str | None = None,
         channel_reduce: str | None = None,
         interpolate_mode: str = "bilinear",
         **kwargs: Any,
     ) -> None:
+        if self._segments_as_feature_mask:
+            given = {"pooling": pooling != "magnitude", "reduce": reduce is not None}
+            given["channel_reduce"] = channel_reduce is not None
+            for name, value in given.items():
+                if value:
+                    raise TypeError(
+                        f"`{name}`: {type(self).__name__} returns one signed value per "
+                        "segment (the segments are its feature mask) and pools nothing; "
+                        "it takes no pooling options"
+                    )
         base = self.captum_class(*args, **kwargs)
         super().__init__(
             base,
             segmenter,
+            pooling=pooling,
             reduce=reduce,
             channel_reduce=channel_reduce,
             interpolate_mode=interpolate_mode,
             n_segments=n_segments,
             nas_options=nas_options,
         )
+        if self._segments_as_feature_mask:
+            self.pooling = None
 
 
 def _layer(model: Any, layer: Any) -> nn.Module:
