@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from captum_nas._validation import check_positive_int
-    from captum_nas.models.loading import load_model
     from captum_nas.explainer.training import save_explainer, train_flowers_explainer
+    from captum_nas.models.loading import load_model
     from captum_nas.models.reference import reference_checkpoint_path
 
     variants = {"reference": "single", "reference-double": "double"}
