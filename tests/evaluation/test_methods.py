@@ -20,7 +20,8 @@ def test_saliency_and_ig_match_captum(setup) -> None:  # type: ignore[no-untyped
     assert torch.allclose(attribution_fn("ig", model, n_steps=8)(x, t), ig)
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
+# "explainer" needs an Explainer trained for the model (tests/explainer covers it)
+@pytest.mark.parametrize("name", [n for n in METHOD_NAMES if n != "explainer"])
 def test_every_method_gives_nonnegative_input_sized_maps(setup, name: str) -> None:  # type: ignore[no-untyped-def]
     model, x, t = setup
     out = attribution_fn(name, model, n_steps=4)(x, t)
@@ -36,3 +37,9 @@ def test_gradcam_layer_default_and_errors(setup) -> None:  # type: ignore[no-unt
         attribution_fn("gradcam", model, layer="layer9")
     with pytest.raises(ValueError, match="unknown method 'shap'"):
         attribution_fn("shap", model)
+
+
+def test_explainer_needs_an_explainer_trained_for_the_model(setup) -> None:  # type: ignore[no-untyped-def]
+    model, _, _ = setup
+    with pytest.raises(ValueError, match="needs an Explainer trained for this model"):
+        attribution_fn("explainer", model)
