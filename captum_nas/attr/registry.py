@@ -692,6 +692,23 @@ register_method(
     )
 )
 
+
+def _explainer(model: nn.Module, ctx: BuildContext) -> Attribution:
+    from captum_nas.explainer.attribution import build
+
+    return build(model, ctx)
+
+
+register_method(
+    MethodSpec(
+        "explainer",
+        _explainer,
+        summary="trained Explainer's mask of the class (Stalder et al.): the shipped one for "
+        "model 'reference', else options['explainer'] = a checkpoint",
+        nonnegative=True,
+    )
+)
+
 register_segmenter(SegmenterSpec("none", _seg_none, summary="no pooling: the pixel map"))
 register_segmenter(SegmenterSpec("grid", _seg_grid, summary="square patches"))
 register_segmenter(SegmenterSpec("slic", _seg_slic, summary="scikit-image SLIC", takes_images=True))

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "train-reference": "captum_nas.cli.train",
     "benchmark": "captum_nas.cli.benchmark",
     "train-guided": "captum_nas.cli.train_guided",
+    "train-explainer": "captum_nas.cli.train_explainer",
 }
 
 

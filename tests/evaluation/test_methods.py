@@ -31,7 +31,8 @@ def _fitted_selector(model: TinyCNN) -> dict[str, object]:
     return {"selector": sel}
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
+# "explainer" needs an Explainer trained for the model (tests/explainer covers it)
+@pytest.mark.parametrize("name", [n for n in METHOD_NAMES if n != "explainer"])
 def test_every_method_gives_nonnegative_input_sized_maps(setup, name: str) -> None:  # type: ignore[no-untyped-def]
     model, x, t = setup
     options = _fitted_selector(model) if name == "relevant-features" else None
@@ -48,3 +49,9 @@ def test_gradcam_layer_default_and_errors(setup) -> None:  # type: ignore[no-unt
         attribution_fn("gradcam", model, layer="layer9")
     with pytest.raises(ValueError, match="unknown method 'shap'"):
         attribution_fn("shap", model)
+
+
+def test_explainer_needs_an_explainer_trained_for_the_model(setup) -> None:  # type: ignore[no-untyped-def]
+    model, _, _ = setup
+    with pytest.raises(ValueError, match="needs an Explainer trained for this model"):
+        attribution_fn("explainer", model)
