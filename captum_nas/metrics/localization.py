@@ -29,17 +29,16 @@ import torch
 from torch import Tensor
 
 from captum_nas._validation import check_choice, check_number, check_tensor
-from captum_nas.metrics._common import (
-    box_iou,
-    check_boxes,
+from captum_nas.metrics._boxes import box_iou, check_boxes
+from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,
     chunk_rows,
-    connected_components,
     default_cam_thresholds,
     minmax_normalize,
 )
+from captum_nas.segmentation.connectivity import mask_components
 
 ThresholdsLike = float | Sequence[float] | Tensor
 
@@ -229,7 +228,7 @@ def _best_box_ious(
         part = norm[s : s + per_chunk]
         nc = part.shape[0]
         fg = (part[:, None] > cams[None, :, None, None]).reshape(nc * t, h, w)
-        comps = connected_components(fg, connectivity=connectivity)
+        comps = mask_components(fg, connectivity=connectivity)
         k = comps.sizes.numel()
         if k == 0:
             continue

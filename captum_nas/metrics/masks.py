@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from captum_nas.metrics._common import (
+from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from captum_nas._validation import check_number
-from captum_nas.metrics._common import boxes_to_mask, check_boxes, check_maps, check_masks
+from captum_nas.metrics._boxes import boxes_to_mask, check_boxes
+from captum_nas.metrics._checks import check_maps, check_masks
 
 
 def _disk_dilate(mask: Tensor, radius: float) -> Tensor:
