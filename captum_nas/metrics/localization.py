@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_nas._types import ThresholdsLike
 from captum_nas._validation import check_choice, check_number, check_tensor
 from captum_nas.metrics._boxes import box_iou, check_boxes
 from captum_nas.metrics._checks import (
@@ -39,8 +40,6 @@ from captum_nas.metrics._checks import (
     minmax_normalize,
 )
 from captum_nas.segmentation.connectivity import mask_components
-
-ThresholdsLike = float | Sequence[float] | Tensor
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,16 @@ maps' device in their dtype. Higher is better for every function here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 
+from captum_nas._types import ThresholdsLike
 from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,
     minmax_normalize,
 )
-
-ThresholdsLike = float | Sequence[float] | Tensor
 
 
 def _counts_above(scores: Tensor, gt: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
