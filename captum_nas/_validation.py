@@ -118,9 +118,9 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
 def check_seed(value: Any, name: str = "seed") -> int:
     """Return ``value`` as int when it is a valid random seed: an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer seed >= 0, got {describe(value)}")
+        raise TypeError(f"`{name}` must be an integer >= 0, got {describe(value)}")
     if value < 0:
-        raise ValueError(f"`{name}` must be an integer seed >= 0, got {value}")
+        raise ValueError(f"`{name}` must be an integer >= 0, got {value}")
     return int(value)
 
 
