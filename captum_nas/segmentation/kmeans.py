@@ -11,6 +11,9 @@ group (assignment distances to other groups' centres are masked, not penalised, 
 precision is lost), and seeding first gives every group one centre (uniformly among
 the points of groups still without one), then continues by k-means++ within groups.
 This is the refinement step of hierarchical NAS.
+
+Why our own: scikit-learn's and other k-means work on one image at a time on the CPU;
+this one clusters a whole batch in one call on any device, with group constraints.
 """
 
 from __future__ import annotations
