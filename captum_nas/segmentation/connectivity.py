@@ -178,7 +178,8 @@ def upsample_labels(labels: Tensor, size: tuple[int, int], *, mode: str = "bilin
     ``mode="nearest"`` copies labels; ``"bilinear"`` gives smooth borders: each pixel
     takes the argmax of the bilinearly upsampled one-hot encoding, computed from the
     four source neighbours of each pixel without materialising the (N, K, H, W)
-    one-hot tensor.
+    one-hot tensor. Internal to NAS (not re-exported from
+    :mod:`captum_nas.segmentation`); the signature may change.
     """
     _, h, w = labels.shape
     if (h, w) == tuple(size):

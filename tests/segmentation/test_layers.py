@@ -3,7 +3,8 @@ import torch
 import torchvision
 from torch import nn
 
-from captum_nas.segmentation import auto_layers, resolve_layers
+from captum_nas.segmentation import auto_layers
+from captum_nas.segmentation.layers import resolve_layers
 
 # stage outputs expected for 224x224 inputs (random weights: only shapes matter)
 EXPECTED = {
