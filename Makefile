@@ -21,8 +21,9 @@ demo: $(STAMP)
 
 NOTEBOOKS := $(wildcard tutorials/*.ipynb)
 
+# the tests, the docstring examples (doctests; names from ./conftest.py) and the tutorials
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests $(if $(NOTEBOOKS),--nbmake $(NOTEBOOKS))
+	$(PY) -m pytest -q -p no:cacheprovider tests --doctest-modules captum_nas $(if $(NOTEBOOKS),--nbmake $(NOTEBOOKS))
 
 LINT_DIRS := $(wildcard captum_nas tests benchmarks)
 

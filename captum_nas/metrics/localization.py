@@ -331,7 +331,11 @@ def max_box_acc_v1_v2(
         ``(v1, v2)`` :class:`MaxBoxAccResult` s.
 
     Example:
-        >>> v1, v2 = max_box_acc_v1_v2(maps, boxes)
+        >>> maps = torch.zeros(1, 8, 8)
+        >>> maps[0, 2:6, 2:6] = 1.0
+        >>> v1, v2 = max_box_acc_v1_v2(maps, torch.tensor([[[2, 2, 6, 6]]]))
+        >>> v1.max_box_acc.tolist(), v2.max_box_acc.tolist()
+        ([1.0], [1.0, 1.0, 1.0])
     """
     m = check_maps(maps)
     connectivity = _check_connectivity(connectivity)

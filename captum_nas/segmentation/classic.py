@@ -104,8 +104,9 @@ class SLICSegmenter(_SkimageSegmenter):
         **slic_kwargs: passed to ``skimage.segmentation.slic``.
 
     Example:
-        >>> SLICSegmenter(n_segments=32, mean=MEAN, std=STD)(inputs).shape
-        torch.Size([N, 1, H, W])
+        >>> inputs = (images - 0.5) / 0.25  # normalised with mean 0.5, std 0.25
+        >>> SLICSegmenter(n_segments=8, mean=(0.5,) * 3, std=(0.25,) * 3)(inputs).shape
+        torch.Size([2, 1, 32, 32])
     """
 
     def __init__(

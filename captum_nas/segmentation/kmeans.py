@@ -142,7 +142,7 @@ def batched_kmeans(
     Example:
         >>> x = torch.tensor([[[0.0], [0.1], [5.0], [5.1]]])
         >>> batched_kmeans(x, 2).labels
-        tensor([[0, 0, 1, 1]])  # up to the order of the clusters
+        tensor([[1, 1, 0, 0]])
     """
     check_tensor(x, "x")
     if x.dim() != 3:

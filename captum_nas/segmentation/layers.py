@@ -110,6 +110,7 @@ def auto_layers(
             other than 1x1.
 
     Example:
+        >>> import torchvision
         >>> auto_layers(torchvision.models.resnet50(), (3, 224, 224))
         ['relu', 'layer1', 'layer2', 'layer3', 'layer4']
     """

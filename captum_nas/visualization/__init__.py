@@ -8,12 +8,12 @@ no pyplot state). Every name is importable from ``captum_nas.visualization``.
 
 Example:
     >>> from matplotlib.figure import Figure
-    >>> from captum.attr.visualization import visualize_image_attr
+    >>> from captum.attr import visualization as viz
     >>> image, attr = torch.rand(1, 3, 8, 8), torch.randn(1, 3, 8, 8)
     >>> fig = Figure(figsize=(3, 3))
     >>> ax = fig.add_subplot()
-    >>> _ = visualize_image_attr(to_hwc(attr[0]), to_hwc(image[0]), "blended_heat_map",
-    ...                          plt_fig_axis=(fig, ax), use_pyplot=False)
+    >>> _ = viz.visualize_image_attr(to_hwc(attr[0]), to_hwc(image[0]), "blended_heat_map",
+    ...                              plt_fig_axis=(fig, ax), use_pyplot=False)
 """
 
 from captum_nas.visualization.figures import (

@@ -130,8 +130,10 @@ def plot_grid(
         titled "method / segmenter".
 
     Example:
+        >>> a, b = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
         >>> fig = plot_grid(images, {("ig", "nas"): a, ("ig", "slic"): b})
-        >>> fig.savefig("grid.png")
+        >>> len(fig.axes)  # 2 images x (image + 2 maps)
+        6
     """
     x = _as_batch(images, "images")
     if not isinstance(maps, Mapping) or not maps:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from captum_nas.metrics.relevance import gaussian_blur, relevance_curve, relevance_gap
+from captum_nas.metrics.relevance import BLUR_SIGMA, gaussian_blur, relevance_curve, relevance_gap
 from captum_nas.segmentation import GridSegmenter
 
 
@@ -191,7 +191,7 @@ def test_baselines_fill_removed_pixels() -> None:
     x = torch.rand(2, 3, 8, 8, generator=gen)
     assert torch.equal(_last_input("zeros", x), torch.zeros_like(x))
     assert torch.allclose(_last_input("mean", x), x.mean((2, 3), keepdim=True).expand_as(x))
-    assert torch.allclose(_last_input("blur", x), gaussian_blur(x, 5.0))
+    assert torch.allclose(_last_input("blur", x), gaussian_blur(x, BLUR_SIGMA))
     assert torch.equal(_last_input(0.25, x), torch.full_like(x, 0.25))
     custom = torch.rand(1, 3, 1, 1, generator=gen)
     assert torch.equal(_last_input(custom, x), custom.expand_as(x))
