@@ -24,6 +24,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(EXPECTED))
 def test_torchvision_families(arch: str) -> None:
     model = getattr(torchvision.models, arch)().eval()

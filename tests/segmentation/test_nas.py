@@ -197,6 +197,7 @@ def _seam_accuracy(seg: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return torch.maximum(same, 1 - same)
 
 
+@pytest.mark.slow
 def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
     """Left/right and top/bottom halves of two different photos, K=2.
 

@@ -1,5 +1,6 @@
 """Property-based tests of the segmentation invariants."""
 
+import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -52,6 +53,7 @@ def test_components_refine_labels_and_are_contiguous(mask: torch.Tensor) -> None
     assert bool((~same_cc | same_lab).all())
 
 
+@pytest.mark.slow
 @given(masks, st.integers(1, 6))
 def test_merge_small_segments_only_coarsens(mask: torch.Tensor, min_size: int) -> None:
     cc = connected_components(mask[:, 0])
