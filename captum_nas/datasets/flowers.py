@@ -34,8 +34,8 @@ The module is the data-set API (:func:`render_flowers`, :class:`FlowersDataset`,
 :mod:`captum_nas.datasets.flower_classes` (re-exported here) and the drawing in
 :mod:`captum_nas.datasets._flower_render`.
 
-Speed: a batch is rendered at once in torch (no loop over images). Measured on 2 CPU
-cores, 128x128: see ``benchmarks`` or run::
+Speed: a batch is rendered at once in torch (no loop over images). To measure it at
+128x128 on your machine, see ``benchmarks`` or run::
 
     python -c "import time, torch; from captum_nas.datasets import render_flowers as r; \\
     r(256); t = time.perf_counter(); r(4096); print(4096 / (time.perf_counter() - t))"
