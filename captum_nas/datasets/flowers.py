@@ -55,20 +55,22 @@ from captum_nas._validation import check_choice, check_positive_int, check_seed,
 from captum_nas.datasets import _draw as D
 from captum_nas.datasets._flower_render import render_chunk
 from captum_nas.datasets._random import derive_key
+
+# the public names of flower_classes stay importable from here (the `X as X` re-exports)
+from captum_nas.datasets.flower_classes import CLASS_COLOURS as CLASS_COLOURS
 from captum_nas.datasets.flower_classes import (
-    CLASS_COLOURS,
     CLASS_NAMES,
     DECIDING_PARTS,
     FLOWERS_NORMALIZER,
-    NUISANCE_PALETTE,
     PART_ID,
-    PART_NAMES,
     SPLITS,
     VARIANTS,
-    class_colours,
-    denormalize,
     n_classes,
 )
+from captum_nas.datasets.flower_classes import NUISANCE_PALETTE as NUISANCE_PALETTE
+from captum_nas.datasets.flower_classes import PART_NAMES as PART_NAMES
+from captum_nas.datasets.flower_classes import class_colours as class_colours
+from captum_nas.datasets.flower_classes import denormalize as denormalize
 
 _MIN_SIZE = 32
 _MAX_INDEX = 2**32
@@ -340,21 +342,3 @@ class FlowersDataset(Dataset[dict[str, Tensor]]):
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Tensor]]:
         batch = self.render(indices)
         return [batch.sample(k) for k in range(len(batch))]
-
-
-__all__ = [
-    "CLASS_COLOURS",
-    "CLASS_NAMES",
-    "DECIDING_PARTS",
-    "FLOWERS_NORMALIZER",
-    "NUISANCE_PALETTE",
-    "PART_NAMES",
-    "SPLITS",
-    "VARIANTS",
-    "FlowerBatch",
-    "FlowersDataset",
-    "class_colours",
-    "denormalize",
-    "n_classes",
-    "render_flowers",
-]

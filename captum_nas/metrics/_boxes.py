@@ -117,3 +117,6 @@ def box_iou(pred: Tensor, gt: Tensor) -> Tensor:
     area_g = (gt[..., 2] - gt[..., 0]).clamp(min=0) * (gt[..., 3] - gt[..., 1]).clamp(min=0)
     union = area_p + area_g - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(union))
+
+
+__all__ = ["box_iou", "boxes_to_mask", "check_boxes"]

@@ -188,3 +188,15 @@ def default_cam_thresholds(like: Tensor) -> Tensor:
 def ceil_div(a: int, b: int) -> int:
     """Integer ceiling of a / b."""
     return -(-a // b)
+
+
+__all__ = [
+    "CHUNK_PIXELS",
+    "ceil_div",
+    "check_maps",
+    "check_masks",
+    "check_thresholds",
+    "chunk_rows",
+    "default_cam_thresholds",
+    "minmax_normalize",
+]

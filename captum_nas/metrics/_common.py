@@ -8,28 +8,8 @@ Import from those in new code.
 
 from __future__ import annotations
 
-from captum_nas.metrics._boxes import box_iou, boxes_to_mask, check_boxes
-from captum_nas.metrics._checks import (
-    CHUNK_PIXELS,
-    ceil_div,
-    check_maps,
-    check_masks,
-    check_thresholds,
-    chunk_rows,
-    default_cam_thresholds,
-    minmax_normalize,
-)
+from captum_nas.metrics import _boxes, _checks
+from captum_nas.metrics._boxes import *  # noqa: F403
+from captum_nas.metrics._checks import *  # noqa: F403
 
-__all__ = [
-    "CHUNK_PIXELS",
-    "box_iou",
-    "boxes_to_mask",
-    "ceil_div",
-    "check_boxes",
-    "check_maps",
-    "check_masks",
-    "check_thresholds",
-    "chunk_rows",
-    "default_cam_thresholds",
-    "minmax_normalize",
-]
+__all__ = [*_checks.__all__, *_boxes.__all__]

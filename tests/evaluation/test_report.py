@@ -8,14 +8,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from captum_nas.evaluation.report import (
-    curves_figure,
-    localization_figure,
-    to_json,
-    to_markdown,
-    write_csv,
-    write_report,
-)
+from captum_nas.evaluation import report as rp
 from captum_nas.evaluation.runner import EvaluationReport
 
 
@@ -33,7 +26,7 @@ def _report(with_curves: bool = True) -> EvaluationReport:
 
 
 def test_markdown_table_rounds_and_orders_columns() -> None:
-    text = to_markdown(_report(), digits=2)
+    text = rp.to_markdown(_report(), digits=2)
     lines = text.splitlines()
     # metric columns follow METRIC_INFO's order (box accuracy before pxap), only present ones
     cols = "boxacc_iou30 | boxacc_iou50 | boxacc_iou70 | pxap"
@@ -45,7 +38,7 @@ def test_markdown_table_rounds_and_orders_columns() -> None:
 
 def test_json_and_csv_hold_the_rows(tmp_path: Path) -> None:
     report = _report()
-    data = json.loads(to_json(report))
+    data = json.loads(rp.to_json(report))
     assert data["n_images"] == 4 and data["accuracy"] == 0.75
     assert set(data["metrics"]) == {"boxacc_iou30", "boxacc_iou50", "boxacc_iou70", "pxap"}
     assert data["rows"] == report.rows
@@ -58,7 +51,7 @@ def test_json_and_csv_hold_the_rows(tmp_path: Path) -> None:
             "lerf": [0.9, 0.8],
         }
     ]
-    write_csv(report, tmp_path / "r.csv")
+    rp.write_csv(report, tmp_path / "r.csv")
     with (tmp_path / "r.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [float(r["pxap"]) for r in rows] == [0.5, 0.125]
@@ -74,18 +67,18 @@ def test_json_and_csv_hold_the_rows(tmp_path: Path) -> None:
 
 def test_figures_have_one_panel_per_key_and_method() -> None:
     report = _report()
-    loc = localization_figure(report)
+    loc = rp.localization_figure(report)
     assert isinstance(loc, Figure) and len(loc.axes) == 3
     # the IoU 0.5 panel has one bar group per segmenter with the row's value
     heights = [p.get_height() for p in loc.axes[1].patches]
     assert heights == [0.25, 0.75]
-    cur = curves_figure(report)
+    cur = rp.curves_figure(report)
     assert len(cur.axes) == 1 and len(cur.axes[0].lines) == 2
 
 
 def test_write_report_writes_every_file(tmp_path: Path) -> None:
-    paths = write_report(_report(), tmp_path / "out")
+    paths = rp.write_report(_report(), tmp_path / "out")
     assert set(paths) == {"markdown", "csv", "json", "localization", "curves"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
-    no_curves = write_report(_report(with_curves=False), tmp_path / "out2")
+    no_curves = rp.write_report(_report(with_curves=False), tmp_path / "out2")
     assert "curves" not in no_curves

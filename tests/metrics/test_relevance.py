@@ -170,6 +170,18 @@ def test_scalar_output_model() -> None:
         relevance_curve(model, torch.ones(2, 1, 2, 2), torch.rand(2, 2, 2))
 
 
+def _run_quantus(metric: Any, model: nn.Module, x: Tensor, y: np.ndarray, attr: Tensor) -> Any:
+    """A Quantus metric on our inputs (CPU, softmax scores), as the parity tests call it."""
+    return metric(
+        model=model,
+        x_batch=x.numpy(),
+        y_batch=y,
+        a_batch=attr.numpy(),
+        device="cpu",
+        softmax=True,
+    )
+
+
 def _last_input(baseline: Any, x: Tensor, **kwargs: Any) -> Tensor:
     rec = Recorder(_tiny_cnn())
     relevance_curve(
@@ -331,16 +343,7 @@ def test_region_perturbation_parity_with_quantus() -> None:
             abs=False,
             disable_warnings=True,
         )
-        theirs = np.stack(
-            metric(
-                model=model,
-                x_batch=x.numpy(),
-                y_batch=y,
-                a_batch=attr.numpy(),
-                device="cpu",
-                softmax=True,
-            )
-        )
+        theirs = np.stack(_run_quantus(metric, model, x, y, attr))
         ours = relevance_curve(
             model, x, attr, torch.from_numpy(y), patch_size=4, order=order, baselines="zeros"
         )
@@ -379,16 +382,7 @@ def test_irof_parity_with_quantus(monkeypatch: pytest.MonkeyPatch) -> None:
         disable_warnings=True,
         return_aggregate=False,
     )
-    theirs = np.array(
-        metric(
-            model=model,
-            x_batch=x.numpy(),
-            y_batch=y,
-            a_batch=attr.numpy(),
-            device="cpu",
-            softmax=True,
-        )
-    )
+    theirs = np.array(_run_quantus(metric, model, x, y, attr))
     ours = relevance_curve(model, x, attr, torch.from_numpy(y), segments=seg, baselines="zeros")
     ratio = (ours.scores[:, 1:] / ours.scores[:, :1]).double().numpy()
     k = ours.n_units.double().numpy()
