@@ -24,7 +24,9 @@ _NOT_RUNNABLE_YET: dict[str, str] = {
     "captum_nas.attr.methods": "uses undefined names",
     "captum_nas.attr.superpixel.SuperpixelAttribution": "uses undefined names",
     "captum_nas.evaluation.data.FolderData": "needs a folder of images",
-    "captum_nas.evaluation.methods.attribution_fn": "uses undefined names",
+    "captum_nas.attr.methods.NASGradCam": "needs a vision transformer `vit`",
+    "captum_nas.attr.result": "uses undefined names",
+    "captum_nas.attr.result.AttributionResult.top_k": "uses undefined names",
 }
 
 

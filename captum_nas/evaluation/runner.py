@@ -253,8 +253,8 @@ def evaluate(
                             tgt,
                             patch_size=side,
                             n_steps=curve_steps,
-                            baseline=curve_baseline,
-                            batch_size=forward_batch_size,
+                            baselines=curve_baseline,
+                            max_examples_per_batch=forward_batch_size,
                         )
                         a.morf.append(gap.morf.scores.cpu())
                         a.lerf.append(gap.lerf.scores.cpu())

@@ -56,7 +56,7 @@ BaselineType = str | float | Tensor | Callable[[Tensor], Tensor]
 
 ORDERS = ("morf", "lerf", "random")
 BASELINES = ("zeros", "mean", "blur", "uniform")
-#: Standard deviation (pixels) of the Gaussian used by ``baseline="blur"``.
+#: Standard deviation (pixels) of the Gaussian used by ``baselines="blur"``.
 BLUR_SIGMA = 5.0
 #: Default number of steps when removing single pixels.
 PIXEL_STEPS = 100
