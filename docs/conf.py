@@ -8,10 +8,19 @@ from their stored outputs and never re-executed.
 
 from __future__ import annotations
 
+import re
 import shutil
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import captum_nas
+
+# ``python -m`` entry points run on import; autosummary imports every submodule while
+# walking the package, so stand-ins keep them from running inside the docs build
+for _entry in ("captum_nas.__main__", "captum_nas.cli.__main__"):
+    sys.modules.setdefault(_entry, types.ModuleType(_entry))
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +78,26 @@ suppress_warnings = ["myst.header"]
 html_theme = "alabaster"
 html_title = f"captum-nas {release}"
 html_static_path: list[str] = []
+
+
+# --- Google-style "Args:" entries whose list of names continues on the next line
+# ("a, b, c,\n    d: description") are joined before napoleon reads them, so they
+# render as one entry instead of a broken field list.
+_NAMES_CONTINUED = re.compile(r"^(\s+)([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)*),\s*$")
+_NAMES_END = re.compile(r"^\s+([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)*)::?(.*)$")
+
+
+def _join_continued_names(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    i = 0
+    while i + 1 < len(lines):
+        first, second = _NAMES_CONTINUED.match(lines[i]), _NAMES_END.match(lines[i + 1])
+        if first and second:
+            lines[i : i + 2] = [f"{first[1]}{first[2]}, {second[1]}:{second[2]}"]
+        else:
+            i += 1
+
+
+def setup(app: Any) -> None:
+    app.connect("autodoc-process-docstring", _join_continued_names, priority=400)
