@@ -21,7 +21,8 @@ import torch
 from bench_segmentation import photos
 
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
-from captum_nas.segmentation import NASSegmenter, batched_kmeans, upsample_labels
+from captum_nas.segmentation import NASSegmenter, batched_kmeans
+from captum_nas.segmentation.connectivity import upsample_labels
 from captum_nas.segmentation.kmeans import _kmeans_pp
 
 

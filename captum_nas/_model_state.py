@@ -50,7 +50,7 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
 
     Example:
         >>> with preserved_model_state(model):
-        ...     model.train()
+        ...     _ = model.train()
         >>> model.training  # as before the block
         False
     """
@@ -140,8 +140,9 @@ class ActivationCapture:
 
     Example:
         >>> with ActivationCapture([model.layer1, model.layer2]) as cap:
-        ...     model(x)
-        >>> [a.shape for a in cap.outputs]
+        ...     _ = model(images)
+        >>> [tuple(a.shape) for a in cap.outputs]
+        [(2, 16, 8, 8), (2, 32, 4, 4)]
     """
 
     def __init__(self, layers: Sequence[nn.Module], *, detach: bool = True) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+from captum_nas._types import FLOAT_DTYPES as _FLOAT_DTYPES
 
 
 def describe(value: Any) -> str:
@@ -112,6 +112,15 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
         raise TypeError(f"`{name}` must be an integer >= {minimum}, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Return ``value`` as int when it is a valid random seed: an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer >= 0, got {describe(value)}")
+    if value < 0:
+        raise ValueError(f"`{name}` must be an integer >= 0, got {value}")
     return int(value)
 
 

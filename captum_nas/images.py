@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from skimage.util import img_as_float32
 from torch import Tensor
+from torchvision.transforms.v2 import functional as TF
 
 from captum_nas._validation import check_image_batch, check_positive_int
 
@@ -57,7 +58,16 @@ IMAGENET_NORMALIZER = Normalizer((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 def to_float_image(array: np.ndarray) -> Tensor:
-    """An image array (H, W), (H, W, 3) or (H, W, 4), uint8 or float, as (3, H, W) in [0, 1]."""
+    """An image array (H, W), (H, W, 3) or (H, W, 4), uint8 or float, as (3, H, W) in [0, 1].
+
+    uint8, uint16 and bool arrays are scaled by scikit-image's ``img_as_float32``; float
+    arrays are kept, except that values above 1 are read as 0..255. Grey images are
+    repeated over three channels and an alpha channel is dropped.
+
+    Example:
+        >>> to_float_image(np.full((2, 2), 255, dtype=np.uint8)).unique()
+        tensor([1.])
+    """
     arr = np.asarray(array)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, -1)
@@ -66,10 +76,8 @@ def to_float_image(array: np.ndarray) -> Tensor:
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, -1)
     arr = arr[..., :3]
-    if arr.dtype == np.uint8:
-        img = torch.from_numpy(arr.copy()).float() / 255.0
-    elif arr.dtype == np.uint16:
-        img = torch.from_numpy(arr.astype(np.float32)) / 65535.0
+    if arr.dtype in (np.uint8, np.uint16, np.bool_):
+        img = torch.from_numpy(img_as_float32(arr))
     else:
         img = torch.from_numpy(arr.astype(np.float32))
         if img.numel() and float(img.max()) > 1.0:
@@ -78,23 +86,25 @@ def to_float_image(array: np.ndarray) -> Tensor:
 
 
 def resize_image(image: Tensor, size: int | tuple[int, int]) -> Tensor:
-    """Resize (C, H, W) or (N, C, H, W) images with antialiasing.
+    """Resize (C, H, W) or (N, C, H, W) images with antialiasing (torchvision's resize).
 
-    ``size`` as an int resizes the shorter side to ``size`` then centre-crops a square;
-    a pair (H, W) resizes exactly.
+    ``size`` as an int resizes the shorter side to ``size`` then centre-crops a square
+    (torchvision's ``resize`` + ``center_crop``, the ImageNet evaluation transform); a
+    pair (H, W) resizes exactly. Bilinear, antialiased, clamped to [0, 1].
+
+    Example:
+        >>> resize_image(torch.rand(3, 40, 60), 20).shape
+        torch.Size([3, 20, 20])
+        >>> resize_image(torch.rand(2, 3, 40, 60), (10, 30)).shape
+        torch.Size([2, 3, 10, 30])
     """
     x = image.unsqueeze(0) if image.dim() == 3 else image
     check_image_batch(x, "image")
     if isinstance(size, int):
         s = check_positive_int(size, "size")
-        h, w = x.shape[-2:]
-        scale = s / min(h, w)
-        nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-        top, left = (nh - s) // 2, (nw - s) // 2
-        x = x[..., top : top + s, left : left + s]
+        x = TF.center_crop(TF.resize(x, [s], antialias=True), [s, s])
     else:
-        x = F.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
+        x = TF.resize(x, [int(v) for v in size], antialias=True)
     x = x.clamp(0.0, 1.0).contiguous()
     return x[0] if image.dim() == 3 else x
 

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
+
+
+@pytest.fixture(autouse=True)
+def _seeded_global_rng() -> Iterator[None]:
+    """Every test starts from the same global torch and numpy RNG state, restored after.
+
+    Tests that draw data without their own generator are thus reproducible, and no test
+    leaks RNG state into the next.
+    """
+    np_state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        np.random.seed(0)
+        yield
+    np.random.set_state(np_state)
 
 
 class TinyCNN(nn.Module):

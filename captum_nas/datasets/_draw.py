@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torchvision.ops import masks_to_boxes
 
 
 def pixel_grid(
@@ -138,15 +139,12 @@ def chebyshev_cos(x: Tensor, order: Tensor, orders: range) -> Tensor:
 def boxes_from_masks(masks: Tensor) -> Tensor:
     """Bounding boxes (N, 4) as (x0, y0, x1, y1), ends exclusive, of bool masks (N, 1, H, W).
 
-    Empty masks get (0, 0, 0, 0).
+    Empty masks get (0, 0, 0, 0). ``torchvision.ops.masks_to_boxes`` with exclusive ends.
     """
     n, _, h, w = masks.shape
-    rows = masks.reshape(n, h, w).any(dim=2)
-    cols = masks.reshape(n, h, w).any(dim=1)
-    y0 = rows.to(torch.uint8).argmax(dim=1)
-    x0 = cols.to(torch.uint8).argmax(dim=1)
-    y1 = h - rows.flip(1).to(torch.uint8).argmax(dim=1)
-    x1 = w - cols.flip(1).to(torch.uint8).argmax(dim=1)
-    box = torch.stack([x0, y0, x1, y1], dim=1).long()
-    empty = ~rows.any(dim=1)
+    flat = masks.reshape(n, h, w)
+    # torchvision's boxes have inclusive ends (and empty masks give zeros)
+    box = masks_to_boxes(flat).long()
+    box[:, 2:] += 1
+    empty = ~flat.flatten(1).any(dim=1)
     return box.masked_fill(empty[:, None], 0)

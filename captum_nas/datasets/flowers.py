@@ -29,8 +29,13 @@ from a counter-based hash (no generator state), so random access, batch renderin
 any number of DataLoader workers give the same tensors (bit for bit on one device).
 Train and test use different keys derived from the seed, so they are different images.
 
-Speed: a batch is rendered at once in torch (no loop over images). Measured on 2 CPU
-cores, 128x128: see ``benchmarks`` or run::
+The module is the data-set API (:func:`render_flowers`, :class:`FlowersDataset`,
+:class:`FlowerBatch`); the classes and colours live in
+:mod:`captum_nas.datasets.flower_classes` (re-exported here) and the drawing in
+:mod:`captum_nas.datasets._flower_render`.
+
+Speed: a batch is rendered at once in torch (no loop over images). To measure it at
+128x128 on your machine, see ``benchmarks`` or run::
 
     python -c "import time, torch; from captum_nas.datasets import render_flowers as r; \\
     r(256); t = time.perf_counter(); r(4096); print(4096 / (time.perf_counter() - t))"
@@ -38,7 +43,6 @@ cores, 128x128: see ``benchmarks`` or run::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -47,113 +51,30 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from captum_nas._validation import check_choice, check_positive_int, check_tensor, describe
+from captum_nas._validation import check_choice, check_positive_int, check_seed, describe
 from captum_nas.datasets import _draw as D
-from captum_nas.datasets._random import derive_key, uniform
-from captum_nas.images import Normalizer
+from captum_nas.datasets._flower_render import render_chunk
+from captum_nas.datasets._random import derive_key
 
-VARIANTS = ("single", "double")
-SPLITS = ("train", "test")
-
-#: Part ids of :attr:`FlowerBatch.parts` (0 is the background).
-PART_NAMES = ("background", "stem", "leaves", "petals", "centre")
-_PART_ID = {name: i for i, name in enumerate(PART_NAMES)}
-
-#: Class colours (RGB in [0, 1]): saturated, far from every nuisance colour.
-CLASS_COLOURS: dict[str, tuple[float, float, float]] = {
-    "red": (0.86, 0.08, 0.10),
-    "orange": (1.00, 0.50, 0.00),
-    "yellow": (1.00, 0.88, 0.05),
-    "blue": (0.10, 0.25, 0.95),
-    "purple": (0.55, 0.10, 0.80),
-    "pink": (1.00, 0.45, 0.78),
-    "cyan": (0.05, 0.85, 0.95),
-}
-
-#: Colours of the parts that do not decide the class (before a +-0.05 jitter).
-NUISANCE_PALETTE: tuple[tuple[float, float, float], ...] = (
-    (0.20, 0.55, 0.15),  # leaf green
-    (0.45, 0.72, 0.25),  # light green
-    (0.08, 0.32, 0.12),  # dark green
-    (0.42, 0.45, 0.12),  # olive
-    (0.42, 0.26, 0.12),  # brown
-    (0.25, 0.15, 0.08),  # dark brown
-    (0.50, 0.50, 0.50),  # grey
-    (0.90, 0.88, 0.78),  # cream
-    (0.15, 0.15, 0.15),  # charcoal
-    (0.55, 0.62, 0.50),  # sage
+# the public names of flower_classes stay importable from here (the `X as X` re-exports)
+from captum_nas.datasets.flower_classes import CLASS_COLOURS as CLASS_COLOURS
+from captum_nas.datasets.flower_classes import (
+    CLASS_NAMES,
+    DECIDING_PARTS,
+    FLOWERS_NORMALIZER,
+    PART_ID,
+    SPLITS,
+    VARIANTS,
+    n_classes,
 )
-
-#: For each variant, the deciding parts and the colour names each can take. The label
-#: is the mixed-radix number of the colour indices (first part most significant).
-DECIDING_PARTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "single": (("petals", ("red", "orange", "yellow", "blue", "purple", "pink")),),
-    "double": (
-        ("petals", ("red", "yellow", "blue", "purple")),
-        ("leaves", ("orange", "pink", "cyan")),
-    ),
-}
-
-
-def _class_names(variant: str) -> tuple[str, ...]:
-    names = [""]
-    for part, colours in DECIDING_PARTS[variant]:
-        names = [f"{n}+{c}-{part}" if n else f"{c}-{part}" for n in names for c in colours]
-    return tuple(names)
-
-
-#: Class names per variant, in label order, e.g. ``CLASS_NAMES["single"][0] == "red-petals"``.
-CLASS_NAMES: dict[str, tuple[str, ...]] = {v: _class_names(v) for v in VARIANTS}
-
-#: Per-channel mean and std of the rendered images (measured on 2048 training images
-#: at 128x128); ``render_flowers(normalize=True)`` returns ``(image - mean) / std``.
-FLOWERS_NORMALIZER = Normalizer((0.445, 0.440, 0.430), (0.172, 0.163, 0.175))
+from captum_nas.datasets.flower_classes import NUISANCE_PALETTE as NUISANCE_PALETTE
+from captum_nas.datasets.flower_classes import PART_NAMES as PART_NAMES
+from captum_nas.datasets.flower_classes import class_colours as class_colours
+from captum_nas.datasets.flower_classes import denormalize as denormalize
 
 _MIN_SIZE = 32
 _MAX_INDEX = 2**32
 _CHUNK_PIXELS = 64 * 128 * 128  # images rendered together: about 1M pixels (cache size)
-_N_ELLIPSES = 10
-_N_BARS = 4
-_N_GRATINGS = 3
-_N_STREAMS = 256
-
-
-def n_classes(variant: str) -> int:
-    """Number of classes of ``variant`` (6 for ``"single"``, 12 for ``"double"``)."""
-    return len(CLASS_NAMES[check_choice(variant, "variant", VARIANTS)])
-
-
-def class_colours(variant: str) -> Tensor:
-    """Colours of the deciding parts per class: float tensor (n_classes, n_parts, 3).
-
-    Example:
-        >>> class_colours("single")[0, 0]  # red petals
-        tensor([0.8600, 0.0800, 0.1000])
-    """
-    check_choice(variant, "variant", VARIANTS)
-    spec = DECIDING_PARTS[variant]
-    sizes = [len(colours) for _, colours in spec]
-    rows = []
-    for label in range(math.prod(sizes)):
-        digits, rest = [], label
-        for size in reversed(sizes):
-            digits.append(rest % size)
-            rest //= size
-        digits.reverse()
-        rows.append([CLASS_COLOURS[spec[j][1][d]] for j, d in enumerate(digits)])
-    return torch.tensor(rows, dtype=torch.float32)
-
-
-def denormalize(inputs: Tensor) -> Tensor:
-    """Images in [0, 1] from inputs normalised with :data:`FLOWERS_NORMALIZER`.
-
-    Args:
-        inputs: (..., 3, H, W) normalised images.
-
-    Returns:
-        Tensor of the same shape, clamped to [0, 1].
-    """
-    return FLOWERS_NORMALIZER.inverse(check_tensor(inputs, "inputs"))
 
 
 @dataclass(frozen=True)
@@ -208,21 +129,6 @@ class FlowerBatch:
         return FlowerBatch(**values)
 
 
-class _Draws:
-    """Hands out the columns of a (N, n_streams) table of uniforms in a fixed order."""
-
-    def __init__(self, table: Tensor) -> None:
-        self.table = table
-        self.used = 0
-
-    def __call__(self) -> Tensor:
-        if self.used >= self.table.shape[1]:
-            raise RuntimeError("not enough random streams; raise _N_STREAMS")
-        column = self.table[:, self.used]
-        self.used += 1
-        return column
-
-
 def _check_image_size(image_size: Any) -> tuple[int, int]:
     if isinstance(image_size, (tuple, list)):
         if len(image_size) != 2:
@@ -232,10 +138,6 @@ def _check_image_size(image_size: Any) -> tuple[int, int]:
         return h, w
     s = check_positive_int(image_size, "image_size", minimum=_MIN_SIZE)
     return s, s
-
-
-def _check_seed(seed: Any) -> int:
-    return check_positive_int(seed, "seed", minimum=0)
 
 
 def _check_indices(indices: Any) -> Tensor:
@@ -266,168 +168,6 @@ def _check_indices(indices: Any) -> Tensor:
             f"`indices` must lie in [0, 2**32), got values in [{int(idx.min())}, {int(idx.max())}]"
         )
     return idx
-
-
-def _palette_colour(draws: _Draws, device: torch.device) -> Tensor:
-    """A nuisance colour per image (N, 3): a palette entry plus a +-0.05 jitter."""
-    palette = torch.tensor(NUISANCE_PALETTE, device=device)
-    pick = (draws() * len(NUISANCE_PALETTE)).long().clamp_max(len(NUISANCE_PALETTE) - 1)
-    jitter = torch.stack([draws(), draws(), draws()], dim=1) * 0.1 - 0.05
-    return (palette[pick] + jitter).clamp(0.0, 1.0)
-
-
-def _muted_colour(draws: _Draws) -> Tensor:
-    """A low-saturation colour per image (N, 3)."""
-    hue, sat, val = draws(), D.lerp(0.0, 0.35, draws()), D.lerp(0.25, 0.72, draws())
-    return D.hsv_to_rgb(hue, sat, val)
-
-
-def _draw_flower(draws: _Draws, xs: Tensor, ys: Tensor, height: int, width: int) -> Tensor:
-    """Part ids (N, H, W) as float32 (0 background, see :data:`PART_NAMES`), one flower each."""
-    scale = float(min(height, width))
-    radius = D.lerp(0.13, 0.19, draws()) * scale
-    length = D.lerp(1.6, 2.2, draws()) * radius
-    theta = D.lerp(-math.pi / 3, math.pi / 3, draws())
-    bend = D.lerp(-0.08, 0.08, draws())
-    stem_width = torch.clamp(D.lerp(0.022, 0.035, draws()) * scale, min=1.5)
-    # the flower lies within `reach` of the stem's midpoint, so it fits in the image
-    reach = 0.5 * length + radius + bend.abs() * length + stem_width + 1.0
-    mid_x = reach + (width - 2.0 * reach) * draws()
-    mid_y = reach + (height - 2.0 * reach) * draws()
-    ct, st = D.cos_sin(theta)  # stem direction (st, ct): theta = 0 points down
-    head_x, head_y = mid_x - 0.5 * length * st, mid_y - 0.5 * length * ct
-    dx, dy = xs - D.col(head_x), ys - D.col(head_y)
-    along = dx * D.col(st) + dy * D.col(ct)
-    across = dx * D.col(ct) - dy * D.col(st)
-    r2 = dx * dx + dy * dy
-
-    # stem: a band around the parabola across = curve * along^2, 0 <= along <= length
-    curve = bend / length
-    off = (across - (along * D.col(curve)) * along) * D.col(2.0 / stem_width)
-    span = (along - D.col(0.5 * length)) * D.col(2.0 / length)
-    stem = D.le(torch.maximum(off * off, span * span), 1.0)
-
-    # leaves: lens shapes attached to the stem, pointing up and out
-    first_side = torch.where(draws() < 0.5, -1.0, 1.0)
-    second = (draws() < 0.6).to(torch.float32)
-    leaves = torch.zeros_like(stem)
-    for slot in range(2):
-        base = radius * 1.1 + (length - 1.4 * radius) * draws()
-        angle = D.lerp(math.radians(35), math.radians(70), draws())
-        leaf_len = D.lerp(0.7, 1.0, draws()) * radius
-        half_width = D.lerp(0.25, 0.35, draws()) * leaf_len
-        side = first_side if slot == 0 else -first_side
-        ca, sa = D.cos_sin(angle)
-        # leaf axis in image coordinates: -cos(a) * stem direction + side * sin(a) * across
-        axis_x = -ca * st + side * sa * ct
-        axis_y = -ca * ct - side * sa * st
-        base_across = curve * base * base
-        bx = dx - D.col(base * st + base_across * ct)
-        by = dy - D.col(base * ct - base_across * st)
-        # t in [0, 1] along the leaf, |b| <= 4 t (1 - t) across it (b scaled by half_width)
-        t = bx * D.col(axis_x / leaf_len) + by * D.col(axis_y / leaf_len)
-        b = by * D.col(axis_x / (4.0 * half_width)) - bx * D.col(axis_y / (4.0 * half_width))
-        leaf = D.le(b.abs(), t * (1.0 - t))
-        if slot == 1:
-            leaf = leaf * D.col(second)
-        leaves = torch.maximum(leaves, leaf)
-
-    # head: petals r <= R f(phi) with k lobes, a centre disc on top
-    n_petals = (5 + draws() * 4).long().clamp_max(8)
-    cp, sp = D.cos_sin(draws() * (2.0 * math.pi))
-    inner = D.lerp(0.45, 0.65, draws())
-    roundness = draws()
-    centre_radius = D.lerp(0.25, 0.40, draws()) * radius
-    r = torch.sqrt(r2).clamp_min_(1e-6)
-    cos_k = D.chebyshev_cos((dx * D.col(cp) + dy * D.col(sp)) / r, n_petals, range(5, 9))
-    lobe = (cos_k + 1.0) * 0.5
-    lobe = torch.sqrt(lobe) * D.col(roundness) + lobe * D.col(1.0 - roundness)
-    head = D.le(r, (lobe * D.col(1.0 - inner) + D.col(inner)) * D.col(radius))
-    centre = D.le(r2, D.col(centre_radius * centre_radius))
-
-    # painter's order = increasing part id, so the visible part is the largest id
-    parts = torch.maximum(stem, leaves.mul_(float(_PART_ID["leaves"])))
-    parts = torch.maximum(parts, head.mul_(float(_PART_ID["petals"])))
-    return torch.maximum(parts, centre.mul_(float(_PART_ID["centre"])))
-
-
-def _draw_background(
-    draws: _Draws, xs: Tensor, ys: Tensor, height: int, width: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Layer ids (N, H, W) float32, layer colours (N, L, 3) and texture gain (N, H, W)."""
-    n = draws.table.shape[0]
-    device = xs.device
-    scale = float(min(height, width))
-    colours = [_muted_colour(draws)]
-    layer = torch.zeros((n, height, width), dtype=torch.float32, device=device)
-    n_blobs = (D.lerp(4.0, _N_ELLIPSES + 1.0, draws())).long()
-    for j in range(_N_ELLIPSES):
-        cx, cy = draws() * width, draws() * height
-        cx = torch.where(n_blobs > j, cx, -1e6)  # absent blobs are drawn far away
-        semi_major = D.lerp(0.04, 0.16, draws()) * scale
-        semi_minor = D.lerp(0.3, 1.0, draws()) * semi_major
-        c, s = D.cos_sin(draws() * math.pi)
-        use_palette = draws() < 0.3
-        muted, nuisance = _muted_colour(draws), _palette_colour(draws, device)
-        colours.append(torch.where(use_palette[:, None], nuisance, muted))
-        blob = D.ellipse(xs - D.col(cx), ys - D.col(cy), semi_major, semi_minor, c, s)
-        layer = torch.maximum(layer, blob.mul_(float(len(colours) - 1)))
-    for _ in range(_N_BARS):
-        cx, cy = draws() * width, draws() * height
-        half_length = D.lerp(0.05, 0.2, draws()) * scale
-        half_width = torch.clamp(D.lerp(0.006, 0.015, draws()) * scale, min=0.75)
-        c, s = D.cos_sin(draws() * math.pi)
-        colours.append(_palette_colour(draws, device))
-        twig = D.bar(xs - D.col(cx), ys - D.col(cy), half_length, half_width, c, s)
-        layer = torch.maximum(layer, twig.mul_(float(len(colours) - 1)))
-
-    # texture gain: a light ramp plus gratings
-    c, s = D.cos_sin(draws() * (2.0 * math.pi))
-    ramp = D.lerp(0.0, 0.5, draws()) / scale
-    gain = (xs - 0.5 * width) * D.col(ramp * c) + ((ys - 0.5 * height) * D.col(ramp * s) + 1.0)
-    for _ in range(_N_GRATINGS):
-        freq = D.lerp(3.0, 25.0, draws()) * (2.0 * math.pi / scale)
-        c, s = D.cos_sin(draws() * math.pi)
-        phase = draws() * (2.0 * math.pi)
-        amp = D.lerp(0.02, 0.1, draws())
-        gain = gain + D.grating(xs, ys, freq, c, s, phase) * D.col(amp)
-    return layer, torch.stack(colours, dim=1), gain
-
-
-def _render_chunk(
-    indices: Tensor,
-    labels: Tensor | None,
-    *,
-    variant: str,
-    key: int,
-    height: int,
-    width: int,
-    device: torch.device,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Images in [0, 1] (N, 3, H, W), labels (N,) and float part ids (N, H, W) of a chunk."""
-    n = indices.shape[0]
-    draws = _Draws(uniform(key, indices.to(device), _N_STREAMS))
-    n_cls = n_classes(variant)
-    drawn = (draws() * n_cls).long().clamp_max(n_cls - 1)
-    labels = drawn if labels is None else labels
-    xs, ys = D.pixel_grid(height, width, device)
-    parts = _draw_flower(draws, xs, ys, height, width)
-    nuisance = torch.stack([_palette_colour(draws, device) for _ in range(4)], dim=1)
-    layer, bg_colours, gain = _draw_background(draws, xs, ys, height, width)
-
-    part_colours = nuisance.clone()  # (N, 4, 3) for stem, leaves, petals, centre
-    deciding = class_colours(variant).to(device)[labels]  # (N, n_parts, 3)
-    for j, (part, _) in enumerate(DECIDING_PARTS[variant]):
-        part_colours[:, _PART_ID[part] - 1] = deciding[:, j]
-    table = torch.cat([bg_colours, part_colours], dim=1).transpose(1, 2)  # (N, 3, L + 4)
-    # flower pixels take colour n_bg - 1 + part id, background pixels their layer's
-    flower = parts.clamp_max(1.0)
-    keep = 1.0 - flower
-    index = (layer * keep + (parts + float(bg_colours.shape[1] - 1)) * flower).long()
-    images = torch.gather(table, 2, index.reshape(n, 1, -1).expand(n, 3, -1))
-    gain = gain * keep + flower  # exactly 1 on the flower
-    images = images.reshape(n, 3, height, width).mul_(gain[:, None]).clamp_(0.0, 1.0)
-    return images, labels, parts
 
 
 def render_flowers(
@@ -467,7 +207,7 @@ def render_flowers(
     check_choice(variant, "variant", VARIANTS)
     check_choice(split, "split", SPLITS)
     height, width = _check_image_size(image_size)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if not isinstance(normalize, bool):
         raise TypeError(f"`normalize` must be a bool, got {describe(normalize)}")
     idx = _check_indices(indices)
@@ -495,7 +235,7 @@ def render_flowers(
     chunk = max(1, _CHUNK_PIXELS // (height * width))
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        im, lab, par = _render_chunk(
+        im, lab, par = render_chunk(
             idx[start:stop],
             None if label_override is None else label_override[start:stop],
             variant=variant,
@@ -507,7 +247,7 @@ def render_flowers(
         image_t[start:stop], label_t[start:stop], parts_f[start:stop, 0] = im, lab, par
     deciding = torch.zeros_like(parts_f)
     for part, _ in DECIDING_PARTS[variant]:
-        is_part = torch.eq(parts_f, float(_PART_ID[part]), out=torch.empty_like(parts_f))
+        is_part = torch.eq(parts_f, float(PART_ID[part]), out=torch.empty_like(parts_f))
         deciding = torch.maximum(deciding, is_part)
     part_mask, object_mask = deciding.bool(), parts_f.bool()
     if normalize:
@@ -565,7 +305,7 @@ class FlowersDataset(Dataset[dict[str, Tensor]]):
         if self.size > _MAX_INDEX:
             raise ValueError(f"`size` must be at most 2**32, got {size}")
         self.image_size = _check_image_size(image_size)
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         if not isinstance(normalize, bool):
             raise TypeError(f"`normalize` must be a bool, got {describe(normalize)}")
         self.normalize = normalize

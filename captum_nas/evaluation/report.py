@@ -20,8 +20,16 @@ def to_markdown(report: EvaluationReport, *, digits: int = 3) -> str:
     """The report as a markdown table (one row per method and segmenter).
 
     Example:
+        >>> from captum_nas.evaluation.runner import EvaluationReport
+        >>> report = EvaluationReport(
+        ...     rows=[{"method": "saliency", "segmenter": "nas", "pxap": 0.5}],
+        ...     accuracy=1.0, n_images=2)
         >>> print(to_markdown(report))
-        | method | segmenter | maxboxacc_v1 | ...
+        | method | segmenter | pxap |
+        |---|---|---|
+        | saliency | nas | 0.500 |
+        <BLANKLINE>
+        2 images; model top-1 accuracy 1.000.
     """
     cols = _columns(report)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

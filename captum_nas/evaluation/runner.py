@@ -266,8 +266,8 @@ def evaluate_batch(
                     tgt,
                     patch_size=side,
                     n_steps=curve_steps,
-                    baseline=curve_baseline,
-                    batch_size=forward_batch_size,
+                    baselines=curve_baseline,
+                    max_examples_per_batch=forward_batch_size,
                 )
                 per_image["morf"], per_image["lerf"] = gap.morf.scores, gap.lerf.scores
                 fraction = gap.morf.fraction_removed[0].detach().cpu()

@@ -8,11 +8,14 @@
 * :mod:`~captum_nas.metrics.masks`: thresholded IoU / F1 (points and curves),
   continuous IoU, ROC-AUC.
 * :mod:`~captum_nas.metrics.semantic`: semi-supervised semantic mass over segments.
+* :mod:`~captum_nas.metrics.agreement`: agreement of two explanations over segments
+  (Spearman, Kendall, top-k overlap).
 
 Every metric's docstring says whether higher or lower is better and which parameters
 it is sensitive to.
 """
 
+from captum_nas.metrics.agreement import SegmentAgreement, segment_agreement
 from captum_nas.metrics.localization import (
     MaxBoxAccResult,
     PxAPResult,
@@ -44,6 +47,7 @@ __all__ = [
     "PxAPResult",
     "RelevanceCurveResult",
     "RelevanceGapResult",
+    "SegmentAgreement",
     "SemanticMassResult",
     "Top1LocResult",
     "box_ious_over_thresholds",
@@ -61,6 +65,7 @@ __all__ = [
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
     "roc_auc",
+    "segment_agreement",
     "semantic_mass",
     "top1_loc",
 ]

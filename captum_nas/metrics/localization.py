@@ -28,20 +28,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_nas._types import ThresholdsLike
 from captum_nas._validation import check_choice, check_number, check_tensor
-from captum_nas.metrics._common import (
-    box_iou,
-    check_boxes,
+from captum_nas.metrics._boxes import box_iou, check_boxes
+from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,
     chunk_rows,
-    connected_components,
     default_cam_thresholds,
     minmax_normalize,
 )
-
-ThresholdsLike = float | Sequence[float] | Tensor
+from captum_nas.segmentation.connectivity import mask_components
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ def _best_box_ious(
         part = norm[s : s + per_chunk]
         nc = part.shape[0]
         fg = (part[:, None] > cams[None, :, None, None]).reshape(nc * t, h, w)
-        comps = connected_components(fg, connectivity=connectivity)
+        comps = mask_components(fg, connectivity=connectivity)
         k = comps.sizes.numel()
         if k == 0:
             continue
@@ -333,7 +331,11 @@ def max_box_acc_v1_v2(
         ``(v1, v2)`` :class:`MaxBoxAccResult` s.
 
     Example:
-        >>> v1, v2 = max_box_acc_v1_v2(maps, boxes)
+        >>> maps = torch.zeros(1, 8, 8)
+        >>> maps[0, 2:6, 2:6] = 1.0
+        >>> v1, v2 = max_box_acc_v1_v2(maps, torch.tensor([[[2, 2, 6, 6]]]))
+        >>> v1.max_box_acc.tolist(), v2.max_box_acc.tolist()
+        ([1.0], [1.0, 1.0, 1.0])
     """
     m = check_maps(maps)
     connectivity = _check_connectivity(connectivity)

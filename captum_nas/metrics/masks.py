@@ -11,19 +11,18 @@ maps' device in their dtype. Higher is better for every function here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from captum_nas.metrics._common import (
+from captum_nas._types import ThresholdsLike
+from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,
     minmax_normalize,
 )
-
-ThresholdsLike = float | Sequence[float] | Tensor
 
 
 def _counts_above(scores: Tensor, gt: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
@@ -58,6 +57,25 @@ def _prepare(
     return scores, gt, t, scalar
 
 
+def _threshold_counts(
+    maps: Tensor, masks: Tensor, thresholds: ThresholdsLike, normalize: bool
+) -> tuple[Tensor, Tensor, Tensor, Callable[[Tensor], Tensor]]:
+    """Predicted positives, true positives (N, T), object sizes (N, 1) and a finisher.
+
+    The finisher casts a float64 (N, T) result to the maps' dtype and drops T for a
+    single threshold.
+    """
+    scores, gt, t, scalar = _prepare(maps, masks, thresholds, normalize)
+    pred_pos, tp = _counts_above(scores, gt, t)
+    n_gt = gt.reshape(gt.shape[0], -1).sum(1, keepdim=True).long()
+
+    def finish(value: Tensor) -> Tensor:
+        out = value.to(scores.dtype)
+        return out[:, 0] if scalar else out
+
+    return pred_pos, tp, n_gt, finish
+
+
 def mask_iou(
     maps: Tensor,
     masks: Tensor,
@@ -86,12 +104,8 @@ def mask_iou(
         >>> mask_iou(maps, torch.tensor([[[1, 0], [1, 0]]]))
         tensor([0.3333])
     """
-    scores, gt, t, scalar = _prepare(maps, masks, thresholds, normalize)
-    pred_pos, tp = _counts_above(scores, gt, t)
-    n_gt = gt.reshape(gt.shape[0], -1).sum(1, keepdim=True).long()
-    iou = tp.to(torch.float64) / (pred_pos + n_gt - tp).to(torch.float64)
-    out = iou.to(scores.dtype)
-    return out[:, 0] if scalar else out
+    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, thresholds, normalize)
+    return finish(tp.to(torch.float64) / (pred_pos + n_gt - tp).to(torch.float64))
 
 
 def mask_f1(
@@ -103,29 +117,17 @@ def mask_f1(
 ) -> Tensor:
     """F1 (Dice) of the thresholded map (``map > t``) with the object mask, per image.
 
-    ``2 TP / (2 TP + FP + FN)``. Higher is better; same sensitivities as
-    :func:`mask_iou` (F1 = 2 IoU / (1 + IoU), so both rank maps alike per image).
-
-    Args:
-        maps: floating maps (N, H, W), (N, 1, H, W) or (N, C, H, W).
-        masks: object masks (N, H, W) or (N, 1, H, W).
-        thresholds: one number (default 0.5) or a sequence/1-D tensor of T numbers.
-        normalize: min-max normalise each map first (default False).
-
-    Returns:
-        (N,) for a single threshold, (N, T) for several.
+    ``2 TP / (2 TP + FP + FN)``. Higher is better; arguments, result shape and
+    sensitivities as for :func:`mask_iou` (F1 = 2 IoU / (1 + IoU), so both rank maps
+    alike per image).
 
     Example:
         >>> maps = torch.tensor([[[0.9, 0.6], [0.2, 0.1]]])
         >>> mask_f1(maps, torch.tensor([[[1, 0], [1, 0]]]))
         tensor([0.5000])
     """
-    scores, gt, t, scalar = _prepare(maps, masks, thresholds, normalize)
-    pred_pos, tp = _counts_above(scores, gt, t)
-    n_gt = gt.reshape(gt.shape[0], -1).sum(1, keepdim=True).long()
-    f1 = (2 * tp).to(torch.float64) / (pred_pos + n_gt).to(torch.float64)
-    out = f1.to(scores.dtype)
-    return out[:, 0] if scalar else out
+    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, thresholds, normalize)
+    return finish((2 * tp).to(torch.float64) / (pred_pos + n_gt).to(torch.float64))
 
 
 def continuous_iou(maps: Tensor, masks: Tensor) -> Tensor:

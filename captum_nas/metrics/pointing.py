@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from captum_nas._validation import check_number
-from captum_nas.metrics._common import boxes_to_mask, check_boxes, check_maps, check_masks
+from captum_nas.metrics._boxes import boxes_to_mask, check_boxes
+from captum_nas.metrics._checks import check_maps, check_masks
 
 
 def _disk_dilate(mask: Tensor, radius: float) -> Tensor:
@@ -163,14 +164,8 @@ def relevance_rank_accuracy(maps: Tensor, masks: Tensor) -> Tensor:
     fairly: pixels strictly above it count fully, and the remaining places are filled
     by the tied pixels in proportion to how many of them are on the object (the
     expectation under random tie-breaking). A constant map thus scores the object's
-    share of the image, whatever the sort order. Higher is better.
-
-    Args:
-        maps: (N, H, W), (N, 1, H, W) or (N, C, H, W) floating maps.
-        masks: (N, H, W) or (N, 1, H, W) object masks.
-
-    Returns:
-        (N,) scores in [0, 1].
+    share of the image, whatever the sort order. Higher is better. Arguments and
+    result as for :func:`relevance_mass_accuracy`.
 
     Example:
         >>> maps = torch.tensor([[[0.9, 0.1], [0.8, 0.3]]])

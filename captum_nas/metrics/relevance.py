@@ -9,15 +9,23 @@ learned"; Rieger & Hansen 2020, IROF; Boubekki et al. 2024 on AUC-LeRF).
 
 Everything is batched: the perturbed inputs of all (image, step) pairs are built on
 the inputs' device from one rank tensor, and the model sees them in chunks of
-``batch_size``, so the forward function is called exactly
-``ceil(N * (n_steps + 1) / batch_size)`` times, with no host round trip in the loop.
+``max_examples_per_batch`` (Captum's name), so the forward function is called exactly
+``ceil(N * (n_steps + 1) / max_examples_per_batch)`` times, with no host round trip in
+the loop. A curve is three steps: :func:`_rank_units` (removal order and step grid),
+:func:`_perturbed_batches` (the perturbed inputs, chunk by chunk) and
+:class:`_TargetScorer` (the tracked score of each model output).
+
+:func:`gaussian_blur` is our own rather than torchvision's because it pads by
+replicating the border (torchvision reflects, which needs images larger than the
+kernel), so the ``"blur"`` baseline works on images of any size.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._types import ClassTarget
 from captum_nas._validation import (
     check_choice,
     check_image_batch,
     check_number,
     check_positive_int,
+    check_seed,
     check_segments,
     check_target,
     check_tensor,
@@ -39,15 +49,19 @@ from captum_nas._validation import (
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.grid import GridSegmenter
 
-TargetType = int | Sequence[int] | Tensor | None
+#: Deprecated name of :data:`captum_nas._types.ClassTarget` (it shadowed Captum's own
+#: ``TargetType``, which also accepts tuples).
+TargetType = ClassTarget
 BaselineType = str | float | Tensor | Callable[[Tensor], Tensor]
 
 ORDERS = ("morf", "lerf", "random")
 BASELINES = ("zeros", "mean", "blur", "uniform")
-#: Standard deviation (pixels) of the Gaussian used by ``baseline="blur"``.
+#: Standard deviation (pixels) of the Gaussian used by ``baselines="blur"``.
 BLUR_SIGMA = 5.0
 #: Default number of steps when removing single pixels.
 PIXEL_STEPS = 100
+#: Marks a deprecated argument that was not given.
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -174,7 +188,7 @@ def _unit_map(x: Tensor, segments: Any, patch_size: Any) -> tuple[Tensor, str]:
 
 def _make_baseline(baseline: Any, x: Tensor, generator: torch.Generator) -> Tensor:
     if isinstance(baseline, str):
-        check_choice(baseline, "baseline", BASELINES)
+        check_choice(baseline, "baselines", BASELINES)
         if baseline == "zeros":
             return torch.zeros(1, 1, 1, 1, dtype=x.dtype, device=x.device)
         if baseline == "mean":
@@ -193,10 +207,10 @@ def _make_baseline(baseline: Any, x: Tensor, generator: torch.Generator) -> Tens
     elif callable(baseline):
         b = baseline(x)
         if not isinstance(b, Tensor):
-            raise TypeError(f"the `baseline` callable must return a tensor, got {describe(b)}")
+            raise TypeError(f"the `baselines` callable must return a tensor, got {describe(b)}")
     else:
         raise TypeError(
-            f"`baseline` must be one of {BASELINES}, a number, a tensor or a callable, got "
+            f"`baselines` must be one of {BASELINES}, a number, a tensor or a callable, got "
             f"{describe(baseline)}"
         )
     try:
@@ -205,11 +219,11 @@ def _make_baseline(baseline: Any, x: Tensor, generator: torch.Generator) -> Tens
         shape = None
     if shape != x.shape:
         raise ValueError(
-            f"`baseline` of shape {tuple(b.shape)} does not broadcast to the inputs' "
+            f"`baselines` of shape {tuple(b.shape)} does not broadcast to the inputs' "
             f"{tuple(x.shape)}"
         )
     if b.is_floating_point() and not bool(torch.isfinite(b).all()):
-        raise ValueError("`baseline` contains NaN or Inf values")
+        raise ValueError("`baselines` contains NaN or Inf values")
     b = b.to(device=x.device, dtype=x.dtype)
     # compact but 4-D: a leading dim of 1 or N, so rows can be picked per image
     return b.reshape((1,) * (4 - b.dim()) + tuple(b.shape))
@@ -227,22 +241,209 @@ def _split_args(additional_forward_args: Any, n: int) -> tuple[list[Any], list[b
     return args, per_example
 
 
+def _renamed(new_value: Any, new_default: Any, old_value: Any, new_name: str, old_name: str) -> Any:
+    """The value of a renamed argument: the new one, or the deprecated old one with a warning."""
+    if old_value is _UNSET:
+        return new_value
+    warnings.warn(
+        f"`{old_name}` is deprecated and will be removed in a future release; use "
+        f"`{new_name}` (Captum's name) instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if not (type(new_value) is type(new_default) and new_value == new_default):
+        raise TypeError(f"give only one of `{new_name}` and its deprecated alias `{old_name}`")
+    return old_value
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """Removal order of the units and the step grid (the ranking step of a curve).
+
+    Attributes:
+        pixel_rank: (N, H*W) removal rank of every pixel's unit, in ``rank_dtype``.
+        removed: (S,) number of units removed at each step, in ``rank_dtype``.
+        fraction: (N, S) fraction of each image's pixels removed at each step.
+        units_removed: (N, S) units removed at each step (capped per image).
+        n_units: (N,) number of units of each image.
+    """
+
+    pixel_rank: Tensor
+    removed: Tensor
+    fraction: Tensor
+    units_removed: Tensor
+    n_units: Tensor
+
+
+def _rank_units(
+    rel: Tensor,
+    unit: Tensor,
+    kind: str,
+    *,
+    order: str,
+    n_steps: int | None,
+    segment_relevance: str,
+    generator: torch.Generator,
+) -> _Ranking:
+    """Sort the units of every image by relevance and lay out the step grid."""
+    n, hw = unit.shape
+    device = unit.device
+    k_per_image = unit.amax(1) + 1
+    k_max = hw if kind == "pixels" else int(k_per_image.max())
+    if n_steps is None:
+        steps = min(hw, PIXEL_STEPS) if kind == "pixels" else k_max
+    else:
+        steps = check_positive_int(n_steps, "n_steps")
+        if steps > k_max:
+            raise ValueError(
+                f"`n_steps` ({steps}) exceeds the number of {kind} to remove ({k_max})"
+            )
+    work = torch.promote_types(rel.dtype, torch.float32)
+    counts = torch.zeros(n, k_max, dtype=torch.long, device=device).scatter_add_(
+        1, unit, torch.ones_like(unit)
+    )
+    if kind == "pixels":
+        unit_rel = rel.to(work)
+    else:
+        sums = torch.zeros(n, k_max, dtype=work, device=device).scatter_add_(1, unit, rel.to(work))
+        unit_rel = sums / counts.clamp(min=1) if segment_relevance == "mean" else sums
+    if order == "morf":
+        key = -unit_rel
+    elif order == "lerf":
+        key = unit_rel.clone()
+    else:
+        key = torch.rand(n, k_max, generator=generator, dtype=torch.float64).to(
+            device=device, dtype=work
+        )
+    key = torch.where(counts > 0, key, torch.full_like(key, math.inf))
+    perm = torch.sort(key, dim=1, stable=True).indices
+    positions = torch.arange(k_max, device=device).expand(n, k_max)
+    rank_of_unit = torch.empty_like(perm).scatter_(1, perm, positions)
+    # the smallest integer type holding the ranks: the per-chunk gather is memory bound
+    rank_dtype = torch.int16 if k_max < 2**15 - 1 else torch.int32
+    s = steps + 1
+    ks = torch.arange(s, device=device)
+    m = torch.div(2 * ks * k_max + steps, 2 * steps, rounding_mode="floor")  # (S,)
+    area = torch.cat(
+        [torch.zeros(n, 1, dtype=torch.long, device=device), counts.gather(1, perm).cumsum(1)],
+        1,
+    )
+    return _Ranking(
+        pixel_rank=rank_of_unit.gather(1, unit).to(rank_dtype),
+        removed=m.to(rank_dtype),
+        fraction=area.gather(1, m.expand(n, s)).to(work) / hw,
+        units_removed=torch.minimum(m.expand(n, s), k_per_image[:, None]),
+        n_units=k_per_image,
+    )
+
+
+def _perturbed_batches(
+    x: Tensor,
+    ranking: _Ranking,
+    base: Tensor,
+    additional_forward_args: Any,
+    batch_size: int,
+) -> Iterator[tuple[slice, Tensor, Tensor, Tensor, list[Any]]]:
+    """The perturbed inputs of all (image, step) pairs, ``batch_size`` at a time.
+
+    Yields ``(pairs, image_ids, step_ids, batch, forward_args)`` where ``pairs`` is the
+    slice of the flat (image-major) pair index covered by the batch.
+    """
+    n, _, h, w = x.shape
+    s = ranking.removed.shape[0]
+    args, per_example = _split_args(additional_forward_args, n)
+    total = n * s
+    pair_image = torch.div(torch.arange(total, device=x.device), s, rounding_mode="floor")
+    pair_step = torch.arange(total, device=x.device) % s
+    for start in range(0, total, batch_size):
+        end = min(start + batch_size, total)
+        img = pair_image[start:end]
+        stp = pair_step[start:end]
+        removed = (ranking.pixel_rank[img] < ranking.removed[stp][:, None]).view(-1, 1, h, w)
+        batch = x[img]
+        fill = base[img] if base.shape[0] != 1 else base
+        torch.where(removed, fill, batch, out=batch)
+        call_args = [a[img] if pe else a for a, pe in zip(args, per_example)]
+        yield slice(start, end), img, stp, batch, call_args
+
+
+class _TargetScorer:
+    """Reads the tracked score from the model's outputs (the scoring step of a curve).
+
+    With ``target=None`` the class is the one predicted on the intact input (step 0),
+    remembered per image; a model with one output per example is tracked as it is.
+    """
+
+    def __init__(self, target: Tensor | None, n: int, *, softmax: bool, device: torch.device):
+        self.target = target
+        self.softmax = softmax
+        self.n = n
+        self.t_max = int(target.max()) if target is not None else -1
+        self.chosen = torch.full((n + 1,), -1, dtype=torch.long, device=device)
+        if target is not None:
+            self.chosen[:n] = target
+        self.one_score = False
+
+    def __call__(self, out: Any, img: Tensor, stp: Tensor) -> Tensor:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"`forward_func` must return a tensor, got {describe(out)}")
+        b = img.shape[0]
+        if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1 and self.target is None):
+            if out.shape[0] != b:
+                raise ValueError(f"`forward_func` returned shape {tuple(out.shape)} for {b} inputs")
+            if self.target is not None or self.softmax:
+                raise ValueError(
+                    "`forward_func` returns one score per example: use target=None and "
+                    "softmax=False"
+                )
+            self.one_score = True
+            return out.reshape(b)
+        if out.dim() == 2 and out.shape[0] == b:
+            if self.t_max >= out.shape[1]:
+                raise ValueError(
+                    f"`target` {self.t_max} is out of range for {out.shape[1]} outputs"
+                )
+            probs = (
+                torch.softmax(out.to(torch.promote_types(out.dtype, torch.float32)), 1).to(
+                    out.dtype
+                )
+                if self.softmax
+                else out
+            )
+            if self.target is None:
+                slot = torch.where(stp == 0, img, torch.full_like(img, self.n))
+                self.chosen.scatter_(0, slot, out.argmax(1))
+            return probs.gather(1, self.chosen[img][:, None]).squeeze(1)
+        raise ValueError(
+            f"`forward_func` must return (B, n_classes) or (B,) scores, got shape "
+            f"{tuple(out.shape)} for B={b}"
+        )
+
+    def used_targets(self) -> Tensor:
+        """(N,) the class tracked per image, -1 for one-score models."""
+        if self.one_score:
+            return torch.full((self.n,), -1, dtype=torch.long, device=self.chosen.device)
+        return self.chosen[: self.n]
+
+
 def relevance_curve(
     forward_func: Callable[..., Tensor],
     inputs: Tensor,
     attributions: Tensor,
-    target: TargetType = None,
+    target: ClassTarget = None,
     *,
     segments: Tensor | None = None,
     patch_size: int | None = None,
     order: str = "morf",
-    baseline: BaselineType = "zeros",
+    baselines: BaselineType = "zeros",
     n_steps: int | None = None,
-    batch_size: int = 64,
+    max_examples_per_batch: int = 64,
     additional_forward_args: Any = None,
     seed: int = 0,
     softmax: bool = True,
     segment_relevance: str = "mean",
+    baseline: Any = _UNSET,
+    batch_size: Any = _UNSET,
 ) -> RelevanceCurveResult:
     """Score curves while removing units (pixels, patches or segments) in relevance order.
 
@@ -280,20 +481,24 @@ def relevance_curve(
         segments: integer segment ids; excludes ``patch_size``.
         patch_size: side of square patches (the last row/column may be smaller).
         order: "morf" (default), "lerf" or "random".
-        baseline: "zeros" (default), "mean" (per-image channel mean), "blur" (Gaussian,
-            sigma :data:`BLUR_SIGMA` pixels; use a callable with :func:`gaussian_blur`
-            for another sigma), "uniform" (seeded uniform noise in each image's
-            [min, max]), a number, a tensor broadcastable to the inputs, or a callable
-            ``inputs -> tensor`` broadcastable to the inputs.
+        baselines: what removed pixels become: "zeros" (default), "mean" (per-image
+            channel mean), "blur" (Gaussian, sigma :data:`BLUR_SIGMA` pixels; use a
+            callable with :func:`gaussian_blur` for another sigma), "uniform" (seeded
+            uniform noise in each image's [min, max]), a number, a tensor broadcastable
+            to the inputs, or a callable ``inputs -> tensor`` broadcastable to the
+            inputs.
         n_steps: number of removal steps, 1..K (see the step rule).
-        batch_size: number of perturbed images per forward call.
+        max_examples_per_batch: number of perturbed images per forward call.
         additional_forward_args: extra positional arguments (one value or a tuple);
             tensors whose first dimension is N are indexed per perturbed image,
             anything else is passed unchanged.
-        seed: seed for ``order="random"`` and ``baseline="uniform"``.
+        seed: seed for ``order="random"`` and ``baselines="uniform"`` (a local
+            generator; the global RNG is untouched).
         softmax: track the softmax probability of the target (default) rather than the
             raw output; must be False for models returning one score per example.
         segment_relevance: "mean" (default) or "sum" of the attribution over a unit.
+        baseline: deprecated alias of ``baselines``.
+        batch_size: deprecated alias of ``max_examples_per_batch``.
 
     Returns:
         :class:`RelevanceCurveResult`; curves on the inputs' device in the output dtype.
@@ -309,132 +514,46 @@ def relevance_curve(
         >>> res.scores.shape, res.fraction_removed[0, -1].item()
         (torch.Size([2, 5]), 1.0)
     """
+    baselines = _renamed(baselines, "zeros", baseline, "baselines", "baseline")
+    max_examples_per_batch = _renamed(
+        max_examples_per_batch, 64, batch_size, "max_examples_per_batch", "batch_size"
+    )
     x = check_image_batch(inputs)
-    n, _, h, w = x.shape
-    hw = h * w
+    n = x.shape[0]
     rel = _reduce_attributions(attributions, x)
     check_choice(order, "order", ORDERS)
     check_choice(segment_relevance, "segment_relevance", ("mean", "sum"))
-    bs = check_positive_int(batch_size, "batch_size")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    bs = check_positive_int(max_examples_per_batch, "max_examples_per_batch")
+    seed = check_seed(seed)
     if not isinstance(softmax, bool):
         raise TypeError(f"`softmax` must be a bool, got {describe(softmax)}")
     if not callable(forward_func):
         raise TypeError(f"`forward_func` must be callable, got {describe(forward_func)}")
     tgt = check_target(target, n, device=x.device)
-    t_max = int(tgt.max()) if tgt is not None else -1
     unit, kind = _unit_map(x, segments, patch_size)
-    k_per_image = unit.amax(1) + 1
-    k_max = hw if kind == "pixels" else int(k_per_image.max())
-    if n_steps is None:
-        steps = min(hw, PIXEL_STEPS) if kind == "pixels" else k_max
-    else:
-        steps = check_positive_int(n_steps, "n_steps")
-        if steps > k_max:
-            raise ValueError(
-                f"`n_steps` ({steps}) exceeds the number of {kind} to remove ({k_max})"
-            )
     generator = torch.Generator().manual_seed(seed)
-
-    # unit relevance and removal rank of every pixel
-    work = torch.promote_types(rel.dtype, torch.float32)
-    counts = torch.zeros(n, k_max, dtype=torch.long, device=x.device).scatter_add_(
-        1, unit, torch.ones_like(unit)
+    ranking = _rank_units(
+        rel,
+        unit,
+        kind,
+        order=order,
+        n_steps=n_steps,
+        segment_relevance=segment_relevance,
+        generator=generator,
     )
-    if kind == "pixels":
-        unit_rel = rel.to(work)
-    else:
-        sums = torch.zeros(n, k_max, dtype=work, device=x.device).scatter_add_(
-            1, unit, rel.to(work)
-        )
-        unit_rel = sums / counts.clamp(min=1) if segment_relevance == "mean" else sums
-    if order == "morf":
-        key = -unit_rel
-    elif order == "lerf":
-        key = unit_rel.clone()
-    else:
-        key = torch.rand(n, k_max, generator=generator, dtype=torch.float64).to(
-            device=x.device, dtype=work
-        )
-    key = torch.where(counts > 0, key, torch.full_like(key, math.inf))
-    perm = torch.sort(key, dim=1, stable=True).indices
-    positions = torch.arange(k_max, device=x.device).expand(n, k_max)
-    rank_of_unit = torch.empty_like(perm).scatter_(1, perm, positions)
-    # the smallest integer type holding the ranks: the per-chunk gather is memory bound
-    rank_dtype = torch.int16 if k_max < 2**15 - 1 else torch.int32
-    pixel_rank = rank_of_unit.gather(1, unit).to(rank_dtype)  # (N, HW)
+    base = _make_baseline(baselines, x, generator)
 
-    s = steps + 1
-    ks = torch.arange(s, device=x.device)
-    m = torch.div(2 * ks * k_max + steps, 2 * steps, rounding_mode="floor")  # (S,)
-    area = torch.cat(
-        [torch.zeros(n, 1, dtype=torch.long, device=x.device), counts.gather(1, perm).cumsum(1)],
-        1,
-    )
-    fraction = area.gather(1, m.expand(n, s)).to(work) / hw
-    units_removed = torch.minimum(m.expand(n, s), k_per_image[:, None])
-
-    base = _make_baseline(baseline, x, generator)
-    m_small = m.to(rank_dtype)
-    args, per_example = _split_args(additional_forward_args, n)
-
-    total = n * s
-    pair_image = torch.div(torch.arange(total, device=x.device), s, rounding_mode="floor")
-    pair_step = torch.arange(total, device=x.device) % s
+    scorer = _TargetScorer(tgt, n, softmax=softmax, device=x.device)
+    s = ranking.removed.shape[0]
     scores: Tensor | None = None
-    chosen = torch.full((n + 1,), -1, dtype=torch.long, device=x.device)
-    if tgt is not None:
-        chosen[:n] = tgt
-    one_score = False
     with torch.no_grad(), explain_dtype_mismatch(forward_func, x):
-        for start in range(0, total, bs):
-            end = min(start + bs, total)
-            img = pair_image[start:end]
-            stp = pair_step[start:end]
-            removed = (pixel_rank[img] < m_small[stp][:, None]).view(-1, 1, h, w)
-            batch = x[img]
-            fill = base[img] if base.shape[0] != 1 else base
-            torch.where(removed, fill, batch, out=batch)
-            call_args = [a[img] if pe else a for a, pe in zip(args, per_example)]
-            out = forward_func(batch, *call_args)
-            if not isinstance(out, Tensor):
-                raise TypeError(f"`forward_func` must return a tensor, got {describe(out)}")
-            b = end - start
-            if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1 and tgt is None):
-                if out.shape[0] != b:
-                    raise ValueError(
-                        f"`forward_func` returned shape {tuple(out.shape)} for {b} inputs"
-                    )
-                if tgt is not None or softmax:
-                    raise ValueError(
-                        "`forward_func` returns one score per example: use target=None and "
-                        "softmax=False"
-                    )
-                one_score = True
-                val = out.reshape(b)
-            elif out.dim() == 2 and out.shape[0] == b:
-                if t_max >= out.shape[1]:
-                    raise ValueError(f"`target` {t_max} is out of range for {out.shape[1]} outputs")
-                probs = (
-                    torch.softmax(out.to(torch.promote_types(out.dtype, torch.float32)), 1).to(
-                        out.dtype
-                    )
-                    if softmax
-                    else out
-                )
-                if tgt is None:
-                    slot = torch.where(stp == 0, img, torch.full_like(img, n))
-                    chosen.scatter_(0, slot, out.argmax(1))
-                val = probs.gather(1, chosen[img][:, None]).squeeze(1)
-            else:
-                raise ValueError(
-                    f"`forward_func` must return (B, n_classes) or (B,) scores, got shape "
-                    f"{tuple(out.shape)} for B={b}"
-                )
+        batches = _perturbed_batches(x, ranking, base, additional_forward_args, bs)
+        for pairs, img, stp, batch, call_args in batches:
+            val = scorer(forward_func(batch, *call_args), img, stp)
             if scores is None:
                 dt = val.dtype if val.is_floating_point() else torch.float32
-                scores = torch.empty(total, dtype=dt, device=x.device)
-            scores[start:end] = val.detach().to(scores.dtype)
+                scores = torch.empty(n * s, dtype=dt, device=x.device)
+            scores[pairs] = val.detach().to(scores.dtype)
     assert scores is not None
     curves = scores.reshape(n, s)
     if not bool(torch.isfinite(curves).all()):
@@ -442,20 +561,15 @@ def relevance_curve(
             "`forward_func` returned NaN or Inf scores on the inputs or their perturbations; "
             "check the model and the baseline"
         )
-    frac = fraction.to(curves.dtype)
-    auc = torch.trapezoid(curves, frac, dim=1)
-    aopc = (curves[:, :1] - curves).mean(1)
-    target_used = (
-        torch.full((n,), -1, dtype=torch.long, device=x.device) if one_score else chosen[:n]
-    )
+    frac = ranking.fraction.to(curves.dtype)
     return RelevanceCurveResult(
         scores=curves,
         fraction_removed=frac,
-        units_removed=units_removed,
-        auc=auc,
-        aopc=aopc,
-        n_units=k_per_image,
-        target=target_used,
+        units_removed=ranking.units_removed,
+        auc=torch.trapezoid(curves, frac, dim=1),
+        aopc=(curves[:, :1] - curves).mean(1),
+        n_units=ranking.n_units,
+        target=scorer.used_targets(),
         order=order,
     )
 
@@ -464,25 +578,29 @@ def relevance_gap(
     forward_func: Callable[..., Tensor],
     inputs: Tensor,
     attributions: Tensor,
-    target: TargetType = None,
+    target: ClassTarget = None,
     *,
     segments: Tensor | None = None,
     patch_size: int | None = None,
-    baseline: BaselineType = "zeros",
+    baselines: BaselineType = "zeros",
     n_steps: int | None = None,
-    batch_size: int = 64,
+    max_examples_per_batch: int = 64,
     additional_forward_args: Any = None,
     seed: int = 0,
     softmax: bool = True,
     segment_relevance: str = "mean",
+    baseline: Any = _UNSET,
+    batch_size: Any = _UNSET,
 ) -> RelevanceGapResult:
     """MoRF and LeRF curves on the same units and their gap ``LeRF AUC - MoRF AUC``.
 
     Higher gap is better: removing the most relevant units hurts more than removing
     the least relevant ones. Reporting both curves next to the gap exposes maps whose
     LeRF AUC alone looks good for the wrong reason (e.g. after pooling over segments).
-    Arguments as in :func:`relevance_curve` (``order`` is fixed); the forward function
-    is called twice ``ceil(N * (n_steps + 1) / batch_size)`` times.
+    Arguments as in :func:`relevance_curve` (``order`` is fixed; ``baseline`` and
+    ``batch_size`` are deprecated aliases of ``baselines`` and
+    ``max_examples_per_batch``); the forward function is called twice
+    ``ceil(N * (n_steps + 1) / max_examples_per_batch)`` times.
 
     Returns:
         :class:`RelevanceGapResult`.
@@ -493,12 +611,16 @@ def relevance_gap(
         >>> relevance_gap(model, x, x, target=0, patch_size=2).gap.shape
         torch.Size([2])
     """
+    baselines = _renamed(baselines, "zeros", baseline, "baselines", "baseline")
+    max_examples_per_batch = _renamed(
+        max_examples_per_batch, 64, batch_size, "max_examples_per_batch", "batch_size"
+    )
     kwargs: dict[str, Any] = dict(
         segments=segments,
         patch_size=patch_size,
-        baseline=baseline,
+        baselines=baselines,
         n_steps=n_steps,
-        batch_size=batch_size,
+        max_examples_per_batch=max_examples_per_batch,
         additional_forward_args=additional_forward_args,
         seed=seed,
         softmax=softmax,

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from captum_nas._validation import check_choice, check_segments, check_tensor
-from captum_nas.metrics._common import check_maps
+from captum_nas.metrics._checks import check_maps
 
 OBJECT = 1
 BACKGROUND = 0

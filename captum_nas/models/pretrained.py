@@ -42,6 +42,7 @@ def efficientnet_lite0(*, pretrained: bool = True) -> nn.Module:
         ImportError: the ``pretrained`` extra is not installed.
 
     Example:
+        >>> from captum_nas.images import sample_image
         >>> model = efficientnet_lite0()
         >>> x = EFFICIENTNET_LITE_NORMALIZER(sample_image("chelsea"))[None]
         >>> imagenet_classes()[model(x).argmax()]

@@ -173,6 +173,7 @@ def reference_model(variant: str = "single", *, pretrained: bool = True) -> Flow
         FileNotFoundError: ``pretrained`` and no checkpoint is shipped for ``variant``.
 
     Example:
+        >>> from captum_nas.datasets import render_flowers
         >>> model = reference_model("single")
         >>> batch = render_flowers(4, split="test")
         >>> model(batch.images).argmax(1)  # doctest: +SKIP

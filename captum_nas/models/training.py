@@ -33,7 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from captum_nas._model_state import preserved_model_state
-from captum_nas._validation import check_choice, check_number, check_positive_int
+from captum_nas._validation import check_choice, check_number, check_positive_int, check_seed
 from captum_nas.datasets import SPLITS, VARIANTS, n_classes, render_flowers
 from captum_nas.models.reference import FlowerCNN, reference_checkpoint_path
 
@@ -171,7 +171,7 @@ def train_reference(
     n_train = check_positive_int(n_train, "n_train")
     batch_size = check_positive_int(batch_size, "batch_size")
     lr = check_number(lr, "lr", minimum=0.0, strict_min=True)
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     image_size = check_positive_int(image_size, "image_size", minimum=32)
     weight_decay = check_number(weight_decay, "weight_decay", minimum=0.0)
     n_test = check_positive_int(n_test, "n_test", minimum=0)
@@ -191,8 +191,10 @@ def train_reference(
         }
     )
 
-    torch.manual_seed(seed)
-    model = FlowerCNN(n_classes(variant))
+    # seeded weight initialisation without touching the caller's global RNG
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = FlowerCNN(n_classes(variant))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(n_train / batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -1,4 +1,9 @@
-"""Segmenters: callables turning (N, C, H, W) images into (N, 1, H, W) segment ids."""
+"""Segmenters: callables turning (N, C, H, W) images into (N, 1, H, W) segment ids.
+
+The numerical internals of NAS (``pca.pca_reduce``, ``pca.top_eigenpairs``,
+``connectivity.upsample_labels``, ``layers.resolve_layers``) are not re-exported here:
+they stay importable from their modules but are not part of the stable API.
+"""
 
 from captum_nas.segmentation.base import (
     Segmenter,
@@ -14,18 +19,16 @@ from captum_nas.segmentation.classic import (
 )
 from captum_nas.segmentation.connectivity import (
     connected_components,
+    label_mask_components,
+    mask_components,
     merge_small_segments,
-    upsample_labels,
 )
 from captum_nas.segmentation.grid import GridSegmenter
 from captum_nas.segmentation.kmeans import KMeansResult, batched_kmeans
-from captum_nas.segmentation.layers import auto_layers, resolve_layers
+from captum_nas.segmentation.layers import auto_layers
 from captum_nas.segmentation.nas import NASResult, NASSegmenter
-from captum_nas.segmentation.pca import pca_reduce, top_eigenpairs
 
 __all__ = [
-    "pca_reduce",
-    "top_eigenpairs",
     "FelzenszwalbSegmenter",
     "GridSegmenter",
     "KMeansResult",
@@ -39,9 +42,9 @@ __all__ = [
     "batched_kmeans",
     "connected_components",
     "is_contiguous",
+    "label_mask_components",
+    "mask_components",
     "merge_small_segments",
     "n_segments_per_image",
     "relabel_contiguous",
-    "resolve_layers",
-    "upsample_labels",
 ]

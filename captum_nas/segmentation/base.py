@@ -1,25 +1,17 @@
 """The segmenter contract and mask utilities.
 
-A segmenter is any callable ``segmenter(inputs) -> LongTensor (N, 1, H, W)`` whose ids
+The :class:`Segmenter` protocol is defined in :mod:`captum_nas._types` and re-exported
+here. A segmenter is any callable ``segmenter(inputs) -> LongTensor (N, 1, H, W)`` whose ids
 are contiguous ``0..K_i-1`` in each image: exactly a Captum ``feature_mask``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import torch
 from torch import Tensor
 
+from captum_nas._types import Segmenter as Segmenter
 from captum_nas._validation import check_segments
-
-
-@runtime_checkable
-class Segmenter(Protocol):
-    """Callable turning a batch (N, C, H, W) into segment ids (N, 1, H, W)."""
-
-    def __call__(self, inputs: Tensor) -> Tensor:  # pragma: no cover - protocol
-        ...
 
 
 def relabel_contiguous(segments: Tensor) -> Tensor:

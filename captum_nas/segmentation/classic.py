@@ -9,6 +9,7 @@ min-max rescaled to [0, 1].
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_nas._validation import check_image_batch, check_number, check_positive_int
+from captum_nas._validation import (
+    check_image_batch,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
 from captum_nas.images import Normalizer
 from captum_nas.segmentation.base import relabel_contiguous
 
@@ -98,8 +104,9 @@ class SLICSegmenter(_SkimageSegmenter):
         **slic_kwargs: passed to ``skimage.segmentation.slic``.
 
     Example:
-        >>> SLICSegmenter(n_segments=32, mean=MEAN, std=STD)(inputs).shape
-        torch.Size([N, 1, H, W])
+        >>> inputs = (images - 0.5) / 0.25  # normalised with mean 0.5, std 0.25
+        >>> SLICSegmenter(n_segments=8, mean=(0.5,) * 3, std=(0.25,) * 3)(inputs).shape
+        torch.Size([2, 1, 32, 32])
     """
 
     def __init__(
@@ -162,7 +169,7 @@ class QuickshiftSegmenter(_SkimageSegmenter):
         self.kernel_size = check_number(kernel_size, "kernel_size", minimum=0.0, strict_min=True)
         self.max_dist = check_number(max_dist, "max_dist", minimum=0.0, strict_min=True)
         self.ratio = check_number(ratio, "ratio", minimum=0.0, maximum=1.0)
-        self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.seed = check_seed(seed)
 
     def _segment_one(self, image: np.ndarray) -> np.ndarray:
         from skimage.segmentation import quickshift
@@ -183,8 +190,10 @@ class FelzenszwalbSegmenter(_SkimageSegmenter):
     Args:
         scale: higher means larger segments.
         sigma: Gaussian smoothing before segmenting.
-        min_size: minimum segment size in pixels.
+        min_pixels: minimum segment size in pixels (scikit-image's ``min_size``; named
+            apart from NAS's size threshold, which is a fraction of its grid).
         to_image, mean, std: how to recover images in [0, 1] from the inputs.
+        min_size: deprecated alias of ``min_pixels``.
     """
 
     def __init__(
@@ -192,15 +201,32 @@ class FelzenszwalbSegmenter(_SkimageSegmenter):
         *,
         scale: float = 100.0,
         sigma: float = 0.8,
-        min_size: int = 50,
+        min_pixels: int = 50,
         to_image: Callable[[Tensor], Tensor] | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        min_size: int | None = None,
     ) -> None:
         super().__init__(to_image=to_image, mean=mean, std=std)
         self.scale = check_number(scale, "scale", minimum=0.0, strict_min=True)
         self.sigma = check_number(sigma, "sigma", minimum=0.0)
-        self.min_size = check_positive_int(min_size, "min_size")
+        name = "min_pixels"
+        if min_size is not None:
+            warnings.warn(
+                "`min_size` is deprecated and will be removed in a future release; use "
+                "`min_pixels` (a size in pixels)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if min_pixels != 50:
+                raise TypeError("give only one of `min_pixels` and its deprecated alias `min_size`")
+            min_pixels, name = min_size, "min_size"
+        self.min_pixels = check_positive_int(min_pixels, name)
+
+    @property
+    def min_size(self) -> int:
+        """Deprecated alias of :attr:`min_pixels`."""
+        return self.min_pixels
 
     def _segment_one(self, image: np.ndarray) -> np.ndarray:
         from skimage.segmentation import felzenszwalb
@@ -209,7 +235,7 @@ class FelzenszwalbSegmenter(_SkimageSegmenter):
             image,
             scale=self.scale,
             sigma=self.sigma,
-            min_size=self.min_size,
+            min_size=self.min_pixels,
             channel_axis=_channel_axis(image),
         )
 

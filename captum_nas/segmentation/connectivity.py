@@ -1,11 +1,23 @@
-"""Connected components and small-segment merging on batched label grids, in torch."""
+"""Connected components, small-segment merging and label upsampling, in torch.
+
+Two connected-component finders, both batched and on any device:
+
+* :func:`connected_components` splits a batch of *label grids* into 4-connected
+  regions of equal labels (used to make NAS segments connected);
+* :func:`mask_components` finds the 4- or 8-connected components of a batch of
+  *binary masks* with their boxes and sizes, by run-length union-find (used by the
+  localisation metrics); :func:`label_mask_components` gives their pixel labels.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._validation import describe
 from captum_nas.segmentation.base import relabel_contiguous
 
 
@@ -166,7 +178,8 @@ def upsample_labels(labels: Tensor, size: tuple[int, int], *, mode: str = "bilin
     ``mode="nearest"`` copies labels; ``"bilinear"`` gives smooth borders: each pixel
     takes the argmax of the bilinearly upsampled one-hot encoding, computed from the
     four source neighbours of each pixel without materialising the (N, K, H, W)
-    one-hot tensor.
+    one-hot tensor. Internal to NAS (not re-exported from
+    :mod:`captum_nas.segmentation`); the signature may change.
     """
     _, h, w = labels.shape
     if (h, w) == tuple(size):
@@ -175,3 +188,134 @@ def upsample_labels(labels: Tensor, size: tuple[int, int], *, mode: str = "bilin
         up = F.interpolate(labels.unsqueeze(1).float(), size=size, mode="nearest")
         return up.squeeze(1).long()
     return _bilinear_label_vote(labels, (int(size[0]), int(size[1])))
+
+
+@dataclass(frozen=True)
+class MaskComponents:
+    """Connected components of a batch of binary masks, as a flat list.
+
+    Attributes:
+        mask_index: LongTensor (K,), the mask each component belongs to.
+        boxes: LongTensor (K, 4), bounding boxes ``(x0, y0, x1, y1)``, ends exclusive.
+        sizes: LongTensor (K,), number of pixels.
+        run_component: LongTensor (R,), the component (0..K-1) of each horizontal run.
+        runs: LongTensor (R, 4) ``(mask, y, x0, x1)`` of each run, x1 exclusive.
+    """
+
+    mask_index: Tensor
+    boxes: Tensor
+    sizes: Tensor
+    run_component: Tensor
+    runs: Tensor
+
+
+def mask_components(binary: Tensor, *, connectivity: int = 8) -> MaskComponents:
+    """Connected components of a batch of binary masks, vectorised in torch.
+
+    Each row is cut into runs of foreground pixels (one pass over the pixels); every
+    run is linked to the runs of the row above that touch it (found by binary search,
+    8-connectivity widens the run by one pixel on each side), and the run graph is
+    solved by hooking and pointer jumping (union-find, all links at once). Only the
+    run extraction touches every pixel; the iterations run on the much smaller run
+    graph. Components are ordered by mask, then by their first pixel in raster order.
+
+    Args:
+        binary: bool tensor (M, H, W).
+        connectivity: 8 (default, like OpenCV's contours) or 4.
+
+    Returns:
+        A :class:`MaskComponents` with every component's mask, bounding box and size.
+
+    Example:
+        >>> c = mask_components(torch.tensor([[[1, 0, 1], [0, 0, 1]]], dtype=torch.bool))
+        >>> c.boxes
+        tensor([[0, 0, 1, 1],
+                [2, 0, 3, 2]])
+    """
+    if connectivity not in (4, 8):
+        raise ValueError(f"`connectivity` must be 4 or 8, got {connectivity!r}")
+    if binary.dtype != torch.bool or binary.dim() != 3:
+        raise ValueError(f"`binary` must be a bool tensor (M, H, W), got {describe(binary)}")
+    _, h, w = binary.shape
+    device = binary.device
+    # runs: transitions along each row of the mask padded with a background column
+    # on both sides alternate start, end, start, end, ...
+    padded = F.pad(binary, (1, 1), value=False)
+    trans = torch.nonzero((padded[..., 1:] ^ padded[..., :-1]).reshape(-1)).squeeze(1)
+    trans = trans.reshape(-1, 2)
+    row = torch.div(trans[:, 0], w + 1, rounding_mode="floor")  # global row id m * h + y
+    r_x0 = trans[:, 0] % (w + 1)
+    r_x1 = trans[:, 1] % (w + 1)
+    r_mask = torch.div(row, h, rounding_mode="floor")
+    r_y = row % h
+    n_runs = row.numel()
+    runs = torch.stack([r_mask, r_y, r_x0, r_x1], 1)
+    # links: a run touches the runs of the row above whose interval meets its own
+    # (widened by one pixel for 8-connectivity); these form a contiguous range
+    delta = 1 if connectivity == 8 else 0
+    stride = w + 2
+    start_key = row * stride + r_x0
+    end_key = row * stride + r_x1
+    lo = torch.searchsorted(end_key, (row - 1) * stride + r_x0 - delta, right=True)
+    hi = torch.searchsorted(start_key, (row - 1) * stride + r_x1 + delta, right=False)
+    counts = torch.where(r_y > 0, (hi - lo).clamp(min=0), torch.zeros_like(lo))
+    eb = torch.repeat_interleave(torch.arange(n_runs, device=device), counts)
+    offsets = torch.cumsum(counts, 0) - counts
+    ea = lo[eb] + torch.arange(eb.numel(), device=device) - offsets[eb]
+    parent = torch.arange(n_runs, device=device)
+    while ea.numel() > 0:
+        pa, pb = parent[ea], parent[eb]
+        differ = pa != pb
+        if not bool(differ.any()):
+            break
+        ea, eb, pa, pb = ea[differ], eb[differ], pa[differ], pb[differ]
+        lo = torch.minimum(pa, pb)
+        parent.scatter_reduce_(0, pa, lo, reduce="amin")
+        parent.scatter_reduce_(0, pb, lo, reduce="amin")
+        while True:
+            nxt = parent[parent]
+            if torch.equal(nxt, parent):
+                break
+            parent = nxt
+    is_root = parent == torch.arange(n_runs, device=device)
+    comp_of_root = torch.cumsum(is_root.long(), 0) - 1
+    run_component = comp_of_root[parent]
+    k = int(is_root.sum())
+    sizes = torch.zeros(k, dtype=torch.long, device=device).scatter_add(
+        0, run_component, r_x1 - r_x0
+    )
+    big = torch.full((k,), max(h, w) + 1, dtype=torch.long, device=device)
+    neg = torch.full((k,), -1, dtype=torch.long, device=device)
+    boxes = torch.stack(
+        [
+            big.scatter_reduce(0, run_component, r_x0, reduce="amin"),
+            big.scatter_reduce(0, run_component, r_y, reduce="amin"),
+            neg.scatter_reduce(0, run_component, r_x1, reduce="amax"),
+            neg.scatter_reduce(0, run_component, r_y + 1, reduce="amax"),
+        ],
+        1,
+    )
+    return MaskComponents(r_mask[is_root], boxes, sizes, run_component, runs)
+
+
+def label_mask_components(binary: Tensor, *, connectivity: int = 8) -> Tensor:
+    """Pixel labels of :func:`mask_components`: (M, H, W), -1 on background.
+
+    Component ids run 0..K_m-1 within each mask, in raster order of first pixels.
+
+    Example:
+        >>> label_mask_components(torch.tensor([[[1, 0, 1]]], dtype=torch.bool))
+        tensor([[[ 0, -1,  1]]])
+    """
+    m, h, w = binary.shape
+    comps = mask_components(binary, connectivity=connectivity)
+    first = torch.full((m,), comps.sizes.numel(), dtype=torch.long, device=binary.device)
+    ids = torch.arange(comps.sizes.numel(), device=binary.device)
+    first = first.scatter_reduce(0, comps.mask_index, ids, reduce="amin")
+    local = comps.run_component - first[comps.runs[:, 0]]
+    # write each run's label on its pixels: +label at x0, -label at x1, cumulative sum
+    delta = torch.zeros(m, h, w + 1, dtype=torch.long, device=binary.device)
+    r = comps.runs
+    delta.index_put_((r[:, 0], r[:, 1], r[:, 2]), local + 1, accumulate=True)
+    delta.index_put_((r[:, 0], r[:, 1], r[:, 3]), -(local + 1), accumulate=True)
+    return delta.cumsum(2)[..., :w] - 1

@@ -11,6 +11,9 @@ group (assignment distances to other groups' centres are masked, not penalised, 
 precision is lost), and seeding first gives every group one centre (uniformly among
 the points of groups still without one), then continues by k-means++ within groups.
 This is the refinement step of hierarchical NAS.
+
+Why our own: scikit-learn's and other k-means work on one image at a time on the CPU;
+this one clusters a whole batch in one call on any device, with group constraints.
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ def batched_kmeans(
     Example:
         >>> x = torch.tensor([[[0.0], [0.1], [5.0], [5.1]]])
         >>> batched_kmeans(x, 2).labels
-        tensor([[0, 0, 1, 1]])  # up to the order of the clusters
+        tensor([[1, 1, 0, 0]])
     """
     check_tensor(x, "x")
     if x.dim() != 3:

@@ -110,6 +110,7 @@ def auto_layers(
             other than 1x1.
 
     Example:
+        >>> import torchvision
         >>> auto_layers(torchvision.models.resnet50(), (3, 224, 224))
         ['relu', 'layer1', 'layer2', 'layer3', 'layer4']
     """
@@ -174,7 +175,11 @@ def _post_order(calls: list[_Call], out: list[int]) -> None:
 
 
 def resolve_layers(model: nn.Module, layers: Sequence[str | nn.Module]) -> list[nn.Module]:
-    """Modules of ``model`` named (or given) in ``layers``; errors list close names."""
+    """Modules of ``model`` named (or given) in ``layers``; errors list close names.
+
+    Internal to NAS (not re-exported from :mod:`captum_nas.segmentation`); the
+    signature may change.
+    """
     if isinstance(layers, (str, nn.Module)):
         layers = [layers]
     if len(layers) == 0:

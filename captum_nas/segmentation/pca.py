@@ -11,10 +11,17 @@ spectrum decays past the kept components (activations' spectra do); on a flat sp
 the subspace is only approximately the top one (for ``diag(0, 1, ..., 99)`` the three
 components found hold 96 % of the top three's variance). Only matrix products and
 (k + oversample)-sized factorisations are involved, where a full ``eigh`` costs
-O(s^3) per image and is slow on GPUs (a batch of 16 512x512 ``eigh`` took 257 ms on an
-H100, the subspace iteration 6 ms). On ResNet-50 activations the retained variance was
-at least 99.99 % of the exact top components'. The test matrix is seeded, so the result
-is deterministic and an image gets the same components alone or inside a batch.
+O(s^3) per image and is slow on GPUs (see ``benchmarks/`` for measured timings). On
+ResNet-50 activations the retained variance was at least 99.99 % of the exact top
+components'. The test matrix is seeded, so the result is deterministic and an image
+gets the same components alone or inside a batch.
+
+Why our own: ``torch.pca_lowrank`` and scikit-learn's randomized PCA draw a fresh test
+matrix per call and work on one matrix at a time, where NAS needs one batched call whose
+result for an image does not depend on the rest of the batch.
+
+These are numerical internals of NAS; they are not re-exported from
+:mod:`captum_nas.segmentation` and their signatures may change.
 """
 
 from __future__ import annotations

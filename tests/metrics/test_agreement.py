@@ -54,3 +54,12 @@ def test_constant_scores_give_nan_and_bad_input_rejected() -> None:
         segment_agreement(torch.zeros(1, 3), torch.zeros(1, 3), top_k=0)
     with pytest.raises(ValueError, match="`a`"):
         segment_agreement(torch.zeros(3), torch.zeros(3))
+
+
+def test_segment_agreement_is_exported_from_metrics() -> None:
+    import captum_nas.metrics as metrics
+    from captum_nas.metrics import agreement
+
+    assert metrics.segment_agreement is agreement.segment_agreement
+    assert metrics.SegmentAgreement is agreement.SegmentAgreement
+    assert {"segment_agreement", "SegmentAgreement"} <= set(metrics.__all__)

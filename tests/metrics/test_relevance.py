@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from captum_nas.metrics.relevance import gaussian_blur, relevance_curve, relevance_gap
+from captum_nas.metrics.relevance import BLUR_SIGMA, gaussian_blur, relevance_curve, relevance_gap
 from captum_nas.segmentation import GridSegmenter
 
 
@@ -129,12 +129,16 @@ def test_forward_call_count_and_chunk_parity(batch_size: int) -> None:
     x = torch.rand(3, 3, 8, 8, generator=gen)
     attr = torch.rand(3, 3, 8, 8, generator=gen)
     rec = Recorder(model)
-    res = relevance_curve(rec, x, attr, target=[0, 1, 2], patch_size=2, batch_size=batch_size)
+    res = relevance_curve(
+        rec, x, attr, target=[0, 1, 2], patch_size=2, max_examples_per_batch=batch_size
+    )
     steps = res.n_steps + 1
     assert steps == 17
     assert rec.calls == math.ceil(3 * steps / batch_size)
     assert all(t.shape[0] <= batch_size for t in rec.inputs)
-    ref = relevance_curve(model, x, attr, target=[0, 1, 2], patch_size=2, batch_size=3 * steps)
+    ref = relevance_curve(
+        model, x, attr, target=[0, 1, 2], patch_size=2, max_examples_per_batch=3 * steps
+    )
     assert torch.allclose(res.scores, ref.scores, atol=1e-6)
     assert torch.equal(res.fraction_removed, ref.fraction_removed)
 
@@ -145,8 +149,8 @@ def test_target_none_uses_prediction_on_intact_input() -> None:
     x = torch.rand(4, 3, 8, 8, generator=gen)
     attr = torch.rand(4, 1, 8, 8, generator=gen)
     pred = model(x).argmax(1)
-    auto = relevance_curve(model, x, attr, patch_size=4, batch_size=3)
-    explicit = relevance_curve(model, x, attr, target=pred, patch_size=4, batch_size=3)
+    auto = relevance_curve(model, x, attr, patch_size=4, max_examples_per_batch=3)
+    explicit = relevance_curve(model, x, attr, target=pred, patch_size=4, max_examples_per_batch=3)
     assert torch.equal(auto.target, pred)
     assert torch.allclose(auto.scores, explicit.scores)
     probs = torch.softmax(model(x), 1).gather(1, pred[:, None]).squeeze(1)
@@ -166,6 +170,18 @@ def test_scalar_output_model() -> None:
         relevance_curve(model, torch.ones(2, 1, 2, 2), torch.rand(2, 2, 2))
 
 
+def _run_quantus(metric: Any, model: nn.Module, x: Tensor, y: np.ndarray, attr: Tensor) -> Any:
+    """A Quantus metric on our inputs (CPU, softmax scores), as the parity tests call it."""
+    return metric(
+        model=model,
+        x_batch=x.numpy(),
+        y_batch=y,
+        a_batch=attr.numpy(),
+        device="cpu",
+        softmax=True,
+    )
+
+
 def _last_input(baseline: Any, x: Tensor, **kwargs: Any) -> Tensor:
     rec = Recorder(_tiny_cnn())
     relevance_curve(
@@ -174,8 +190,8 @@ def _last_input(baseline: Any, x: Tensor, **kwargs: Any) -> Tensor:
         torch.rand(x.shape[0], 1, *x.shape[2:]),
         0,
         patch_size=4,
-        baseline=baseline,
-        batch_size=1000,
+        baselines=baseline,
+        max_examples_per_batch=1000,
         **kwargs,
     )
     steps = rec.inputs[0].shape[0] // x.shape[0]
@@ -187,7 +203,7 @@ def test_baselines_fill_removed_pixels() -> None:
     x = torch.rand(2, 3, 8, 8, generator=gen)
     assert torch.equal(_last_input("zeros", x), torch.zeros_like(x))
     assert torch.allclose(_last_input("mean", x), x.mean((2, 3), keepdim=True).expand_as(x))
-    assert torch.allclose(_last_input("blur", x), gaussian_blur(x, 5.0))
+    assert torch.allclose(_last_input("blur", x), gaussian_blur(x, BLUR_SIGMA))
     assert torch.equal(_last_input(0.25, x), torch.full_like(x, 0.25))
     custom = torch.rand(1, 3, 1, 1, generator=gen)
     assert torch.equal(_last_input(custom, x), custom.expand_as(x))
@@ -235,7 +251,7 @@ def test_additional_forward_args_indexed_per_example() -> None:
         torch.rand(2, 1, 2, 2),
         0,
         softmax=False,
-        batch_size=3,
+        max_examples_per_batch=3,
         additional_forward_args=(torch.tensor([1.0, 10.0]), 0.5),
     )
     assert res.scores[:, 0].tolist() == [4.5, 40.5]
@@ -267,9 +283,9 @@ def test_segments_broadcast_from_single_mask() -> None:
     ("kwargs", "error", "match"),
     [
         ({"order": "best"}, ValueError, "order"),
-        ({"baseline": "black"}, ValueError, "baseline"),
-        ({"baseline": torch.zeros(2, 3, 5, 5)}, ValueError, "broadcast"),
-        ({"baseline": object()}, TypeError, "baseline"),
+        ({"baselines": "black"}, ValueError, "`baselines`"),
+        ({"baselines": torch.zeros(2, 3, 5, 5)}, ValueError, "broadcast"),
+        ({"baselines": object()}, TypeError, "`baselines`"),
         (
             {"segments": torch.zeros(2, 1, 8, 8, dtype=torch.long), "patch_size": 2},
             ValueError,
@@ -277,7 +293,7 @@ def test_segments_broadcast_from_single_mask() -> None:
         ),
         ({"patch_size": 4, "n_steps": 5}, ValueError, "n_steps"),
         ({"n_steps": 0}, ValueError, "n_steps"),
-        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"max_examples_per_batch": 0}, ValueError, "max_examples_per_batch"),
         ({"segment_relevance": "max"}, ValueError, "segment_relevance"),
         ({"target": 7}, ValueError, "out of range"),
         ({"target": torch.tensor([0.0, 1.0])}, TypeError, "target"),
@@ -327,18 +343,9 @@ def test_region_perturbation_parity_with_quantus() -> None:
             abs=False,
             disable_warnings=True,
         )
-        theirs = np.stack(
-            metric(
-                model=model,
-                x_batch=x.numpy(),
-                y_batch=y,
-                a_batch=attr.numpy(),
-                device="cpu",
-                softmax=True,
-            )
-        )
+        theirs = np.stack(_run_quantus(metric, model, x, y, attr))
         ours = relevance_curve(
-            model, x, attr, torch.from_numpy(y), patch_size=4, order=order, baseline="zeros"
+            model, x, attr, torch.from_numpy(y), patch_size=4, order=order, baselines="zeros"
         )
         # Quantus reports f(x) - f(x_k) for k = 1..regions_evaluation
         drop = (ours.scores[:, :1] - ours.scores[:, 1:]).numpy()
@@ -375,18 +382,30 @@ def test_irof_parity_with_quantus(monkeypatch: pytest.MonkeyPatch) -> None:
         disable_warnings=True,
         return_aggregate=False,
     )
-    theirs = np.array(
-        metric(
-            model=model,
-            x_batch=x.numpy(),
-            y_batch=y,
-            a_batch=attr.numpy(),
-            device="cpu",
-            softmax=True,
-        )
-    )
-    ours = relevance_curve(model, x, attr, torch.from_numpy(y), segments=seg, baseline="zeros")
+    theirs = np.array(_run_quantus(metric, model, x, y, attr))
+    ours = relevance_curve(model, x, attr, torch.from_numpy(y), segments=seg, baselines="zeros")
     ratio = (ours.scores[:, 1:] / ours.scores[:, :1]).double().numpy()
     k = ours.n_units.double().numpy()
     aoc = k - np.trapezoid(ratio, dx=1, axis=1)
     np.testing.assert_allclose(aoc, theirs, atol=1e-5)
+
+
+def test_deprecated_argument_names_warn_and_match_the_new_ones() -> None:
+    model = _tiny_cnn()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(2, 3, 8, 8, generator=gen)
+    attr = torch.rand(2, 3, 8, 8, generator=gen)
+    new = relevance_curve(
+        model, x, attr, 0, patch_size=4, baselines="mean", max_examples_per_batch=3
+    )
+    with pytest.warns(DeprecationWarning, match="`baselines`"):
+        old = relevance_curve(
+            model, x, attr, 0, patch_size=4, baseline="mean", max_examples_per_batch=3
+        )
+    assert torch.equal(new.scores, old.scores)
+    rec = Recorder(model)
+    with pytest.warns(DeprecationWarning, match="`max_examples_per_batch`"):
+        relevance_gap(rec, x, attr, 0, patch_size=4, batch_size=2)
+    assert rec.calls == 2 * math.ceil(2 * 5 / 2)
+    with pytest.raises(TypeError, match="only one of"), pytest.warns(DeprecationWarning):
+        relevance_curve(model, x, attr, 0, baselines="mean", baseline="blur")

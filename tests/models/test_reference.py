@@ -60,6 +60,7 @@ def test_random_model_when_not_pretrained() -> None:
     assert not model.training and model.n_classes == 12
 
 
+@pytest.mark.slow
 def test_shipped_single_checkpoint_is_accurate() -> None:
     info = reference_checkpoint_info("single")
     assert info["variant"] == "single" and info["image_size"] == 128

@@ -32,6 +32,14 @@ def test_tiny_training_is_deterministic() -> None:
     assert not torch.equal(FlowerCNN(6).fc.weight, model_a.fc.weight)
 
 
+def test_training_leaves_the_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    _train(seed=3, epochs=1, n_test=0)
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_history_and_call() -> None:
     model, hist = _train(seed=0)
     assert not model.training

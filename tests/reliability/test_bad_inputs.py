@@ -74,7 +74,7 @@ SEGMENTERS: dict[str, Callable[[int], Segmenter]] = {
     "nas": lambda c: NASSegmenter(_model(c), n_segments=4),
     "slic": lambda c: SLICSegmenter(8),
     "quickshift": lambda c: QuickshiftSegmenter(),
-    "felzenszwalb": lambda c: FelzenszwalbSegmenter(min_size=5),
+    "felzenszwalb": lambda c: FelzenszwalbSegmenter(min_pixels=5),
     "watershed": lambda c: WatershedSegmenter(8),
     "grid": lambda c: GridSegmenter(8),
 }
@@ -239,7 +239,7 @@ def test_n_segments_larger_than_possible() -> None:
         (lambda: QuickshiftSegmenter(seed=-1), ValueError, r"`seed` must be an integer >= 0"),
         (lambda: QuickshiftSegmenter(seed="a"), TypeError, "`seed` must be an integer"),
         (lambda: QuickshiftSegmenter(seed=1.5), TypeError, "`seed` must be an integer"),
-        (lambda: FelzenszwalbSegmenter(min_size=0), ValueError, "`min_size`"),
+        (lambda: FelzenszwalbSegmenter(min_pixels=0), ValueError, "`min_pixels`"),
         (lambda: SLICSegmenter(mean=[0, 0, 0], std=[0, 1, 1]), ValueError, "`std` values"),
     ],
 )

@@ -26,7 +26,7 @@ def _two_colour_batch() -> torch.Tensor:
 SEGMENTERS = [
     lambda **kw: SLICSegmenter(4, compactness=1.0, **kw),
     lambda **kw: QuickshiftSegmenter(kernel_size=3, max_dist=10, **kw),
-    lambda **kw: FelzenszwalbSegmenter(scale=100, min_size=20, **kw),
+    lambda **kw: FelzenszwalbSegmenter(scale=100, min_pixels=20, **kw),
     lambda **kw: WatershedSegmenter(4, **kw),
 ]
 
@@ -71,7 +71,7 @@ def test_images_recovered_from_normalised_inputs() -> None:
 def test_grayscale_input() -> None:
     x = torch.zeros(1, 1, 32, 32)
     x[..., 16:] = 1
-    seg = FelzenszwalbSegmenter(min_size=10, sigma=0)(x)
+    seg = FelzenszwalbSegmenter(min_pixels=10, sigma=0)(x)
     assert seg.shape == (1, 1, 32, 32)
     for k in seg.unique():
         side = x[0, 0][seg[0, 0] == k]
@@ -93,3 +93,15 @@ def test_errors() -> None:
         SLICSegmenter(4)(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="NaN"):
         SLICSegmenter(4)(torch.full((1, 3, 8, 8), float("nan")))
+
+
+def test_felzenszwalb_min_size_is_a_deprecated_alias_of_min_pixels() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 24, 24, generator=gen)
+    new = FelzenszwalbSegmenter(min_pixels=30, sigma=0)
+    with pytest.warns(DeprecationWarning, match="min_pixels"):
+        old = FelzenszwalbSegmenter(min_size=30, sigma=0)
+    assert old.min_pixels == new.min_pixels == old.min_size == 30
+    assert torch.equal(old(x), new(x))
+    with pytest.raises(TypeError, match="only one"), pytest.warns(DeprecationWarning):
+        FelzenszwalbSegmenter(min_pixels=20, min_size=30)

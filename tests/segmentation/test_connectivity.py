@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from captum_nas.segmentation import connected_components, merge_small_segments, upsample_labels
+from captum_nas.segmentation import connected_components, merge_small_segments
+from captum_nas.segmentation.connectivity import upsample_labels
 
 
 def test_components_split_equal_labels() -> None:

@@ -52,6 +52,7 @@ def test_seed_determinism_and_batch_equals_single() -> None:
     a = batched_kmeans(pts, 6, seed=3)
     b = batched_kmeans(pts, 6, seed=3)
     assert torch.equal(a.labels, b.labels)
+    assert not torch.equal(batched_kmeans(pts, 6, seed=4).labels, a.labels)
     single = torch.cat([batched_kmeans(pts[i : i + 1], 6, seed=3).labels for i in range(5)])
     assert torch.equal(single, a.labels)
 

@@ -3,7 +3,8 @@ import torch
 import torchvision
 from torch import nn
 
-from captum_nas.segmentation import auto_layers, resolve_layers
+from captum_nas.segmentation import auto_layers
+from captum_nas.segmentation.layers import resolve_layers
 
 # stage outputs expected for 224x224 inputs (random weights: only shapes matter)
 EXPECTED = {
@@ -23,6 +24,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(EXPECTED))
 def test_torchvision_families(arch: str) -> None:
     model = getattr(torchvision.models, arch)().eval()

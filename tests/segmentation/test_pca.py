@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from captum_nas.segmentation import pca_reduce, top_eigenpairs
-from captum_nas.segmentation.pca import OVERSAMPLE
+from captum_nas.segmentation.pca import OVERSAMPLE, pca_reduce, top_eigenpairs
 
 
 def _psd(n: int, s: int, *, decay: float = 0.9, rank: int | None = None, seed: int = 0):
