@@ -33,6 +33,7 @@ imports it (and never creates an import cycle).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 from collections.abc import Callable, Iterator, Mapping
@@ -688,6 +689,35 @@ register_method(
         summary="top-3 relevant channels (lasso selector; --selector PATH or the shipped "
         "one of the reference models) back-projected by guided backprop (Oramas et al.)",
         aliases=("relevant-feature", "oramas"),
+        nonnegative=True,
+    )
+)
+
+
+def _relevant_features_as(backprojection: str) -> Callable[[nn.Module, BuildContext], Attribution]:
+    """The relevant-features builder with another back-projection of the top channels."""
+
+    def build(model: nn.Module, ctx: BuildContext) -> Attribution:
+        options = {**ctx.options, "backprojection": backprojection}
+        return _relevant_features(model, dataclasses.replace(ctx, options=options))
+
+    return build
+
+
+register_method(
+    MethodSpec(
+        "relevant-features-deconvnet",
+        _relevant_features_as("deconvolution"),
+        summary="relevant-features back-projected by the deconvnet, as in Oramas et al.",
+        nonnegative=True,
+    )
+)
+register_method(
+    MethodSpec(
+        "relevant-features-upsampled",
+        _relevant_features_as("upsample"),
+        summary="the top relevant channels' activations, upsampled (the paper's baseline)",
+        aliases=("upsampled-activations",),
         nonnegative=True,
     )
 )

@@ -211,7 +211,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
 
     layered = [m for m in args.methods if get_method(m).uses_layer]
     if args.selector is not None and not any(
-        get_method(m).name == "relevant-features" for m in args.methods
+        get_method(m).name.startswith("relevant-features") for m in args.methods
     ):
         raise CLIError("--selector is only read by relevant-features, which is not in --methods")
     if args.layer is not None and not layered:

@@ -423,7 +423,7 @@ def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: i
 
 def _selector_setting(args: argparse.Namespace, loaded: Any, setup: MethodSetup) -> dict:
     """relevant-features: the selector file read, with its SHA-256."""
-    if setup.spec.name != "relevant-features":
+    if not setup.spec.name.startswith("relevant-features"):
         return {}
     from captum_nas.interpretation import shipped_selector_path
 
@@ -475,7 +475,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
 
     spec = get_method(args.method)
     check_layer_option(spec.name, args.layer)
-    if args.selector is not None and spec.name != "relevant-features":
+    if args.selector is not None and not spec.name.startswith("relevant-features"):
         raise CLIError(f"--selector is only read by relevant-features, not by {spec.name!r}")
     if spec.segment_level and args.segmenter == "none":
         raise CLIError(

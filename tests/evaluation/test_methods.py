@@ -35,7 +35,7 @@ def _fitted_selector(model: TinyCNN) -> dict[str, object]:
 @pytest.mark.parametrize("name", [n for n in METHOD_NAMES if n != "explainer"])
 def test_every_method_gives_nonnegative_input_sized_maps(setup, name: str) -> None:  # type: ignore[no-untyped-def]
     model, x, t = setup
-    options = _fitted_selector(model) if name == "relevant-features" else None
+    options = _fitted_selector(model) if name.startswith("relevant-features") else None
     out = attribution_fn(name, model, n_steps=4, options=options)(x, t)
     assert out.shape == (2, 1, 32, 32)
     assert bool((out >= 0).all()) and bool(torch.isfinite(out).all())

@@ -127,6 +127,25 @@ def test_build_from_registry_context(setup, tmp_path: Path) -> None:
         build(model, SimpleNamespace(model_name="resnet18", options={}))
 
 
+@pytest.mark.parametrize(
+    ("name", "backprojection"),
+    [("relevant-features-deconvnet", "deconvolution"), ("upsampled-activations", "upsample")],
+)
+def test_registry_variants_back_project_their_way(
+    setup, tmp_path: Path, name, backprojection
+) -> None:
+    from captum_nas.attr.registry import BuildContext, get_method
+
+    model, selector = setup
+    path = selector.save(tmp_path / "s.pt")
+    x, _, _ = known_channel_data(2, seed=3)
+    ctx = BuildContext(options={"selector": str(path)})
+    built = get_method(name).build(model, ctx)
+    assert isinstance(built, RelevantFeatures) and built.backprojection == backprojection
+    want = RelevantFeatures(model, selector, backprojection=backprojection).attribute(x, target=1)
+    torch.testing.assert_close(built.attribute(x, target=1), want)
+
+
 def test_bad_input(setup) -> None:
     model, selector = setup
     x, _, _ = known_channel_data(2)
