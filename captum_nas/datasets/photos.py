@@ -99,6 +99,8 @@ PHOTO_BACKGROUNDS = (
     "garage",
 )
 
+_GREY_BACKGROUNDS = frozenset({"grass", "gravel", "brick", "moon", "coins"})
+
 # outlines, (x, y) in the source image's pixels, checked by eye on overlays
 _CAT_POLYGON = (
     (55, 30), (100, 12), (200, 2), (300, 2), (332, 12), (354, 60), (366, 150), (356, 230),
@@ -207,13 +209,14 @@ def photo_background(name: str) -> np.ndarray:
     return img
 
 
-def _resize(a: np.ndarray, shape: tuple[int, int], *, order: int) -> np.ndarray:
-    from skimage.transform import resize
-
-    return np.asarray(
-        resize(a, shape, order=order, anti_aliasing=order > 0, preserve_range=True, mode="edge"),
-        dtype=np.float32,
-    )
+def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize with antialiasing of an (h, w) or (h, w, C) float array."""
+    t = torch.from_numpy(np.array(a, dtype=np.float32))
+    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
+    out = torch.nn.functional.interpolate(
+        t, size=shape, mode="bilinear", align_corners=False, antialias=True
+    )[0]
+    return (out[0] if a.ndim == 2 else out.permute(1, 2, 0)).numpy()
 
 
 def _background(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
@@ -225,8 +228,8 @@ def _background(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
     crop = tex[y0 : y0 + side, x0 : x0 + side]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
-    out = _resize(np.ascontiguousarray(crop), (size, size), order=1)
-    grey = bool(np.allclose(tex[..., 0], tex[..., 1]) and np.allclose(tex[..., 1], tex[..., 2]))
+    out = _resize(crop, (size, size))
+    grey = name in _GREY_BACKGROUNDS
     tint = rng.uniform(0.55, 1.0, size=3).astype(np.float32)
     if grey:  # a random tint, so grey photographs do not all look alike
         out = out * tint / tint.max()
@@ -248,8 +251,8 @@ def _place(
         x0 = int(rng.integers(0, size - nw + 1))
         box = (x0, y0, x0 + nw, y0 + nh)
         if all(box[2] <= t[0] or t[2] <= box[0] or box[3] <= t[1] or t[3] <= box[1] for t in taken):
-            m = _resize(np.ascontiguousarray(mask, dtype=np.float32), (nh, nw), order=1) > 0.5
-            img = _resize(np.ascontiguousarray(rgb), (nh, nw), order=1)
+            m = _resize(mask, (nh, nw)) > 0.5
+            img = _resize(rgb, (nh, nw))
             return img, m, box
     return None
 
