@@ -19,6 +19,8 @@ from captum_nas._validation import check_choice, check_segments, check_tensor, d
 
 REDUCTIONS = ("mean", "sum", "max", "min", "median", "abs-mean", "l2")
 CHANNEL_REDUCTIONS = ("none", "sum", "abs-sum", "mean")
+#: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
+POOLING_MODES = ("magnitude", "contribution")
 
 
 class PooledAttribution(NamedTuple):
@@ -182,3 +184,76 @@ def segment_pool(
     if c_reduce != "none":
         scores = scores[:, 0]
     return PooledAttribution(pixel_map, scores)
+
+
+def pool_segments(
+    attributions: Tensor,
+    segments: Tensor,
+    *,
+    pooling: str = "magnitude",
+    channels: int | None = None,
+    interpolate_mode: str = "bilinear",
+) -> PooledAttribution:
+    r"""Pool an attribution map over segments in one of the two named modes.
+
+    Both modes first sum the channels of every pixel, :math:`s_p = \sum_c a_{c,p}`.
+
+    * ``"magnitude"`` (the default of every NAS* class, the localising choice): the
+      score of segment :math:`S` is the mean magnitude :math:`\frac{1}{|S|}\sum_{p \in
+      S} |s_p|`, so positive and negative pixels inside a segment do not cancel. The
+      map holds the score on every pixel and channel of the segment. Scores are >= 0;
+      they answer "how strongly does the method point at this region".
+    * ``"contribution"`` (signed, completeness-keeping region contributions): the
+      score of :math:`S` is the signed sum :math:`\sum_{p \in S} s_p`, so the scores
+      of an image add up to the total of the unpooled map (for Integrated Gradients,
+      the output difference to the baseline). The map spreads every score evenly over
+      the segment's pixels and the ``channels`` channels
+      (:math:`\text{score}/(|S| \cdot C)`), so the map's total equals the unpooled
+      total as well.
+
+    Args:
+        attributions: float tensor (N, c, h, w); a map whose spatial size differs from
+            the mask's is first upsampled with ``interpolate_mode``.
+        segments: integer ids (N, 1, H, W) or one mask (1, 1, H, W) for the batch.
+        pooling: ``"magnitude"`` or ``"contribution"``.
+        channels: number of channels of the returned map (default: the attributions'
+            channel count). The score is repeated over them (magnitude) or split
+            evenly between them (contribution).
+        interpolate_mode: how maps of another spatial size are brought to the mask's.
+
+    Returns:
+        :class:`PooledAttribution` ``(map, scores)``: ``map`` (N, channels, H, W),
+        ``scores`` (N, K) with NaN for ids absent from an image.
+
+    Example:
+        >>> attr = torch.tensor([[[[1.0, -3.0], [5.0, 7.0]]]])
+        >>> seg = torch.tensor([[[[0, 0], [1, 1]]]])
+        >>> pool_segments(attr, seg).scores
+        tensor([[2., 6.]])
+        >>> pool_segments(attr, seg, pooling="contribution").scores
+        tensor([[-2., 12.]])
+        >>> pool_segments(attr, seg, pooling="contribution").map
+        tensor([[[[-1., -1.],
+                  [ 6.,  6.]]]])
+    """
+    check_tensor(attributions, "attributions")
+    check_choice(pooling, "pooling", POOLING_MODES)
+    if attributions.dim() != 4:
+        raise ValueError(
+            f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
+        )
+    out_c = attributions.shape[1] if channels is None else channels
+    if isinstance(out_c, bool) or not isinstance(out_c, int) or out_c < 1:
+        raise ValueError(f"`channels` must be a positive int or None, got {channels!r}")
+    summed = attributions.sum(1, keepdim=True)
+    if pooling == "magnitude":
+        pooled = segment_pool(summed.abs(), segments, interpolate_mode=interpolate_mode)
+        scores = pooled.scores[:, 0]
+        pixel_map = pooled.map
+    else:
+        total = segment_pool(summed, segments, reduce="sum", interpolate_mode=interpolate_mode)
+        mean = segment_pool(summed, segments, interpolate_mode=interpolate_mode)
+        scores = total.scores[:, 0]
+        pixel_map = mean.map / out_c
+    n, _, h, w = pixel_map.shape
+    return PooledAttribution(pixel_map.expand(n, out_c, h, w).contiguous(), scores)

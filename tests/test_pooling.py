@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from captum_nas.pooling import PooledAttribution, segment_pool
+from captum_nas.pooling import PooledAttribution, pool_segments, segment_pool
 
 ATTR = torch.tensor([[[[1.0, -3.0, 2.0], [5.0, 7.0, -4.0]]]])  # (1, 1, 2, 3)
 SEG = torch.tensor([[[[0, 0, 1], [1, 1, 2]]]])
@@ -173,3 +173,55 @@ def test_bad_arguments_rejected() -> None:
         segment_pool(attr, torch.zeros(3, 1, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="negative"):
         segment_pool(attr, seg - 1)
+
+
+# ------------------------------------------------------------------ named pooling modes
+
+# two channels on a 2x2 image, segments: top row 0, bottom row 1
+_A = torch.tensor([[[[1.0, -3.0], [2.0, 2.0]], [[2.0, 1.0], [-4.0, 3.0]]]])
+_SEG = torch.tensor([[[[0, 0], [1, 1]]]])
+# channel sums: [[3, -2], [-2, 5]]
+
+
+def test_magnitude_pooling_hand_computed() -> None:
+    pooled = pool_segments(_A, _SEG)  # "magnitude" is the default
+    # segment 0: (|3| + |-2|) / 2 = 2.5; segment 1: (|-2| + |5|) / 2 = 3.5
+    torch.testing.assert_close(pooled.scores, torch.tensor([[2.5, 3.5]]))
+    expected = torch.tensor([[2.5, 2.5], [3.5, 3.5]]).expand(1, 2, 2, 2)
+    torch.testing.assert_close(pooled.map, expected)
+    # the signed mean would cancel to 0.5 and 1.5: magnitude does not
+    signed = segment_pool(_A, _SEG, channel_reduce="sum").scores
+    torch.testing.assert_close(signed, torch.tensor([[0.5, 1.5]]))
+
+
+def test_contribution_pooling_hand_computed_keeps_the_total() -> None:
+    pooled = pool_segments(_A, _SEG, pooling="contribution")
+    # segment 0: 3 - 2 = 1; segment 1: -2 + 5 = 3; they add up to the map's total 4
+    torch.testing.assert_close(pooled.scores, torch.tensor([[1.0, 3.0]]))
+    # spread over 2 pixels x 2 channels
+    expected = torch.tensor([[0.25, 0.25], [0.75, 0.75]]).expand(1, 2, 2, 2)
+    torch.testing.assert_close(pooled.map, expected)
+    assert float(pooled.map.sum()) == float(_A.sum()) == 4.0
+
+
+def test_named_pooling_channels_absent_ids_and_batches() -> None:
+    one = _A.sum(1, keepdim=True)  # a one-channel map repeated over 3 output channels
+    mag = pool_segments(one, _SEG, channels=3)
+    assert mag.map.shape == (1, 3, 2, 2)
+    torch.testing.assert_close(mag.map[:, 2], torch.tensor([[[2.5, 2.5], [3.5, 3.5]]]))
+    con = pool_segments(one, _SEG, pooling="contribution", channels=3)
+    torch.testing.assert_close(con.map.sum(), one.sum())
+    # per-image masks; id 2 is absent from the first image
+    seg = torch.stack([_SEG[0], torch.tensor([[[0, 1], [2, 2]]])])
+    both = pool_segments(torch.cat([_A, _A]), seg)
+    assert torch.isnan(both.scores[0, 2])
+    torch.testing.assert_close(both.scores[1], torch.tensor([3.0, 2.0, 3.5]))
+
+
+def test_named_pooling_rejects_bad_options() -> None:
+    with pytest.raises(ValueError, match="pooling"):
+        pool_segments(_A, _SEG, pooling="mean")
+    with pytest.raises(ValueError, match="channels"):
+        pool_segments(_A, _SEG, channels=0)
+    with pytest.raises(ValueError, match="attributions"):
+        pool_segments(_A[0], _SEG)

@@ -22,10 +22,12 @@ from captum_nas.attr.perturbation import (
     NASShapleyValueSampling,
     TorchLinearRegression,
 )
+from captum_nas.attr.result import AttributionResult, TopSegments
 from captum_nas.attr.superpixel import SuperpixelAttribution, expand_segments
 
 __all__ = [
     "NASLRP",
+    "AttributionResult",
     "CaptumSuperpixelMethod",
     "NASDeconvolution",
     "NASDeepLift",
@@ -43,6 +45,7 @@ __all__ = [
     "NASSaliency",
     "NASShapleyValueSampling",
     "SuperpixelAttribution",
+    "TopSegments",
     "TorchLinearRegression",
     "expand_segments",
 ]

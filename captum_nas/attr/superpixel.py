@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +23,23 @@ from captum_nas._validation import (
     describe,
     explain_dtype_mismatch,
 )
-from captum_nas.pooling import REDUCTIONS, segment_pool
+from captum_nas.pooling import (
+    CHANNEL_REDUCTIONS,
+    POOLING_MODES,
+    REDUCTIONS,
+    PooledAttribution,
+    pool_segments,
+    segment_pool,
+)
 
 SegmenterFn = Callable[[Tensor], Tensor]
 INTERPOLATE_MODES = ("bilinear", "nearest", "bicubic", "area")
+#: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
+#: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
+#: ``channel_reduce`` of :func:`captum_nas.pooling.segment_pool`)
+POOLINGS = (*POOLING_MODES, "custom")
+#: the ``pooling`` values, for type checkers
+PoolingMode = Literal["magnitude", "contribution", "custom"]
 
 
 def _model_of(forward_func: Any) -> nn.Module | None:
@@ -100,24 +114,78 @@ def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") ->
     return seg
 
 
+def _check_pooling(pooling: Any, reduce: str | None, channel_reduce: str | None) -> str:
+    """Validate ``pooling`` and the advanced ``reduce``/``channel_reduce`` together."""
+    check_choice(pooling, "pooling", POOLINGS)
+    if pooling != "custom":
+        for name, value in (("reduce", reduce), ("channel_reduce", channel_reduce)):
+            if value is not None:
+                raise ValueError(
+                    f"`{name}`={value!r} applies only with pooling='custom' (got "
+                    f"pooling={pooling!r}, which fixes its own reduction); pass "
+                    f"pooling='custom' to pool with segment_pool's `reduce`/`channel_reduce`"
+                )
+        return pooling
+    if reduce is not None:
+        check_choice(reduce, "reduce", REDUCTIONS)
+    if channel_reduce is not None:
+        check_choice(channel_reduce, "channel_reduce", CHANNEL_REDUCTIONS)
+    return pooling
+
+
+def _keeps_total(pooling: str | None, reduce: str, channel_reduce: str | None) -> bool:
+    """Whether a pooling keeps every image's total (sum over pixels and channels)."""
+    if pooling == "contribution":
+        return True
+    return pooling == "custom" and reduce == "mean" and channel_reduce in (None, "none", "mean")
+
+
+@dataclass
+class _Run:
+    """Everything one call computes (the parts of an :class:`AttributionResult`)."""
+
+    inputs: Tensor
+    map: Tensor
+    pixel_map: Tensor
+    segments: Tensor
+    scores: Tensor
+    delta: Tensor | None
+
+
 class SuperpixelAttribution(Attribution):
     r"""Pool any Captum attribution over superpixels.
 
     Runs the wrapped attribution, brings layer maps ((N, 1, h, w) or (N, c, h, w))
     to the input size, segments the inputs, pools the map over every segment and
     returns a tensor of exactly the inputs' shape, where every pixel holds the pooled
-    score of its segment. It is a Captum ``Attribution``: it composes with
+    value of its segment. It is a Captum ``Attribution``: it composes with
     ``NoiseTunnel``, ``captum.metrics`` and ``captum.attr.visualization``.
+
+    What the returned numbers mean depends on ``pooling``:
+
+    * ``"magnitude"`` (default): every pixel holds its segment's **mean magnitude**,
+      the mean over the segment of :math:`|\sum_c a_c|` (the channel sum of the
+      attribution, made positive), repeated over the channels. Positive and negative
+      pixels do not cancel, so this is the map that localises (for pictures, boxes,
+      pointing games). Values are >= 0.
+    * ``"contribution"``: signed, completeness-keeping **region contributions**. A
+      segment's score is the sum of the signed channel-summed attribution over its
+      pixels; the map spreads it evenly over the segment's pixels and channels, so
+      every image's map total equals the unpooled total (for Integrated Gradients,
+      the output difference to the baseline) and the convergence delta is Captum's.
+    * ``"custom"``: the advanced :func:`captum_nas.pooling.segment_pool` options
+      ``reduce`` (default ``"mean"``) and ``channel_reduce`` (default ``None``, every
+      channel on its own).
 
     Segmentation runs on detached inputs without gradients, before the wrapped
     attribution, inside a block that restores the model's train/eval mode,
     ``requires_grad`` flags and hooks.
 
     Under ``NoiseTunnel`` the wrapped method sees noisy copies of the images. Without
-    ``segments``, every noisy batch is segmented anew. To segment the clean images
-    once, pass ``segments=wrapper.segment(inputs)`` to ``NoiseTunnel.attribute``: it
-    forwards the keyword, and a mask of batch M for M * r noisy images is repeated
-    like NoiseTunnel repeats the images.
+    segments, every noisy batch is segmented anew. To segment the clean images once,
+    pass ``feature_mask=wrapper.segment(inputs)`` (or its alias ``segments=``) to
+    ``NoiseTunnel.attribute``: NoiseTunnel repeats a ``feature_mask`` like the images,
+    and a mask of batch M for M * r noisy images is repeated the same way.
 
     Args:
         attribution: a Captum attribution instance (gradient, layer or perturbation
@@ -127,12 +195,13 @@ class SuperpixelAttribution(Attribution):
             builds ``NASSegmenter(model, n_segments=n_segments, **nas_options)``
             lazily on the wrapped attribution's model (which must then be an
             ``nn.Module``).
-        reduce: pooling inside a segment (see :func:`captum_nas.pooling.segment_pool`);
-            default ``"mean"``.
-        channel_reduce: ``None`` pools every channel on its own (the map keeps the
-            base method's channel structure, and mean pooling keeps completeness);
-            ``"sum"``, ``"abs-sum"`` or ``"mean"`` reduce the channels first and
-            repeat the score over the channels.
+        pooling: ``"magnitude"`` (default), ``"contribution"`` or ``"custom"``
+            (see above).
+        reduce: with ``pooling="custom"`` only: the pooling inside a segment (see
+            :func:`captum_nas.pooling.segment_pool`; default ``"mean"``).
+        channel_reduce: with ``pooling="custom"`` only: ``None`` pools every channel
+            on its own; ``"sum"``, ``"abs-sum"`` or ``"mean"`` reduce the channels
+            first and repeat the score over the channels.
         interpolate_mode: how layer maps are brought to the input size.
         n_segments: segments per image of the default NAS segmenter.
         nas_options: further keyword arguments of the default ``NASSegmenter``.
@@ -141,6 +210,9 @@ class SuperpixelAttribution(Attribution):
         >>> from captum.attr import IntegratedGradients
         >>> sp = SuperpixelAttribution(IntegratedGradients(model), GridSegmenter(16))
         >>> attr = sp.attribute(images, target=3)   # same shape as images
+        >>> res = sp.attribute(images, target=3, return_result=True)
+        >>> res.scores.shape                        # (N, K) mean magnitudes
+        torch.Size([2, 16])
     """
 
     def __init__(
@@ -148,7 +220,8 @@ class SuperpixelAttribution(Attribution):
         attribution: Attribution,
         segmenter: SegmenterFn | None = None,
         *,
-        reduce: str = "mean",
+        pooling: str = "magnitude",
+        reduce: str | None = None,
         channel_reduce: str | None = None,
         interpolate_mode: str = "bilinear",
         n_segments: int = 32,
@@ -161,9 +234,7 @@ class SuperpixelAttribution(Attribution):
             )
         if segmenter is not None and not callable(segmenter):
             raise TypeError(f"`segmenter` must be callable or None, got {describe(segmenter)}")
-        check_choice(reduce, "reduce", REDUCTIONS)
-        if channel_reduce is not None:
-            check_choice(channel_reduce, "channel_reduce", ("none", "sum", "abs-sum", "mean"))
+        self.pooling: str | None = _check_pooling(pooling, reduce, channel_reduce)
         check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
         check_positive_int(n_segments, "n_segments")
         if nas_options is not None and not isinstance(nas_options, Mapping):
@@ -177,7 +248,7 @@ class SuperpixelAttribution(Attribution):
             )
         super().__init__(forward_func)
         self.attribution = attribution
-        self.reduce = reduce
+        self.reduce = "mean" if reduce is None else reduce
         self.channel_reduce = channel_reduce
         self.interpolate_mode = interpolate_mode
         self.n_segments = n_segments
@@ -244,27 +315,62 @@ class SuperpixelAttribution(Attribution):
             attr = attr.sum(1, keepdim=True)
         return attr
 
-    def pool(self, attributions: Tensor, segments: Tensor) -> Tensor:
-        """Pool an attribution map (N, c, h, w) over ``segments`` (N, 1, H, W).
+    def pool_with_scores(
+        self, attributions: Tensor, segments: Tensor, channels: int | None = None
+    ) -> PooledAttribution:
+        """Pool a map (N, c, h, w) over ``segments`` (N, 1, H, W) with this wrapper's
+        ``pooling``.
+
+        Args:
+            attributions: the unpooled map.
+            segments: integer ids.
+            channels: channels of the returned map (default: the map's own).
 
         Returns:
-            The pooled map (N, c', H, W) with the options of this wrapper.
+            :class:`~captum_nas.pooling.PooledAttribution`: the map
+            (N, channels, H, W) and the (N, K) scores (NaN for absent ids; with
+            ``pooling="custom"`` and no channel reduction, the channel mean).
         """
-        return segment_pool(
+        if self.pooling in POOLING_MODES:
+            assert self.pooling is not None
+            return pool_segments(
+                attributions,
+                segments,
+                pooling=self.pooling,
+                channels=channels,
+                interpolate_mode=self.interpolate_mode,
+            )
+        pooled = segment_pool(
             attributions,
             segments,
             reduce=self.reduce,
             channel_reduce=self.channel_reduce,
             interpolate_mode=self.interpolate_mode,
-        ).map
+        )
+        scores = pooled.scores.mean(1) if pooled.scores.dim() == 3 else pooled.scores
+        out = pooled.map
+        if channels is not None and out.shape[1] != channels:
+            out = out.expand(out.shape[0], channels, *out.shape[-2:]).contiguous()
+        return PooledAttribution(out, scores)
+
+    def pool(self, attributions: Tensor, segments: Tensor) -> Tensor:
+        """Pool an attribution map (N, c, h, w) over ``segments`` (N, 1, H, W).
+
+        Returns:
+            The pooled map (N, c, H, W) with the options of this wrapper.
+        """
+        return self.pool_with_scores(attributions, segments).map
 
     @staticmethod
     def segment_scores(attributions: Tensor, segments: Tensor) -> Tensor:
-        """Per-segment scores (N, K) of a map returned by :meth:`attribute`.
+        """Per-segment values (N, K) of a map returned by :meth:`attribute`.
 
         The map holds one value per segment (repeated over its pixels); this averages
-        it over pixels and channels, so it returns that value (the channel mean when
-        ``channel_reduce`` is ``None``). Absent ids are NaN.
+        it over pixels and channels, so it returns that value (the channel mean with
+        ``pooling="custom"`` and no channel reduction). With
+        ``pooling="contribution"`` the value is the score divided by the segment's
+        pixel and channel count; ``attribute(..., return_result=True).scores`` gives
+        the scores themselves. Absent ids are NaN.
         """
         return segment_pool(attributions, segments, channel_reduce="mean").scores
 
@@ -272,51 +378,38 @@ class SuperpixelAttribution(Attribution):
     #: and return its map as it is (already one value per segment)
     _segments_as_feature_mask = False
 
-    @log_usage()
-    def attribute(
+    def _resolve_segments(
+        self, x: Tensor, feature_mask: Tensor | tuple[Tensor, ...] | None, segments: Tensor | None
+    ) -> Tensor:
+        if feature_mask is not None and segments is not None:
+            raise TypeError("`segments` is an alias of `feature_mask`; pass one of them, not both")
+        mask: Any = feature_mask if feature_mask is not None else segments
+        name = "feature_mask" if feature_mask is not None else "segments"
+        if isinstance(mask, tuple):
+            if len(mask) != 1:
+                raise TypeError(
+                    f"`{name}`: one mask (N, 1, H, W) or a 1-tuple of it expected, got a "
+                    f"tuple of {len(mask)}"
+                )
+            mask = mask[0]
+        if mask is None:
+            return self.segment(x)
+        return expand_segments(mask, x, name)
+
+    def _run(
         self,
-        inputs: Tensor | tuple[Tensor],
-        target: Any = None,
-        additional_forward_args: Any = None,
+        inputs: Tensor | tuple[Tensor, ...],
+        target: Any,
+        additional_forward_args: Any,
+        method_kwargs: Mapping[str, Any],
         *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_convergence_delta: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        r"""Attribute with the wrapped method, then pool over segments.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple holding them (the result is
-                then a 1-tuple too, the Captum way). Several input tensors are not
-                supported.
-            target: Captum's ``target`` (int, list, tuple or tensor).
-            additional_forward_args: Captum's ``additional_forward_args``.
-            segments: precomputed segment ids (N, 1, H, W), (1, 1, H, W), or
-                (M, 1, H, W) for N = M * r (NoiseTunnel's repeated batch). Default:
-                segment the inputs with :attr:`segmenter`.
-            return_segments: also return the segments used.
-            return_convergence_delta: return the wrapped method's convergence delta
-                (only where it has one).
-            **kwargs: passed to the wrapped method's ``attribute`` (``baselines``,
-                ``n_steps``, ``sliding_window_shapes``, ...).
-
-        Returns:
-            The pooled map, contiguous, of the inputs' shape and dtype; with
-            ``return_convergence_delta`` the pair ``(attributions, delta)``; with
-            ``return_segments`` the segments come last: ``(attributions, segments)``
-            or ``(attributions, delta, segments)``.
-
-        Raises:
-            TypeError: bad argument types, or inputs of another dtype than the model's
-                parameters where the model fails on them (inputs are never cast).
-            ValueError: bad shapes or values: among them a negative ``target``, one of
-                the wrong length, or one out of range for the model's (N, n_classes)
-                output (checked on every forward when the model is an ``nn.Module``),
-                and a wrapped attribution returning NaN or Inf.
-        """
+        feature_mask: Tensor | tuple[Tensor, ...] | None,
+        segments: Tensor | None,
+        return_convergence_delta: bool,
+    ) -> tuple[_Run, bool]:
+        """Segment, attribute and pool; returns the parts and whether inputs were a tuple."""
         is_tuple = isinstance(inputs, tuple)
-        if is_tuple:
+        if isinstance(inputs, tuple):
             if len(inputs) != 1:
                 raise TypeError(
                     f"`inputs`: {type(self).__name__} takes one image tensor (N, C, H, W) "
@@ -325,20 +418,20 @@ class SuperpixelAttribution(Attribution):
             x = check_image_batch(inputs[0])
         else:
             x = check_image_batch(inputs)
+        if not isinstance(return_convergence_delta, bool):
+            raise TypeError(
+                "`return_convergence_delta` must be a bool, got "
+                f"{describe(return_convergence_delta)}"
+            )
         if return_convergence_delta and not self.has_convergence_delta():
             raise ValueError(
                 f"`return_convergence_delta`: {type(self.attribution).__name__} has no "
                 "convergence delta"
             )
         classes = _target_classes(target, x.shape[0])
-        seg = self.segment(x) if segments is None else expand_segments(segments, x)
-        kwargs = {**self.default_kwargs, **kwargs}
+        seg = self._resolve_segments(x, feature_mask, segments)
+        kwargs = {**self.default_kwargs, **method_kwargs}
         if self._segments_as_feature_mask:
-            if "feature_mask" in kwargs:
-                raise TypeError(
-                    f"`feature_mask`: {type(self).__name__} uses the segments as the "
-                    "feature mask; pass `segments=` instead"
-                )
             kwargs["feature_mask"] = seg
         if return_convergence_delta:
             kwargs["return_convergence_delta"] = True
@@ -356,14 +449,181 @@ class SuperpixelAttribution(Attribution):
             result, delta = result
         if isinstance(result, tuple):
             result = result[0]
-        attr = self._to_input_size(result, x)
-        pooled = attr if self._segments_as_feature_mask else self.pool(attr, seg)
+        raw = result.detach()
+        attr = self._to_input_size(raw, x)
+        n, c = x.shape[:2]
+        if self._segments_as_feature_mask:
+            out = attr.expand(x.shape)
+            scores = segment_pool(attr, seg, channel_reduce="mean").scores
+        else:
+            out, scores = self.pool_with_scores(attr, seg, channels=c)
         # some Captum methods compute in float32 whatever the inputs' dtype
-        out = pooled.expand(x.shape).to(x.dtype).contiguous()
-        out_any: Any = (out,) if is_tuple else out
+        out = out.expand(x.shape).to(x.dtype).contiguous()
+        if delta is not None:
+            delta = delta.detach()
+            exact = _keeps_total(self.pooling, self.reduce, self.channel_reduce)
+            if not (exact and raw.shape == x.shape) and not self._segments_as_feature_mask:
+                delta = _delta_of_returned(delta, raw, out)
+        pixel_map = attr.expand(n, c, *x.shape[-2:]) if attr.shape[1] == 1 else attr
+        run = _Run(
+            inputs=x.detach(),
+            map=out,
+            pixel_map=pixel_map.to(x.dtype).contiguous(),
+            segments=seg,
+            scores=scores,
+            delta=delta,
+        )
+        return run, is_tuple
+
+    def _explain(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        target: Any,
+        additional_forward_args: Any,
+        method_kwargs: Mapping[str, Any],
+        *,
+        feature_mask: Tensor | tuple[Tensor, ...] | None,
+        segments: Tensor | None,
+        return_convergence_delta: bool,
+        return_segments: bool,
+        return_result: bool,
+    ) -> Any:
+        """The body of every ``attribute``: check our options, run, shape the output."""
+        for name, flag in (("return_result", return_result), ("return_segments", return_segments)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"`{name}` must be a bool, got {describe(flag)}")
+        run, is_tuple = self._run(
+            inputs,
+            target,
+            additional_forward_args,
+            method_kwargs,
+            feature_mask=feature_mask,
+            segments=segments,
+            return_convergence_delta=return_convergence_delta,
+        )
+        return self._outputs(
+            run,
+            is_tuple,
+            target,
+            return_convergence_delta=return_convergence_delta,
+            return_segments=return_segments,
+            return_result=return_result,
+        )
+
+    def _outputs(
+        self,
+        run: _Run,
+        is_tuple: bool,
+        target: Any,
+        *,
+        return_convergence_delta: bool,
+        return_segments: bool,
+        return_result: bool,
+    ) -> Any:
+        if return_result:
+            from captum_nas.attr.result import AttributionResult
+
+            classes = _target_classes(target, run.map.shape[0])
+            return AttributionResult(
+                map=run.map,
+                pixel_map=run.pixel_map,
+                segments=run.segments,
+                scores=run.scores,
+                target=target if classes is None and target is not None else classes,
+                delta=run.delta,
+                inputs=run.inputs,
+                pooling=self.pooling,
+                method=type(self.attribution).__name__,
+            )
+        out_any: Any = (run.map,) if is_tuple else run.map
         parts: list[Any] = [out_any]
         if return_convergence_delta:
-            parts.append(delta)
+            parts.append(run.delta)
         if return_segments:
-            parts.append(seg)
+            parts.append(run.segments)
         return parts[0] if len(parts) == 1 else tuple(parts)
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor],
+        target: Any = None,
+        additional_forward_args: Any = None,
+        *,
+        feature_mask: Tensor | tuple[Tensor] | None = None,
+        segments: Tensor | None = None,
+        return_segments: bool = False,
+        return_convergence_delta: bool = False,
+        return_result: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        r"""Attribute with the wrapped method, then pool over segments.
+
+        Args:
+            inputs: images (N, C, H, W), or a 1-tuple holding them (the result is
+                then a 1-tuple too, the Captum way). Several input tensors are not
+                supported.
+            target: Captum's ``target`` (int, list, tuple or tensor).
+            additional_forward_args: Captum's ``additional_forward_args``.
+            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W), or
+                (M, 1, H, W) for N = M * r (NoiseTunnel's repeated batch); NoiseTunnel
+                expands a ``feature_mask`` the Captum way. Default: segment the inputs
+                with :attr:`segmenter`.
+            segments: alias of ``feature_mask``.
+            return_segments: also return the segments used.
+            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
+                instead: the pooled map, the unpooled pixel map, the segments, the
+                (N, K) scores, the target and (with ``return_convergence_delta``) the
+                delta, with ``top_k()``, ``plot()``, ``overlay()`` and ``save()``.
+            return_convergence_delta: return the convergence delta (only where the
+                wrapped method has one) **of the returned map**: Captum's own delta
+                when the pooling keeps every image's total (``"contribution"``), else
+                Captum's delta plus the difference between the returned map's total
+                and the unpooled one's.
+            **kwargs: passed to the wrapped method's ``attribute`` (``baselines``,
+                ``n_steps``, ``sliding_window_shapes``, ...).
+
+        Returns:
+            The pooled map, contiguous, detached, of the inputs' shape and dtype; with
+            ``return_convergence_delta`` the pair ``(attributions, delta)``; with
+            ``return_segments`` the segments come last: ``(attributions, segments)``
+            or ``(attributions, delta, segments)``; with ``return_result`` an
+            ``AttributionResult`` (whatever ``return_segments`` says).
+
+        Raises:
+            TypeError: bad argument types, or inputs of another dtype than the model's
+                parameters where the model fails on them (inputs are never cast).
+            ValueError: bad shapes or values: among them a negative ``target``, one of
+                the wrong length, or one out of range for the model's (N, n_classes)
+                output (checked on every forward when the model is an ``nn.Module``),
+                and a wrapped attribution returning NaN or Inf.
+        """
+        return self._explain(
+            inputs,
+            target,
+            additional_forward_args,
+            kwargs,
+            feature_mask=feature_mask,
+            segments=segments,
+            return_convergence_delta=return_convergence_delta,
+            return_segments=return_segments,
+            return_result=return_result,
+        )
+
+
+def _delta_of_returned(delta: Tensor, raw: Tensor, out: Tensor) -> Tensor:
+    """Captum's delta moved from the unpooled map ``raw`` to the returned map ``out``.
+
+    Captum's deltas are ``total(attributions) - (f(x) - f(baseline))`` per example
+    (or per example and baseline sample, example-major, for the Shap methods); the
+    delta of the returned map adds ``total(out) - total(raw)`` of its example.
+    """
+    n = out.shape[0]
+    if delta.numel() % n != 0:
+        raise ValueError(
+            f"cannot move a convergence delta of shape {tuple(delta.shape)} to a batch of {n} "
+            "pooled maps; use pooling='contribution' for Captum's own delta"
+        )
+    offset = out.flatten(1).double().sum(1) - raw.flatten(1).double().sum(1)
+    moved = delta.reshape(n, -1).double() + offset.to(delta.device)[:, None]
+    return moved.to(delta.dtype).reshape(delta.shape)

@@ -43,7 +43,7 @@ from captum_nas.attr import (
     NASOcclusion,
     NASSaliency,
 )
-from captum_nas.pooling import segment_pool
+from captum_nas.pooling import pool_segments, segment_pool
 from captum_nas.segmentation import GridSegmenter
 from tests.conftest import TinyCNN, hook_count
 
@@ -115,6 +115,12 @@ def _nas(name: str, model: nn.Module, **options: Any) -> Any:
 
 
 def _captum(name: str, model: nn.Module) -> Tensor:
+    """Captum's map at the input size, expanded to the inputs' channels."""
+    return _captum_raw(name, model).expand(2, 3, H, W)
+
+
+def _captum_raw(name: str, model: nn.Module) -> Tensor:
+    """Captum's map at the input size (a layer map keeps its one channel)."""
     _, cap_cls, args, akw = SPECS[name]
     x = _inputs()
     _seed(2)
@@ -122,15 +128,15 @@ def _captum(name: str, model: nn.Module) -> Tensor:
     if name == "gradcam":
         kwargs["relu_attributions"] = True
     out = cap_cls(model, *args(model)).attribute(x, target=1, **kwargs)
-    if out.shape != x.shape:
-        out = LayerAttribution.interpolate(out, (H, W), "bilinear").expand_as(x)
+    if out.shape[-2:] != x.shape[-2:]:
+        out = LayerAttribution.interpolate(out, (H, W), "bilinear")
     return out
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_one_pixel_segments_equal_captum(name: str) -> None:
     model = _model()
-    ours_method = _nas(name, model)
+    ours_method = _nas(name, model, pooling="custom")  # the identity on one-pixel segments
     x = _inputs()
     _seed(2)
     ours = ours_method.attribute(x, target=1, segments=PIXEL_IDS, **SPECS[name][3])
@@ -148,12 +154,22 @@ def test_grid_segments_equal_pooled_captum_and_one_segment_gives_mean(name: str)
     _seed(2)
     ours, segs = _nas(name, model).attribute(x, target=1, return_segments=True, **SPECS[name][3])
     assert torch.equal(segs, seg)
-    torch.testing.assert_close(ours, segment_pool(_captum(name, model), seg).map)
+    expected = pool_segments(_captum_raw(name, model), seg, channels=3).map
+    torch.testing.assert_close(ours, expected)
     one = torch.zeros(1, 1, H, W, dtype=torch.long)
     _seed(2)
     mean = _nas(name, model).attribute(x, target=1, segments=one, **SPECS[name][3])
-    base = _captum(name, model)
-    torch.testing.assert_close(mean, base.mean((2, 3), keepdim=True).expand_as(x))
+    base = _captum_raw(name, model)  # a layer map keeps its one channel
+    # default pooling: the mean over the image of |sum over channels|
+    magnitude = base.sum(1, keepdim=True).abs().mean((2, 3), keepdim=True)
+    torch.testing.assert_close(mean, magnitude.expand_as(x))
+    _seed(2)
+    signed = _nas(name, model, pooling="contribution").attribute(
+        x, target=1, segments=one, **SPECS[name][3]
+    )
+    # contribution pooling: the image total spread evenly over pixels and channels
+    total = base.sum((1, 2, 3)).reshape(-1, 1, 1, 1) / (3 * H * W)
+    torch.testing.assert_close(signed, total.expand_as(x))
 
 
 NT_CASES = [(name, "smoothgrad") for name in NAMES] + [
@@ -165,7 +181,8 @@ NT_CASES = [(name, "smoothgrad") for name in NAMES] + [
 def test_noise_tunnel_with_clean_segments(name: str, nt_type: str) -> None:
     model = _model()
     x = _inputs()
-    method = _nas(name, model)
+    # contribution pooling is linear, so smoothing commutes with it (checked below)
+    method = _nas(name, model, pooling="contribution")
     seg = method.segment(x)
     kwargs = dict(SPECS[name][3])
     _seed(3)
@@ -175,7 +192,7 @@ def test_noise_tunnel_with_clean_segments(name: str, nt_type: str) -> None:
     assert ours.shape == x.shape
     # constant over every segment
     torch.testing.assert_close(segment_pool(ours, seg).map, ours)
-    if nt_type == "smoothgrad":  # mean pooling is linear: smoothing commutes with pooling
+    if nt_type == "smoothgrad":
         _, cap_cls, args, _ = SPECS[name]
         if name == "gradcam":
             kwargs["relu_attributions"] = True
@@ -185,7 +202,8 @@ def test_noise_tunnel_with_clean_segments(name: str, nt_type: str) -> None:
         )
         if base.shape != x.shape:
             base = LayerAttribution.interpolate(base, (H, W), "bilinear")
-        torch.testing.assert_close(ours, segment_pool(base.expand_as(x), seg).map)
+        expected = pool_segments(base, seg, pooling="contribution", channels=3).map
+        torch.testing.assert_close(ours, expected)
     assert hook_count(model) == 0
 
 
@@ -303,8 +321,12 @@ def test_gradcam_relu_option_and_layer_by_name() -> None:
     model = _model()
     x = _inputs()
     seg = PIXEL_IDS
-    relu = NASGradCam(model, "layer1", segmenter=GridSegmenter(4)).attribute(x, 1, segments=seg)
-    raw = NASGradCam(model, model.layer1, relu_attributions=False, segmenter=GridSegmenter(4))
+    relu = NASGradCam(model, "layer1", segmenter=GridSegmenter(4), pooling="custom").attribute(
+        x, 1, segments=seg
+    )
+    raw = NASGradCam(
+        model, model.layer1, relu_attributions=False, segmenter=GridSegmenter(4), pooling="custom"
+    )
     plain = raw.attribute(x, 1, segments=seg)
     base = LayerGradCam(model, model.layer1).attribute(x, 1)
     torch.testing.assert_close(
@@ -328,7 +350,7 @@ def test_default_nas_segmenter() -> None:
     out, seg = method.attribute(x, target=0, n_steps=8, return_segments=True)
     assert seg.shape == (2, 1, 32, 32) and int(seg.max()) < 8
     base = IntegratedGradients(model).attribute(x, target=0, n_steps=8)
-    torch.testing.assert_close(out, segment_pool(base, seg).map)
+    torch.testing.assert_close(out, pool_segments(base, seg).map)
     assert hook_count(model) == 0 and not model.training
 
 

@@ -108,13 +108,23 @@ def test_lime_and_kernel_shap_without_sklearn(monkeypatch: pytest.MonkeyPatch) -
         assert isinstance(method.attribution.interpretable_model, TorchLinearRegression)
 
 
-def test_feature_mask_argument_is_rejected() -> None:
+def test_feature_mask_is_the_segments_alias_and_pooling_options_are_rejected() -> None:
+    torch.manual_seed(0)
     model = TinyCNN().eval()
     x = torch.randn(1, 3, H, W)
-    with pytest.raises(TypeError, match="feature_mask"):
-        NASFeatureAblation(model, segmenter=GridSegmenter(4)).attribute(
-            x, target=0, feature_mask=torch.zeros(1, 1, H, W, dtype=torch.long)
-        )
+    mask = GridSegmenter(2)(x)
+    method = NASFeatureAblation(model, segmenter=GridSegmenter(4))
+    by_mask = method.attribute(x, target=0, feature_mask=mask)
+    torch.testing.assert_close(by_mask, method.attribute(x, target=0, segments=mask))
+    torch.testing.assert_close(
+        by_mask, FeatureAblation(model).attribute(x, target=0, feature_mask=mask)
+    )
+    with pytest.raises(TypeError, match="alias"):
+        method.attribute(x, target=0, feature_mask=mask, segments=mask)
+    # segment-level methods return signed per-segment values and pool nothing
+    for option in ({"pooling": "contribution"}, {"reduce": "max"}, {"channel_reduce": "sum"}):
+        with pytest.raises(TypeError, match=next(iter(option))):
+            NASFeatureAblation(model, segmenter=GridSegmenter(4), **option)
 
 
 def test_torch_linear_regression_recovers_weights() -> None:

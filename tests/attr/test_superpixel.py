@@ -21,9 +21,9 @@ def _setup() -> tuple[torch.nn.Module, Tensor]:
     return model, torch.randn(2, 3, H, W)
 
 
-def test_delta_passes_through_and_completeness_survives_mean_pooling() -> None:
+def test_contribution_pooling_keeps_captum_delta_and_completeness() -> None:
     model, x = _setup()
-    sp = SuperpixelAttribution(IntegratedGradients(model), GridSegmenter(4))
+    sp = SuperpixelAttribution(IntegratedGradients(model), GridSegmenter(4), pooling="contribution")
     assert sp.has_convergence_delta() and sp.multiplies_by_inputs
     attr, delta = sp.attribute(x, target=2, n_steps=64, return_convergence_delta=True)
     base, base_delta = IntegratedGradients(model).attribute(
@@ -31,6 +31,23 @@ def test_delta_passes_through_and_completeness_survives_mean_pooling() -> None:
     )
     torch.testing.assert_close(delta, base_delta)
     torch.testing.assert_close(attr.sum((1, 2, 3)), base.sum((1, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"pooling": "custom", "reduce": "max"}, {"pooling": "custom", "channel_reduce": "sum"}],
+)
+def test_delta_is_the_delta_of_the_returned_map(options: dict[str, str]) -> None:
+    """delta = total(returned map) - (f(x) - f(baseline)), whatever the pooling."""
+    model, x = _setup()
+    sp = SuperpixelAttribution(IntegratedGradients(model), GridSegmenter(4), **options)
+    attr, delta = sp.attribute(x, target=2, n_steps=64, return_convergence_delta=True)
+    with torch.no_grad():
+        gap = model(x)[:, 2] - model(torch.zeros_like(x))[:, 2]
+    torch.testing.assert_close(delta, attr.sum((1, 2, 3)) - gap, rtol=1e-4, atol=1e-4)
+    # the magnitude map is far from complete, and the delta says so
+    if not options:
+        assert float(delta.abs().max()) > 0.1
 
 
 def test_return_order_with_segments() -> None:
@@ -56,7 +73,9 @@ def test_no_delta_method_rejects_delta_request() -> None:
 
 def test_layer_map_with_channels_is_summed_and_upsampled() -> None:
     model, x = _setup()
-    sp = SuperpixelAttribution(LayerGradCam(model, model.layer1), GridSegmenter(4))
+    sp = SuperpixelAttribution(
+        LayerGradCam(model, model.layer1), GridSegmenter(4), pooling="custom"
+    )
     out = sp.attribute(
         x, target=0, segments=torch.arange(H * W).reshape(1, 1, H, W), attr_dim_summation=False
     )
@@ -72,7 +91,11 @@ def test_options_forwarded_to_pooling(reduce: str, channel_reduce: str | None) -
     model, x = _setup()
     seg = GridSegmenter(4)(x)
     sp = SuperpixelAttribution(
-        Saliency(model), GridSegmenter(4), reduce=reduce, channel_reduce=channel_reduce
+        Saliency(model),
+        GridSegmenter(4),
+        pooling="custom",
+        reduce=reduce,
+        channel_reduce=channel_reduce,
     )
     out = sp.attribute(x, target=0)
     base = Saliency(model).attribute(x, target=0)
@@ -138,10 +161,20 @@ def test_bad_options_and_segmenter_output_rejected() -> None:
         SuperpixelAttribution(model, GridSegmenter(4))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="segmenter"):
         SuperpixelAttribution(Saliency(model), 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pooling"):
+        SuperpixelAttribution(Saliency(model), GridSegmenter(4), pooling="mean")
+    with pytest.raises(ValueError, match="`reduce`='max' applies only with pooling='custom'"):
+        SuperpixelAttribution(Saliency(model), GridSegmenter(4), reduce="max")
+    with pytest.raises(ValueError, match="`channel_reduce`='sum' applies only"):
+        SuperpixelAttribution(
+            Saliency(model), GridSegmenter(4), pooling="contribution", channel_reduce="sum"
+        )
     with pytest.raises(ValueError, match="reduce"):
-        SuperpixelAttribution(Saliency(model), GridSegmenter(4), reduce="mode")
+        SuperpixelAttribution(Saliency(model), GridSegmenter(4), pooling="custom", reduce="mode")
     with pytest.raises(ValueError, match="channel_reduce"):
-        SuperpixelAttribution(Saliency(model), GridSegmenter(4), channel_reduce="max")
+        SuperpixelAttribution(
+            Saliency(model), GridSegmenter(4), pooling="custom", channel_reduce="max"
+        )
     with pytest.raises(ValueError, match="interpolate_mode"):
         SuperpixelAttribution(Saliency(model), GridSegmenter(4), interpolate_mode="x")
     with pytest.raises(ValueError, match="n_segments"):
