@@ -12,6 +12,9 @@ Rows (``ratio`` = ours / peer; medians of ``repeats`` interleaved calls after a 
 * ``segment_pool`` vs a per-image, per-segment Python loop of boolean-mask means (the
   way Quantus's IROF scores segments).
 
+Ours are built through :mod:`captum_nas.attr.registry` (``superpixel_attribution`` of
+the registered method over the registered NAS segmenter), as every entry point does.
+
 Model: torchvision ``resnet18`` architecture with random weights (no download), eval.
 Run: ``.venv/bin/python benchmarks/bench_attr.py [--repeats N] [--quick]``.
 """
@@ -25,10 +28,15 @@ import torch
 from _harness import compare, holds, make_row, module_args
 from torch import Tensor, nn
 
-from captum_nas.attr import NASGradCam, NASIntegratedGradients, NASLime, NASSaliency
+from captum_nas.attr.registry import (
+    BuildContext,
+    build_segmenter,
+    get_method,
+    method_kwargs,
+    superpixel_attribution,
+)
 from captum_nas.metrics.agreement import segment_agreement
 from captum_nas.pooling import segment_pool
-from captum_nas.segmentation import NASSegmenter
 
 
 def _resnet18() -> nn.Module:
@@ -67,12 +75,19 @@ def run(
     target = torch.arange(n, device=dev) % 1000
     rows: list[dict[str, Any]] = []
 
-    nas_ig = NASIntegratedGradients(model, n_segments=32)
+    ctx = BuildContext(model_name="resnet18", options={"n_steps": 50})
+
+    def nas() -> Any:
+        return build_segmenter("nas", model, 32)
+
+    nas_ig = superpixel_attribution("ig", model, ctx, nas())
     from captum.attr import IntegratedGradients
 
     ig = IntegratedGradients(model)
     ours, peer = compare(
-        lambda: nas_ig.attribute(x, target=target, n_steps=50, internal_batch_size=50),
+        lambda: nas_ig.attribute(
+            x, target=target, internal_batch_size=50, **method_kwargs(get_method("ig"), x, ctx)
+        ),
         lambda: ig.attribute(x, target=target, n_steps=50, internal_batch_size=50),
         repeats=repeats,
         memory=False,
@@ -91,11 +106,13 @@ def run(
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    nas_cam = NASGradCam(model, model.layer4, n_segments=32)
+    cam_ctx = BuildContext(model_name="resnet18", layer=model.layer4)
+    nas_cam = superpixel_attribution("gradcam", model, cam_ctx, nas())
+    cam_kwargs = method_kwargs(get_method("gradcam"), x, cam_ctx)
     cam = GradCAM(model=model, target_layers=[model.layer4])
     cam_targets = [ClassifierOutputTarget(int(t)) for t in target]
     ours, peer = compare(
-        lambda: nas_cam.attribute(x, target=target),
+        lambda: nas_cam.attribute(x, target=target, **cam_kwargs),
         lambda: cam(input_tensor=x, targets=cam_targets),
         repeats=repeats,
         memory=False,
@@ -112,9 +129,9 @@ def run(
     )
 
     xl, tl = x[:lime_n], target[:lime_n]
-    seg = NASSegmenter(model, n_segments=32)(xl)
-    saliency = NASSaliency(model, segmenter=NASSegmenter(model))
-    lime = NASLime(model, segmenter=NASSegmenter(model))
+    seg = nas()(xl)
+    saliency = superpixel_attribution("saliency", model, ctx, nas())
+    lime = superpixel_attribution("lime", model, ctx, nas())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(2)
@@ -151,7 +168,7 @@ def run(
 
     torch.manual_seed(3)
     attr = torch.randn(n, 3, size, size).to(dev)
-    seg_all = NASSegmenter(model, n_segments=32)(x)
+    seg_all = nas()(x)
     ours, peer = compare(
         lambda: segment_pool(attr, seg_all, channel_reduce="mean"),
         lambda: _loop_pool(attr, seg_all),

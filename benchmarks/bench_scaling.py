@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from _harness import make_row, measure, module_args
 
+from captum_nas.attr.registry import build_segmenter
 from captum_nas.images import SAMPLE_IMAGES, sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
-from captum_nas.segmentation import NASSegmenter
 
 BATCHES = (1, 16, 64)
 SIZES = (128, 224, 448)
@@ -43,7 +43,7 @@ def run(
     """One row per (batch, size) cell; see the module docstring for the columns."""
     dev = torch.device(device)
     model = efficientnet_lite0().to(dev)
-    nas = NASSegmenter(model, n_segments=K)
+    nas = build_segmenter("nas", model, K)
     batches = BATCHES[:2] if quick else BATCHES
     reps = 1 if quick else repeats
     start = time.perf_counter()

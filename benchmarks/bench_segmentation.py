@@ -26,9 +26,9 @@ import torch
 from _harness import compare, make_row, module_args
 from torch import nn
 
+from captum_nas.attr.registry import build_segmenter
 from captum_nas.images import SAMPLE_IMAGES, sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
-from captum_nas.segmentation import NASSegmenter
 
 N_IMAGES = 16
 SIZE = 224
@@ -54,7 +54,7 @@ def _segments_row(
 ) -> dict:
     x = EFFICIENTNET_LITE_NORMALIZER(images).to(device)
     model = model.to(device)
-    nas = NASSegmenter(model, n_segments=K)
+    nas = build_segmenter("nas", model, K)
     arrays = [np.ascontiguousarray(img.permute(1, 2, 0).numpy()) for img in images]
     ours, peer = compare(lambda: nas(x), lambda: _slic_loop(arrays), repeats=repeats, device=device)
     print(f"  {name}: NAS {ours.median_s:.3f} s, SLIC {peer.median_s:.3f} s", file=sys.stderr)
@@ -89,17 +89,19 @@ def _xrai_row(
         import saliency.core as saliency
     except ImportError:
         return make_row(name, None, None, note="skipped: `saliency` not installed")
-    from captum_nas.attr import NASIntegratedGradients
+    from captum_nas.attr.registry import BuildContext, get_method, method_kwargs
+    from captum_nas.attr.registry import superpixel_attribution as wrap
 
     imgs = images[:XRAI_IMAGES]
     model = model.to(device)
     x = EFFICIENTNET_LITE_NORMALIZER(imgs).to(device)
     with torch.no_grad():
         target = model(x).argmax(1)
-    explainer = NASIntegratedGradients(model, n_segments=K)
+    ctx = BuildContext(model_name="efficientnet-lite0", options={"n_steps": XRAI_STEPS})
+    explainer = wrap("ig", model, ctx, build_segmenter("nas", model, K))
 
     def ours() -> Any:
-        return explainer.attribute(x, target=target, n_steps=XRAI_STEPS)
+        return explainer.attribute(x, target=target, **method_kwargs(get_method("ig"), x, ctx))
 
     def call_model(batch: np.ndarray, call_model_args: dict, expected_keys: list) -> dict:
         # saliency passes HWC batches in the image's own scale; normalise and take grads

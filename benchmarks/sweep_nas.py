@@ -33,11 +33,12 @@ from typing import Any
 
 import torch
 
+from captum_nas.attr.registry import build_segmenter
 from captum_nas.datasets import FLOWERS_NORMALIZER
 from captum_nas.evaluation import attribution_fn, evaluate, flowers_batches
 from captum_nas.models import reference_model
 from captum_nas.pooling import segment_pool
-from captum_nas.segmentation import GridSegmenter, NASSegmenter, SLICSegmenter
+from captum_nas.segmentation import NASSegmenter
 
 K = 32
 #: One option changed from the defaults per configuration.
@@ -92,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     model = reference_model("single").to(device)
     segmenters: dict[str, Any] = {
         "none": None,
-        "grid": GridSegmenter(K),
-        "slic": SLICSegmenter(K, to_image=FLOWERS_NORMALIZER.inverse),
+        "grid": build_segmenter("grid", model, K, args.seed),
+        "slic": build_segmenter("slic", model, K, args.seed, to_image=FLOWERS_NORMALIZER.inverse),
     }
     for name, options in NAS_CONFIGS.items():
         segmenters[name] = NASSegmenter(model, **{"n_segments": K, "seed": args.seed, **options})
     methods = {
-        m: attribution_fn(m, model, n_steps=16, seed=args.seed) for m in args.methods.split(",")
+        m: attribution_fn(m, model, n_steps=16, seed=args.seed, model_name="reference")
+        for m in args.methods.split(",")
     }
     start = time.perf_counter()
     report = evaluate(
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         pool=lambda maps, seg: segment_pool(maps, seg).map,
         curves=args.curves,
         device=device,
-        total=-(-args.n // args.batch_size),
+        total=args.n,
     )
     seconds = time.perf_counter() - start
     text = _markdown(report.rows, list(methods))

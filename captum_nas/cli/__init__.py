@@ -1,8 +1,10 @@
 """The ``captum-nas`` command line: ``explain``, ``evaluate``, ``train-reference``, ``benchmark``.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
-``run(args) -> int``. Errors a user can fix (missing file, unknown model, bad option)
-print one line and exit with status 2, without a traceback.
+``run(args) -> int``. The library raises ``ValueError`` / ``TypeError`` /
+``FileNotFoundError``; the command line only turns them, and argument errors, into one
+line on stderr and exit status 2, without a traceback. ``captum-nas --version`` prints
+the package and dependency versions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 SUBCOMMANDS = {
     "explain": "captum_nas.cli.explain",
@@ -24,11 +27,25 @@ class CLIError(Exception):
     """An error with a message meant for the user of the command line."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``PROG: error: MESSAGE``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error on one line (with a hint to ``--help``) and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand whose module is importable."""
-    parser = argparse.ArgumentParser(
+    from captum_nas.cli._common import VersionAction
+
+    parser = Parser(
         prog="captum-nas",
         description="Region explanations for Captum: NAS superpixels and segment pooling.",
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--version", action=VersionAction, help="print the package and dependency versions"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -53,7 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 2 on a user error.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, argument errors (already printed)
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
     try:
         return int(args.run(args) or 0)
     except (CLIError, FileNotFoundError, ValueError, TypeError, ImportError) as err:

@@ -13,7 +13,10 @@ from torch import Tensor
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``benchmark`` subcommand."""
-    p = subparsers.add_parser(
+    from captum_nas.cli._common import add_model_arguments, add_subparser, positive_int
+
+    p = add_subparser(
+        subparsers,
         "benchmark",
         help="time NAS segmentation against scikit-image SLIC",
         description=(
@@ -22,13 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "full side-by-side suite against the peers is `make bench`."
         ),
     )
-    p.add_argument("--model", default="efficientnet-lite0")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--random-weights", action="store_true")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--n-segments", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=3)
+    add_model_arguments(p, default_model="efficientnet-lite0")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="images per batch")
+    p.add_argument("--n-segments", type=positive_int, default=32, help="K of both segmenters")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats (median)")
+    p.add_argument("--seed", type=int, default=0, help="seed of NAS and of random weights")
     p.set_defaults(run=run)
 
 
@@ -42,28 +43,33 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _batch(size: int, n: int) -> Tensor:
+def _batch(size: int, n: int, resize: str = "crop") -> Tensor:
+    from captum_nas.evaluation.data import prepare_image
     from captum_nas.images import SAMPLE_IMAGES, sample_image
 
-    imgs = [sample_image(SAMPLE_IMAGES[i % len(SAMPLE_IMAGES)], size) for i in range(n)]
+    imgs = [
+        prepare_image(sample_image(SAMPLE_IMAGES[i % len(SAMPLE_IMAGES)], None), size, resize)
+        for i in range(n)
+    ]
     return torch.stack(imgs)
 
 
 def run(args: argparse.Namespace) -> int:
     """Time both segmenters and print a small table."""
-    from captum_nas._validation import check_positive_int
-    from captum_nas.cli._loading import load_model
-    from captum_nas.segmentation import NASSegmenter, SLICSegmenter
+    from captum_nas.attr.registry import build_segmenter
+    from captum_nas.cli._common import load_from_args
 
-    for name in ("batch_size", "image_size", "n_segments", "repeats"):
-        check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
-    loaded = load_model(args.model, weights=args.weights, random_weights=args.random_weights)
-    x = loaded.normalizer(_batch(args.image_size, args.batch_size))
-    nas = NASSegmenter(loaded.model, n_segments=args.n_segments)
-    slic = SLICSegmenter(args.n_segments, to_image=loaded.normalizer.inverse)
+    loaded = load_from_args(args)
+    size = args.image_size or loaded.input_size
+    x = loaded.normalizer(_batch(size, args.batch_size, args.resize).to(args.device))
+    nas = build_segmenter("nas", loaded.model, args.n_segments, args.seed)
+    slic = build_segmenter(
+        "slic", loaded.model, args.n_segments, args.seed, to_image=loaded.normalizer.inverse
+    )
+    assert nas is not None and slic is not None
     t_nas = _median_time(lambda: nas(x), args.repeats)
     t_slic = _median_time(lambda: slic(x), args.repeats)
-    print(f"| segmenter | batch {args.batch_size} x {args.image_size}px, K={args.n_segments} |")
+    print(f"| segmenter | batch {args.batch_size} x {size}px, K={args.n_segments} |")
     print("|---|---|")
     print(f"| NAS ({args.model}, forward included) | {t_nas:.3f} s |")
     print(f"| SLIC (scikit-image) | {t_slic:.3f} s |")

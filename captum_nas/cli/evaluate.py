@@ -3,156 +3,202 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from captum_nas.cli import CLIError
+from captum_nas.cli._common import (
+    add_model_arguments,
+    add_subparser,
+    describe_methods,
+    describe_segmenters,
+    emit,
+    load_from_args,
+    method_name,
+    name_list,
+    nonnegative_int,
+    positive_int,
+    quiet_captum,
+    segmenter_name,
+)
 
-SEGMENTER_NAMES = ("none", "grid", "slic", "quickshift", "felzenszwalb", "watershed", "nas")
+
+def _describe_datasets() -> str:
+    from captum_nas.evaluation.datasets import dataset_names, get_dataset
+
+    lines = []
+    for name in dataset_names():
+        spec = get_dataset(name)
+        lines.append(f"  {name}: {spec.summary} (model: {spec.default_model})")
+    return "\n".join(lines)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` subcommand."""
-    p = subparsers.add_parser(
+    from captum_nas.evaluation.data import FOLDER_LAYOUT
+
+    p = add_subparser(
+        subparsers,
         "evaluate",
         help="score explanation methods pooled over segmenters against ground truth",
         description=(
-            "Evaluate methods x segmenters on flowers-single, flowers-double or a folder "
-            "(images with masks/ or a boxes CSV). Writes results.md/csv/json and figures."
+            "Evaluate methods x segmenters on a data set with ground truth: box\n"
+            "localisation (MaxBoxAcc), mask metrics (pxAP, pointing, and the\n"
+            "--ground-truth metric group), MoRF/LeRF relevance curves. Writes\n"
+            "results.md/csv/json and figures to --out.\n\n"
+            "data sets (--dataset NAME, or a folder path):\n" + _describe_datasets() + "\n\n"
+            "folder layout:\n" + FOLDER_LAYOUT + "\n\n"
+            "methods (case-insensitive):\n" + describe_methods() + "\n\n"
+            "segmenters:\n" + describe_segmenters()
         ),
     )
-    p.add_argument(
-        "--dataset",
-        default="flowers-single",
-        help="flowers-single, flowers-double, or a folder path",
-    )
-    p.add_argument(
-        "--model",
-        default="reference",
-        help="reference, efficientnet-lite0, a torchvision name, or module:callable",
-    )
-    p.add_argument("--weights", default=None, help="checkpoint for a torchvision model")
-    p.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="allow a torchvision architecture without weights",
-    )
+    p.add_argument("--dataset", default="flowers", help="a data set name or a folder path")
+    add_model_arguments(p, default_model=None)
     p.add_argument(
         "--methods",
+        type=name_list(method_name),
         default="saliency,ig,gradcam,lrp",
-        help="comma-separated: saliency, ig, gradcam, lrp, inputxgradient, "
-        "deeplift, gradientshap, guidedbackprop, occlusion",
+        help="comma-separated methods",
     )
     p.add_argument(
         "--segmenters",
+        type=name_list(segmenter_name),
         default="none,grid,slic,nas",
-        help=f"comma-separated: {', '.join(SEGMENTER_NAMES)}",
+        help="comma-separated segmenters ('none': the unpooled map)",
     )
-    p.add_argument("--n", type=int, default=200, help="number of images")
-    p.add_argument("--n-segments", type=int, default=32, help="K of every segmenter")
-    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
-        "--image-size", type=int, default=None, help="image side (default: the model's input size)"
+        "--num-images", "--n", dest="n", type=positive_int, default=200, help="number of images"
     )
-    p.add_argument("--layer", default=None, help="GradCAM layer (default: last stage)")
-    p.add_argument("--ig-steps", type=int, default=32)
+    p.add_argument("--n-segments", type=positive_int, default=32, help="K of every segmenter")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="images per batch")
+    p.add_argument(
+        "--layer", default=None, help="layer of the layer methods (gradcam); default: last stage"
+    )
+    p.add_argument(
+        "--n-steps",
+        "--ig-steps",
+        dest="ig_steps",
+        type=positive_int,
+        default=32,
+        help="IG steps / GradientSHAP samples",
+    )
     p.add_argument("--no-curves", action="store_true", help="skip MoRF/LeRF relevance curves")
-    p.add_argument("--curve-steps", type=int, default=16)
-    p.add_argument("--boxes-csv", default=None, help="boxes CSV for a folder data set")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--out", type=Path, default=Path("outputs/evaluate"))
+    p.add_argument("--curve-steps", type=positive_int, default=16, help="steps of the curves")
+    p.add_argument(
+        "--ground-truth",
+        choices=("object", "part"),
+        default=None,
+        help="add the mask metric group (best-threshold IoU, mean IoU over thresholds "
+        "and its curve, best F1, continuous IoU, ROC-AUC, object/background coverage) "
+        "against this mask",
+    )
+    p.add_argument(
+        "--boxes-csv", default=None, help="boxes CSV of a folder (default ROOT/boxes.csv)"
+    )
+    p.add_argument(
+        "--recursive", action="store_true", help="folder: also read images in subfolders"
+    )
+    p.add_argument(
+        "--on-error",
+        choices=("skip", "fail"),
+        default="skip",
+        help="folder: an unreadable image or one without ground truth: skip it, or stop",
+    )
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed of the data, segmenters, sampling"
+    )
+    p.add_argument("--out", type=Path, default=Path("outputs/evaluate"), help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
-
-
-def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise CLIError(f"--{what} is empty")
-    unknown = [v for v in names if v not in allowed]
-    if unknown:
-        raise CLIError(f"unknown {what} {unknown}; choose from {', '.join(allowed)}")
-    return names
-
-
-def build_segmenter(name: str, model: object, k: int, normalizer: object, seed: int) -> object:
-    """A segmenter by CLI name (``None`` for ``"none"``)."""
-    from captum_nas import segmentation as seg
-
-    to_image = normalizer.inverse  # type: ignore[attr-defined]
-    if name == "none":
-        return None
-    if name == "nas":
-        return seg.NASSegmenter(model, n_segments=k, seed=seed)  # type: ignore[arg-type]
-    if name == "grid":
-        return seg.GridSegmenter(k)
-    if name == "slic":
-        return seg.SLICSegmenter(k, to_image=to_image)
-    if name == "watershed":
-        return seg.WatershedSegmenter(k, to_image=to_image)
-    if name == "quickshift":
-        return seg.QuickshiftSegmenter(to_image=to_image)
-    return seg.FelzenszwalbSegmenter(to_image=to_image)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation and write the report."""
-    from captum_nas._validation import check_positive_int
-    from captum_nas.cli._loading import load_model, parse_device
-    from captum_nas.evaluation import (
-        METHOD_NAMES,
-        FolderData,
-        attribution_fn,
-        evaluate,
-        flowers_batches,
-        to_markdown,
-        write_report,
-    )
+    from captum_nas.attr.registry import build_segmenter
+    from captum_nas.evaluation import attribution_fn, evaluate, to_markdown, write_report
+    from captum_nas.evaluation.data import FolderData
+    from captum_nas.evaluation.datasets import get_dataset
     from captum_nas.pooling import segment_pool
 
-    for name in ("n", "n_segments", "batch_size", "ig_steps", "curve_steps"):
-        check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
-    methods = _split(args.methods, METHOD_NAMES, "methods")
-    seg_names = _split(args.segmenters, SEGMENTER_NAMES, "segmenters")
-    device = parse_device(args.device)
-    loaded = load_model(args.model, weights=args.weights, random_weights=args.random_weights)
-    model = loaded.model.to(device).eval()
+    is_folder = Path(args.dataset).is_dir()
+    spec = get_dataset("folder" if is_folder else args.dataset)
+    if spec.name == "folder" and not is_folder:
+        raise CLIError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")
+    loaded = load_from_args(args, args.model or spec.default_model)
+    model = loaded.model
     size = args.image_size or loaded.input_size
-    if args.dataset in ("flowers-single", "flowers-double"):
-        variant = args.dataset.split("-")[1]
-        batches = flowers_batches(
-            variant,
+    if is_folder:
+        data = FolderData(
+            args.dataset,
+            loaded.normalizer,
+            size=size,
+            boxes_csv=args.boxes_csv,
+            resize=args.resize,
+            recursive=args.recursive,
+            on_error=args.on_error,
+        )
+        if data.max_label >= loaded.n_classes:
+            raise CLIError(
+                f"{args.dataset}: label {data.max_label} is out of range for model "
+                f"{loaded.name!r}, which has {loaded.n_classes} classes (labels 0.."
+                f"{loaded.n_classes - 1})"
+            )
+        batches = data.batches(args.batch_size, n=args.n)
+        total = min(args.n, len(data))
+    else:
+        if args.boxes_csv is not None:
+            raise CLIError(f"--boxes-csv is only read for a folder, not for {spec.name!r}")
+        batches = spec.batches(
             n=args.n,
             batch_size=args.batch_size,
-            image_size=size,
             seed=args.seed,
+            image_size=size,
             normalizer=loaded.normalizer,
         )
-        total = math.ceil(args.n / args.batch_size)
-    else:
-        data = FolderData(args.dataset, loaded.normalizer, size=size, boxes_csv=args.boxes_csv)
-        batches = data.batches(args.batch_size, n=args.n)
-        total = math.ceil(min(args.n, len(data)) / args.batch_size)
+        total = args.n
+    from captum_nas.attr.registry import get_method
+
+    layered = [m for m in args.methods if get_method(m).uses_layer]
+    if args.layer is not None and not layered:
+        raise CLIError(
+            f"--layer is not used by any of the methods {', '.join(args.methods)}; "
+            "give a method with a layer (e.g. gradcam)"
+        )
     fns = {
-        m: attribution_fn(m, model, layer=args.layer, n_steps=args.ig_steps, seed=args.seed)
-        for m in methods
+        m: attribution_fn(
+            m,
+            model,
+            layer=args.layer if m in layered else None,
+            n_steps=args.ig_steps,
+            seed=args.seed,
+            model_name=loaded.name,
+        )
+        for m in args.methods
     }
     segmenters = {
-        s: build_segmenter(s, model, args.n_segments, loaded.normalizer, args.seed)
-        for s in seg_names
+        s: build_segmenter(s, model, args.n_segments, args.seed, to_image=loaded.normalizer.inverse)
+        for s in args.segmenters
     }
-    report = evaluate(
-        model,
-        batches,
-        fns,
-        segmenters,  # type: ignore[arg-type]
-        pool=lambda maps, segments: segment_pool(maps, segments).map,
-        curves=not args.no_curves,
-        curve_steps=args.curve_steps,
-        total=total,
-        device=device,
-    )
+    with quiet_captum():
+        report = evaluate(
+            model,
+            batches,
+            fns,
+            segmenters,
+            pool=lambda maps, segments: segment_pool(maps, segments).map,
+            curves=not args.no_curves,
+            curve_steps=args.curve_steps,
+            ground_truth=args.ground_truth,
+            total=total,
+            progress=not args.quiet,
+            device=args.device,
+        )
     paths = write_report(report, args.out)
     print(to_markdown(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if is_folder and data.skipped:
+        emit(
+            f"evaluated {report.n_images} of {total} images; skipped {len(data.skipped)}: "
+            + "; ".join(f"{n} ({why})" for n, why in data.skipped),
+            err=True,
+        )
     return 0

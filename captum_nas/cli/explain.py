@@ -1,109 +1,118 @@
 """``captum-nas explain``: explain images with a Captum method pooled over superpixels.
 
 For every image it writes ``<name>.png`` (the image with segment boundaries, the pixel
-attribution, the pooled attribution and the top-k segments) and ``<name>.json``
-(prediction, target, per-segment scores, top-k ids, timing), and prints one summary
-line. Without images it explains scikit-image's ``chelsea`` with EfficientNet-Lite0.
+attribution, the pooled attribution and the top-k segments), ``<name>.npz`` (the
+segment ids, the per-segment scores, the pixel and pooled maps) and ``<name>.json``
+(prediction, target, per-segment scores, top-k ids, timing, and every setting that
+changed the result: method options, seed, image size and resize mode, model and
+weights with their SHA-256, package versions), and prints one summary line. Without
+images it explains scikit-image's ``chelsea`` with EfficientNet-Lite0.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from captum_nas.cli import CLIError
-
-METHODS = (
-    "ig",
-    "saliency",
-    "gradcam",
-    "lrp",
-    "deeplift",
-    "gradientshap",
-    "inputxgradient",
-    "guidedbackprop",
-    "deconvolution",
-    "occlusion",
-    "lime",
-    "kernelshap",
-    "featureablation",
+from captum_nas.cli._common import (
+    RESIZE_HELP,
+    add_model_arguments,
+    add_subparser,
+    check_layer_option,
+    describe_methods,
+    describe_segmenters,
+    emit,
+    int_at_least,
+    load_from_args,
+    method_name,
+    nonnegative_int,
+    positive_int,
+    quiet_captum,
+    segmenter_name,
+    versions,
 )
-#: segment-level perturbation methods: the segments are their feature mask
-SEGMENT_METHODS = ("lime", "kernelshap", "featureablation")
-SEGMENTERS = ("nas", "slic", "quickshift", "felzenszwalb", "watershed", "grid", "none")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
 DEFAULT_IMAGE = "sample:chelsea"
+
+__all__ = ["collect_images", "explain_image", "read_image", "resolve_target", "run"]
+
+_ = RESIZE_HELP  # documented in --help through add_model_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``explain`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_subparser(
+        subparsers,
         "explain",
-        help="explain images: attribution pooled over superpixels, figure + JSON per image",
+        help="explain images: attribution pooled over superpixels, figure + arrays + JSON",
         description=(
-            "Explain images with a Captum attribution pooled over superpixels (NAS by "
-            "default). Without IMAGE, explains scikit-image's 'chelsea' with pretrained "
-            "EfficientNet-Lite0. Writes a PNG figure and a JSON file per image."
+            "Explain images with a Captum attribution pooled over superpixels (NAS by\n"
+            "default). Without IMAGE, explains scikit-image's 'chelsea' with pretrained\n"
+            "EfficientNet-Lite0. Writes NAME.png (figure), NAME.npz (segment ids, segment\n"
+            "scores, pixel and pooled maps) and NAME.json (prediction, scores and every\n"
+            "setting that changed the result) per image.\n\n"
+            "methods (case-insensitive):\n" + describe_methods() + "\n\n"
+            "segmenters:\n" + describe_segmenters()
         ),
     )
     p.add_argument(
         "images",
         nargs="*",
         metavar="IMAGE",
-        help="image files or folders (default: the bundled 'chelsea' photo; "
-        "'sample:NAME' picks another scikit-image sample)",
+        help="image files or folders ('sample:NAME' picks a scikit-image sample; "
+        f"default: {DEFAULT_IMAGE})",
+    )
+    add_model_arguments(p, default_model="efficientnet-lite0")
+    p.add_argument("--method", type=method_name, default="integrated-gradients", help="method")
+    p.add_argument("--segmenter", type=segmenter_name, default="nas", help="segmenter")
+    p.add_argument("--n-segments", type=positive_int, default=32, help="segments per image")
+    p.add_argument(
+        "--pooling",
+        choices=("magnitude", "contribution"),
+        default="magnitude",
+        help="segment scores: mean |channel sum| per segment (localising), or signed "
+        "per-segment sums that keep the map's total",
     )
     p.add_argument(
-        "--model",
-        default="efficientnet-lite0",
-        help="efficientnet-lite0 (default), reference, a torchvision name with "
-        "--weights PATH, or module:callable",
+        "--target", default=None, help="class index or name to explain (default: the prediction)"
     )
-    p.add_argument("--weights", default=None, help="state_dict/checkpoint for --model")
-    p.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="allow a torchvision architecture without weights",
-    )
-    p.add_argument("--method", default="ig", help=f"one of: {', '.join(METHODS)} (default ig)")
-    p.add_argument(
-        "--segmenter", default="nas", help=f"one of: {', '.join(SEGMENTERS)} (default nas)"
-    )
-    p.add_argument("--n-segments", type=int, default=32, help="segments per image (default 32)")
-    p.add_argument(
-        "--target",
-        default=None,
-        help="class index or name to explain (default: the predicted class)",
-    )
-    p.add_argument("--top-k", type=int, default=5, help="segments shown in the last panel")
+    p.add_argument("--top-k", type=positive_int, default=5, help="segments in the last panel")
     p.add_argument(
         "--layer",
         default=None,
-        help="GradCAM layer (dotted module name; default: the model's last stage)",
+        help="layer of a layer method such as gradcam (dotted module name; default: the "
+        "model's last stage); an error for methods without a layer",
     )
     p.add_argument(
         "--n-steps",
-        type=int,
+        type=positive_int,
         default=32,
-        help="integration steps of IG / samples of GradientShap / LIME samples (default 32)",
+        help="IG steps / GradientSHAP, LIME and KernelSHAP samples",
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random step")
+    p.add_argument(
+        "--recursive", action="store_true", help="also read images in subfolders of folders"
     )
     p.add_argument(
-        "--image-size", type=int, default=None, help="image side (default: the model's input size)"
+        "--on-error",
+        choices=("skip", "fail"),
+        default="skip",
+        help="an unreadable image file: report and skip it, or stop",
     )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of NAS k-means and sampling")
-    p.add_argument("--dpi", type=int, default=100, help="figure resolution")
+    p.add_argument("--dpi", type=int_at_least(10), default=100, help="figure resolution")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -111,12 +120,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- inputs
 
 
-def collect_images(specs: list[str]) -> list[str]:
+def collect_images(specs: list[str], *, recursive: bool = False) -> list[str]:
     """Expand image arguments: files as they are, folders to the images inside (sorted).
 
-    ``sample:NAME`` names a bundled scikit-image sample. Raises ``FileNotFoundError``
-    for a missing path and ``CLIError`` for a folder without images.
+    ``sample:NAME`` names a bundled scikit-image sample. Folders list files with an
+    image suffix (in subfolders too when ``recursive``); whether a file is a readable
+    image is found when it is read.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        ValueError: an unknown sample, or a folder without image files.
     """
+    from captum_nas.evaluation.data import IMAGE_SUFFIXES, find_images
     from captum_nas.images import SAMPLE_IMAGES
 
     out: list[str] = []
@@ -124,18 +139,17 @@ def collect_images(specs: list[str]) -> list[str]:
         if spec.startswith("sample:"):
             name = spec.split(":", 1)[1]
             if name not in SAMPLE_IMAGES:
-                raise CLIError(
+                raise ValueError(
                     f"unknown sample image {name!r}; choose from {', '.join(SAMPLE_IMAGES)}"
                 )
             out.append(spec)
             continue
         path = Path(spec)
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            found = find_images(path, recursive=recursive)
             if not found:
-                raise CLIError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+                where = " or its subfolders" if recursive else ""
+                raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}{where}")
             out += [str(p) for p in found]
         elif path.is_file():
             out.append(str(path))
@@ -144,13 +158,17 @@ def collect_images(specs: list[str]) -> list[str]:
     return out
 
 
-def read_image(spec: str, size: int) -> Tensor:
-    """A (3, size, size) image in [0, 1] from a path or ``sample:NAME``."""
+def read_image(spec: str, size: int, resize: str = "crop") -> Tensor:
+    """A (3, size, size) image in [0, 1] from a path or ``sample:NAME``, resized by
+    ``resize`` (``"crop"`` or ``"stretch"``, as in ``evaluate``)."""
+    from captum_nas.evaluation.data import prepare_image
     from captum_nas.images import load_image, sample_image
 
     if spec.startswith("sample:"):
-        return sample_image(spec.split(":", 1)[1], size)
-    return load_image(spec, size)
+        image = sample_image(spec.split(":", 1)[1], None)
+    else:
+        image = load_image(spec, None)
+    return prepare_image(image, size, resize)
 
 
 def resolve_target(target: str | None, class_names: tuple[str, ...]) -> int | None:
@@ -189,111 +207,64 @@ def _output_stem(spec: str, used: set[str]) -> str:
 # ----------------------------------------------------------------------------- method
 
 
-def build_segmenter(
-    name: str, model: nn.Module, k: int, to_image: Callable[[Tensor], Tensor], seed: int
-) -> Callable[[Tensor], Tensor] | None:
-    """A segmenter by CLI name (``None`` for ``none``)."""
-    from captum_nas import segmentation as seg
-
-    if name == "none":
-        return None
-    if name == "nas":
-        return seg.NASSegmenter(model, n_segments=k, seed=seed)
-    if name == "grid":
-        return seg.GridSegmenter(k)
-    if name == "slic":
-        return seg.SLICSegmenter(k, to_image=to_image)
-    if name == "watershed":
-        return seg.WatershedSegmenter(k, to_image=to_image)
-    if name == "quickshift":
-        return seg.QuickshiftSegmenter(to_image=to_image, seed=seed)
-    return seg.FelzenszwalbSegmenter(to_image=to_image)
-
-
 @dataclass
 class MethodSetup:
-    """The NAS* wrapper of a method and the keyword arguments of its ``attribute``."""
+    """A method ready to run: the registry spec, its context, the wrapper pooling it.
 
+    Attributes:
+        spec: the :class:`~captum_nas.attr.registry.MethodSpec`.
+        ctx: the :class:`~captum_nas.attr.registry.BuildContext` it was built with.
+        wrapper: a :class:`~captum_nas.attr.SuperpixelAttribution` around the built
+            Captum attribution.
+        layer: the dotted name of the method's layer, for layer methods.
+        pooled: whether a segmenter was chosen (else only the pixel map is reported).
+    """
+
+    spec: Any
+    ctx: Any
     wrapper: Any
-    kwargs: dict[str, Any]
     layer: str | None = None
-
-
-def _gradcam_layer(model: nn.Module, requested: str | None, default: str | None) -> str:
-    from captum_nas._model_state import resolve_layer
-
-    name = requested or default
-    if name is None:
-        from captum_nas.evaluation.methods import default_gradcam_layer
-
-        name = default_gradcam_layer(model)
-    try:
-        resolve_layer(model, name, "layer")
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
-        names = [n for n, _ in model.named_children()]
-        raise CLIError(
-            f"GradCAM layer {name!r} does not exist in the model ({err}); top-level "
-            f"modules: {', '.join(names)}"
-        ) from None
-    return name
+    pooled: bool = True
 
 
 def build_method(
-    name: str,
+    method: str,
     model: nn.Module,
-    segmenter: Callable[[Tensor], Tensor] | None,
+    segmenter: Any,
     *,
+    model_name: str | None,
     layer: str | None,
-    default_layer: str | None,
     n_steps: int,
-    inputs: Tensor,
     seed: int,
+    pooling: str = "magnitude",
 ) -> MethodSetup:
-    """The NAS* attribution of method ``name`` with ``segmenter`` (a stand-in grid when
-    ``None``: only its wrapped Captum method is used then)."""
-    from captum_nas import attr as na
+    """Build ``method`` through the registry and wrap it with ``segmenter``.
+
+    Without a segmenter (``"none"``) the wrapper pools over one segment covering the
+    image: only its unpooled map is used then.
+    """
+    from captum_nas._model_state import layer_name, resolve_layer
+    from captum_nas.attr.registry import BuildContext, get_method, superpixel_attribution
     from captum_nas.segmentation import GridSegmenter
 
-    seg_fn = segmenter if segmenter is not None else GridSegmenter(1)
-    kwargs: dict[str, Any] = {}
-    classes: dict[str, Any] = {
-        "ig": na.NASIntegratedGradients,
-        "saliency": na.NASSaliency,
-        "lrp": na.NASLRP,
-        "deeplift": na.NASDeepLift,
-        "gradientshap": na.NASGradientShap,
-        "inputxgradient": na.NASInputXGradient,
-        "guidedbackprop": na.NASGuidedBackprop,
-        "deconvolution": na.NASDeconvolution,
-        "occlusion": na.NASOcclusion,
-        "lime": na.NASLime,
-        "kernelshap": na.NASKernelShap,
-        "featureablation": na.NASFeatureAblation,
-    }
-    if name == "gradcam":
-        layer_name = _gradcam_layer(model, layer, default_layer)
-        return MethodSetup(na.NASGradCam(model, layer_name, segmenter=seg_fn), {}, layer_name)
-    wrapper = classes[name](model, segmenter=seg_fn)
-    if name == "ig":
-        kwargs = {"n_steps": n_steps, "internal_batch_size": 16}
-    elif name == "gradientshap":
-        gen = torch.Generator().manual_seed(seed)
-        kwargs = {
-            "baselines": (torch.randn((4, *inputs.shape[1:]), generator=gen) * 0.1).to(inputs),
-            "n_samples": n_steps,
-        }
-    elif name == "occlusion":
-        side = max(1, min(inputs.shape[-2:]) // 14)
-        kwargs = {
-            "sliding_window_shapes": (inputs.shape[1], side, side),
-            "strides": (inputs.shape[1], side, side),
-            "perturbations_per_eval": 16,
-        }
-    elif name in ("lime", "kernelshap"):
-        kwargs = {"n_samples": max(n_steps, 16), "perturbations_per_eval": 16}
-    elif name == "featureablation":
-        kwargs = {"perturbations_per_eval": 16}
-    return MethodSetup(wrapper, kwargs)
+    spec = get_method(method)
+    module = None
+    if layer is not None:
+        try:
+            module = resolve_layer(model, layer, "--layer")
+        except (ValueError, TypeError, AttributeError, KeyError) as err:
+            names = [n for n, _ in model.named_children()]
+            raise CLIError(
+                f"--layer {layer!r} does not exist in the model ({err}); top-level "
+                f"modules: {', '.join(names)}"
+            ) from None
+    ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
+    seg = segmenter if segmenter is not None else GridSegmenter(1)
+    options = {} if spec.segment_level else {"pooling": pooling}
+    wrapper = superpixel_attribution(spec, model, ctx, seg, **options)
+    built_layer = getattr(wrapper.attribution, "layer", None) if spec.uses_layer else None
+    name = layer_name(model, built_layer) if isinstance(built_layer, nn.Module) else None
+    return MethodSetup(spec, ctx, wrapper, name, pooled=segmenter is not None)
 
 
 # ----------------------------------------------------------------------------- explain
@@ -313,31 +284,20 @@ class Explanation:
 
 
 def _attribute(
-    wrapper: Any,
-    extra: dict[str, Any],
-    x: Tensor,
-    target: int,
-    segments: Tensor | None,
-    method: str,
-) -> tuple[Tensor | None, Tensor | None]:
-    """(pixel map, pooled map) of one normalised image batch ``x``."""
-    from captum.attr import LayerAttribution
+    setup: MethodSetup, x: Tensor, target: int, segments: Tensor | None
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """(pixel map, pooled map, segment scores) of one normalised image batch ``x``, from
+    one ``attribute(..., return_result=True)`` call (the same checks as the library's)."""
+    from captum_nas.attr.registry import method_kwargs
 
-    if method in SEGMENT_METHODS:
-        return None, wrapper.attribute(x, target=target, segments=segments, **extra)
-    raw = wrapper.attribution.attribute(x, target=target, **{**wrapper.default_kwargs, **extra})
-    if isinstance(raw, tuple):
-        raw = raw[0]
-    raw = raw.detach()
-    if raw.dim() != 4:
-        raise CLIError(
-            f"method {method!r} gave a map of shape {tuple(raw.shape)}, not (N, C, h, w); "
-            "pick a --layer whose output is spatial"
-        )
-    if raw.shape[-2:] != x.shape[-2:]:
-        raw = LayerAttribution.interpolate(raw, tuple(x.shape[-2:]), interpolate_mode="bilinear")
-    pooled = wrapper.pool(raw, segments) if segments is not None else None
-    return raw, pooled
+    kwargs = method_kwargs(setup.spec, x, setup.ctx)
+    if segments is not None:
+        kwargs["feature_mask"] = segments
+    result = setup.wrapper.attribute(x, target=target, return_result=True, **kwargs)
+    if not setup.pooled:
+        return result.pixel_map.detach(), None, None
+    pixel = None if setup.spec.segment_level else result.pixel_map.detach()
+    return pixel, result.map.detach(), result.scores.detach()
 
 
 def explain_image(
@@ -347,7 +307,6 @@ def explain_image(
     class_names: tuple[str, ...],
     setup: MethodSetup,
     *,
-    method: str,
     segmenter_name: str,
     target: int | None,
     top_k: int,
@@ -355,7 +314,8 @@ def explain_image(
     seed: int,
 ) -> Explanation:
     """Predict, segment, attribute and pool one image (3, H, W) in [0, 1]."""
-    from captum_nas.visualization import segment_scores, top_k_ids
+    from captum_nas.attr.registry import seeded
+    from captum_nas.visualization import top_k_ids
 
     start = time.perf_counter()
     x = normalizer(image.to(device))[None]
@@ -365,32 +325,28 @@ def explain_image(
         raise CLIError(f"the model has {probs.shape[0]} outputs but {len(class_names)} class names")
     pred = int(probs.argmax())
     tgt = pred if target is None else target
-    wrapper = setup.wrapper
     segments: Tensor | None = None
     t_seg = 0.0
-    if segmenter_name != "none":
+    if setup.pooled:
         t0 = time.perf_counter()
-        segments = wrapper.segment(x)
+        segments = setup.wrapper.segment(x)
         t_seg = time.perf_counter() - t0
-    torch.manual_seed(seed)
     t0 = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
-            pixel, pooled = _attribute(wrapper, setup.kwargs, x, tgt, segments, method)
+        with quiet_captum(), seeded(seed):
+            pixel, pooled, segment_scores = _attribute(setup, x, tgt, segments)
     except (CLIError, KeyboardInterrupt):
         raise
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CLIError(
-            f"method {method!r} failed on this model: {type(err).__name__}: {first}"
+            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}"
         ) from err
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None
     top: list[int] | None = None
-    if pooled is not None and segments is not None:
-        pooled = pooled.detach()
-        s = segment_scores(pooled, segments)[0]
+    if segment_scores is not None:
+        s = segment_scores[0]
         scores = [float(v) for v in s.tolist()]
         top = top_k_ids(s, top_k)[0]
     record: dict[str, Any] = {
@@ -400,8 +356,9 @@ def explain_image(
         "target": class_names[tgt],
         "target_index": tgt,
         "target_probability": float(probs[tgt]),
-        "method": method,
+        "method": setup.spec.name,
         "segmenter": segmenter_name,
+        "pooling": setup.wrapper.pooling if setup.pooled else None,
         "n_segments": len(scores) if scores is not None else None,
         "segment_scores": scores,
         "top_k": top,
@@ -416,6 +373,39 @@ def explain_image(
     return Explanation(image, pixel, pooled, segments, scores, top, record)
 
 
+def _jsonable(value: Any) -> Any:
+    """Method options as JSON: tensors by shape and SHA-256 of their bytes."""
+    if isinstance(value, Tensor):
+        data = value.detach().cpu().contiguous().numpy().tobytes()
+        return {"tensor_shape": list(value.shape), "sha256": hashlib.sha256(data).hexdigest()}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _settings(args: argparse.Namespace, loaded: Any, setup: MethodSetup, size: int) -> dict:
+    """Every setting that changed the result, for the JSON record."""
+    from captum_nas.attr.registry import method_kwargs
+
+    probe = torch.zeros(1, 3, size, size)
+    options = {k: _jsonable(v) for k, v in method_kwargs(setup.spec, probe, setup.ctx).items()}
+    return {
+        "method": setup.spec.name,
+        "method_options": options,
+        "layer": setup.layer,
+        "segmenter": args.segmenter,
+        "n_segments": args.n_segments,
+        "pooling": setup.wrapper.pooling if setup.pooled else None,
+        "target": args.target,
+        "seed": args.seed,
+        "image_size": size,
+        "resize": args.resize,
+        "model": loaded.describe(),
+        "device": str(args.device),
+        "versions": versions(),
+    }
+
+
 def _progress(items: list[str], quiet: bool) -> Iterator[str]:
     if quiet or len(items) < 2:
         yield from items
@@ -425,73 +415,80 @@ def _progress(items: list[str], quiet: bool) -> Iterator[str]:
     yield from tqdm(items, desc="explain", unit="image")
 
 
-def _emit(line: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(line)  # plain print when no bar is active; keeps an active bar intact
+def _save_arrays(path: Path, result: Explanation) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    if result.segments is not None:
+        arrays["segments"] = result.segments[0, 0].cpu().numpy().astype(np.int32)
+    if result.scores is not None:
+        arrays["scores"] = np.asarray(result.scores, dtype=np.float32)
+    if result.pixel is not None:
+        arrays["pixel_map"] = result.pixel[0].cpu().float().numpy()
+    if result.pooled is not None:
+        arrays["map"] = result.pooled[0].cpu().float().numpy()
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Explain every image and write a figure and a JSON file for each."""
-    from captum_nas._validation import check_positive_int
-    from captum_nas.cli._loading import load_model, parse_device
+    """Explain every image and write a figure, arrays and a JSON file for each."""
+    from captum_nas.attr.registry import build_segmenter, get_method
     from captum_nas.visualization import explanation_figure
 
-    for opt in ("n_segments", "top_k", "n_steps", "dpi"):
-        check_positive_int(getattr(args, opt), f"--{opt.replace('_', '-')}")
-    if args.image_size is not None:
-        check_positive_int(args.image_size, "--image-size", minimum=8)
-    if args.method not in METHODS:
-        raise CLIError(f"unknown method {args.method!r}; choose from {', '.join(METHODS)}")
-    if args.segmenter not in SEGMENTERS:
-        raise CLIError(f"unknown segmenter {args.segmenter!r}; choose from {', '.join(SEGMENTERS)}")
-    if args.method in SEGMENT_METHODS and args.segmenter == "none":
+    spec = get_method(args.method)
+    check_layer_option(spec.name, args.layer)
+    if spec.segment_level and args.segmenter == "none":
         raise CLIError(
-            f"method {args.method!r} works on segments; pick a --segmenter other than 'none'"
+            f"method {spec.name!r} works on segments; pick a --segmenter other than 'none'"
         )
-    device = parse_device(args.device)
-    images = collect_images(list(args.images))
-    loaded = load_model(args.model, weights=args.weights, random_weights=args.random_weights)
-    model = loaded.model.to(device).eval()
+    images = collect_images(list(args.images), recursive=args.recursive)
+    loaded = load_from_args(args)
+    model = loaded.model
     target = resolve_target(args.target, loaded.class_names)
     size = args.image_size or loaded.input_size
     segmenter = build_segmenter(
-        args.segmenter, model, args.n_segments, loaded.normalizer.inverse, args.seed
+        args.segmenter, model, args.n_segments, args.seed, to_image=loaded.normalizer.inverse
     )
-    probe = torch.zeros(1, 3, size, size, device=device)
     setup = build_method(
-        args.method,
+        spec.name,
         model,
         segmenter,
+        model_name=loaded.name,
         layer=args.layer,
-        default_layer=loaded.gradcam_layer,
         n_steps=args.n_steps,
-        inputs=probe,
         seed=args.seed,
+        pooling=args.pooling,
     )
+    settings = _settings(args, loaded, setup, size)
     args.out.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
-    for spec in _progress(images, args.quiet):
-        image = read_image(spec, size)
+    skipped: list[tuple[str, str]] = []
+    done = 0
+    for spec_img in _progress(images, args.quiet):
+        try:
+            image = read_image(spec_img, size, args.resize)
+        except (ValueError, OSError) as err:
+            if args.on_error == "fail":
+                raise CLIError(f"{err} (pass --on-error skip to skip unreadable files)") from None
+            skipped.append((spec_img, str(err).splitlines()[0] if str(err) else repr(err)))
+            emit(f"skipped {spec_img}: {skipped[-1][1]}", err=True)
+            continue
         result = explain_image(
             image,
             model,
             loaded.normalizer,
             loaded.class_names,
             setup,
-            method=args.method,
             segmenter_name=args.segmenter,
             target=target,
             top_k=args.top_k,
-            device=device,
+            device=args.device,
             seed=args.seed,
         )
         rec = result.record
-        stem = _output_stem(spec, used)
-        png, js = args.out / f"{stem}.png", args.out / f"{stem}.json"
+        stem = _output_stem(spec_img, used)
+        png, js, npz = (args.out / f"{stem}{ext}" for ext in (".png", ".json", ".npz"))
         title = (
             f"{loaded.name}: {rec['prediction']} ({rec['probability']:.1%})  |  "
-            f"{args.method} on {rec['target']}, segmenter {args.segmenter}"
+            f"{spec.name} on {rec['target']}, segmenter {args.segmenter}"
         )
         fig = explanation_figure(
             result.image.cpu(),
@@ -501,19 +498,36 @@ def run(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             title=title,
             dpi=args.dpi,
-            sign="absolute_value" if args.method in ("saliency", "gradcam") else "all",
+            sign="absolute_value" if spec.nonnegative else "all",
         )
         fig.savefig(png)
-        rec = {"image": spec, "model": loaded.name, **rec, "figure": str(png)}
+        _save_arrays(npz, result)
+        rec = {
+            "image": spec_img,
+            "model": loaded.name,
+            **rec,
+            "figure": str(png),
+            "arrays": str(npz),
+            "settings": settings,
+        }
         js.write_text(json.dumps(rec, indent=2))
+        done += 1
         seg_text = (
             f"{rec['n_segments']} {args.segmenter} segments, top-{args.top_k} {rec['top_k']}"
             if rec["n_segments"] is not None
             else "no segments"
         )
-        _emit(
-            f"{spec}: {rec['prediction']} ({rec['probability']:.1%}); {args.method} for "
+        emit(
+            f"{spec_img}: {rec['prediction']} ({rec['probability']:.1%}); {spec.name} for "
             f"{rec['target']!r}, {seg_text}; {rec['timing']['total_s']:.2f}s -> {png} "
-            f"(+ {js.name})"
+            f"(+ {js.name}, {npz.name})"
         )
+    if skipped:
+        emit(
+            f"explained {done} of {len(images)} images; skipped {len(skipped)} unreadable: "
+            + ", ".join(s for s, _ in skipped),
+            err=True,
+        )
+    if done == 0:
+        raise CLIError(f"no image could be read ({len(skipped)} skipped)")
     return 0

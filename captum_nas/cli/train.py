@@ -9,18 +9,23 @@ from pathlib import Path
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train-reference`` subcommand."""
-    p = subparsers.add_parser(
+    from captum_nas.cli._common import add_subparser
+
+    p = add_subparser(
+        subparsers,
         "train-reference",
         help="train the reference CNN on the synthetic flowers data",
         description="Train the reference CNN on synthetic flowers and save a checkpoint.",
     )
-    p.add_argument("--variant", choices=("single", "double"), default="single")
+    p.add_argument(
+        "--variant", choices=("single", "double"), default="single", help="flowers variant"
+    )
     p.add_argument("--epochs", type=int, default=None, help="default: the library default")
     p.add_argument("--n-train", type=int, default=None, help="training images per epoch")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the library default")
+    p.add_argument("--lr", type=float, default=None, help="default: the library default")
+    p.add_argument("--image-size", type=int, default=None, help="default: the library default")
+    p.add_argument("--seed", type=int, default=0, help="seed of data and initialisation")
     p.add_argument(
         "--out",
         type=Path,

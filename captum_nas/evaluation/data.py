@@ -3,6 +3,11 @@
 An :class:`EvalBatch` carries what the metrics need: normalised images, labels,
 object boxes (several per image allowed), and when known the object masks and the
 masks of the class-deciding parts.
+
+Image files become square model inputs by :func:`prepare_image`, the one
+preprocessing that ``captum-nas explain`` and ``captum-nas evaluate`` share:
+``"crop"`` (default) scales the shorter side to the target side and cuts the centre
+square; ``"stretch"`` scales both sides. Boxes and masks follow the same geometry.
 """
 
 from __future__ import annotations
@@ -17,9 +22,49 @@ import torch
 from torch import Tensor
 
 from captum_nas._validation import check_positive_int
-from captum_nas.images import Normalizer, load_image
+from captum_nas.images import Normalizer, load_image, resize_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+RESIZE_MODES = ("crop", "stretch")
+
+
+def find_images(
+    folder: str | Path, *, recursive: bool = False, exclude: Sequence[Path] = ()
+) -> list[Path]:
+    """Files with an image suffix in ``folder`` (and its subfolders when ``recursive``),
+    sorted; folders in ``exclude`` are not searched."""
+    root = Path(folder)
+    pattern = root.rglob("*") if recursive else root.iterdir()
+    skip = [Path(e).resolve() for e in exclude]
+    found = []
+    for p in pattern:
+        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if any(d in p.resolve().parents for d in skip):
+            continue
+        found.append(p)
+    return sorted(found)
+
+
+def resize_geometry(height: int, width: int, size: int, resize: str) -> tuple[int, int, int, int]:
+    """Where a (height, width) image goes: ``(scaled_h, scaled_w, top, left)``; the
+    result is the ``size`` x ``size`` window at (top, left) of the scaled image."""
+    if resize == "stretch":
+        return size, size, 0, 0
+    if resize != "crop":
+        raise ValueError(f"`resize` must be one of {RESIZE_MODES}, got {resize!r}")
+    scale = size / min(height, width)
+    nh, nw = max(size, round(height * scale)), max(size, round(width * scale))
+    return nh, nw, (nh - size) // 2, (nw - size) // 2
+
+
+def prepare_image(image: Tensor, size: int, resize: str = "crop") -> Tensor:
+    """A (3, H, W) image in [0, 1] as the (3, size, size) model input, by ``resize``:
+    ``"crop"`` (shorter side to ``size``, centre square) or ``"stretch"`` (both sides)."""
+    size = check_positive_int(size, "size")
+    nh, nw, top, left = resize_geometry(image.shape[-2], image.shape[-1], size, resize)
+    scaled = resize_image(image, (nh, nw))
+    return scaled[..., top : top + size, left : left + size].contiguous()
 
 
 @dataclass
@@ -119,31 +164,69 @@ def _read_boxes_csv(path: Path) -> dict[str, list[tuple[list[float], int]]]:
             try:
                 box = [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
                 label = int(row["label"]) if row.get("label") not in (None, "") else -1
-            except ValueError as err:
+            except (ValueError, TypeError) as err:
                 raise ValueError(f"boxes CSV {path}, line {line}: {err}") from err
             if box[2] <= box[0] or box[3] <= box[1]:
                 raise ValueError(
                     f"boxes CSV {path}, line {line}: need x1 > x0 and y1 > y0, got {box}"
                 )
-            out.setdefault(Path(row["filename"]).name, []).append((box, label))
+            if min(box) < 0:
+                raise ValueError(f"boxes CSV {path}, line {line}: negative coordinate in {box}")
+            if label < -1:
+                raise ValueError(
+                    f"boxes CSV {path}, line {line}: label must be a class index >= 0 "
+                    f"(or empty), got {label}"
+                )
+            name = row["filename"].strip().replace("\\", "/")
+            previous = out.get(name)
+            if previous and previous[0][1] != label:
+                raise ValueError(
+                    f"boxes CSV {path}, line {line}: {name} has label {label} here and "
+                    f"{previous[0][1]} on an earlier line"
+                )
+            out.setdefault(name, []).append((box, label))
     return out
+
+
+#: the folder layout :class:`FolderData` reads (shown by ``captum-nas evaluate --help``)
+FOLDER_LAYOUT = """\
+ROOT/                  (or ROOT/images/) the images: .png .jpg .jpeg .bmp .tif .tiff .webp .gif
+ROOT/masks/NAME.png    optional object mask per image, same stem (non-zero = object);
+                       boxes are then the masks' extents
+ROOT/boxes.csv         otherwise (or as well): one row per box, header
+                         filename,x0,y0,x1,y1[,label]
+                       pixel coordinates of the original image, ends exclusive; label =
+                       class index (several rows per file for several boxes)"""
 
 
 class FolderData:
     """A user's images with ground truth, read from a folder.
 
-    Layout: images in ``root`` (or ``root/images``); object masks, when present, in
-    ``root/masks`` with the same file stem (non-zero pixels are the object; boxes are
-    then the masks' extents); otherwise a ``boxes_csv`` with the header
-    ``filename,x0,y0,x1,y1[,label]`` in the images' original pixel coordinates.
-    Images are resized to ``size`` x ``size`` (boxes and masks follow).
+    Layout (:data:`FOLDER_LAYOUT`): images in ``root`` (or ``root/images``); object
+    masks, when present, in ``root/masks`` with the same file stem (non-zero pixels
+    are the object; boxes are then the masks' extents); otherwise a ``boxes_csv`` with
+    the header ``filename,x0,y0,x1,y1[,label]`` in the images' original pixel
+    coordinates. Images become ``size`` x ``size`` inputs by :func:`prepare_image`
+    (boxes and masks follow the same crop or stretch).
 
     Args:
         root: the folder.
         normalizer: turns [0, 1] images into model inputs.
-        size: side of the resized images.
+        size: side of the model inputs.
         boxes_csv: path of the boxes CSV (default: ``root/boxes.csv`` if it exists).
         labels: optional class id per file name (overrides CSV labels).
+        resize: ``"crop"`` (default) or ``"stretch"``, see :func:`prepare_image`.
+        recursive: also read images in subfolders (names are then relative paths).
+        on_error: ``"skip"`` (default) reports unreadable images and images without
+            ground truth in :attr:`skipped` and leaves them out; ``"fail"`` raises.
+
+    Attributes:
+        skipped: ``(name, reason)`` of every image left out so far.
+
+    Raises:
+        FileNotFoundError: no such folder or boxes CSV.
+        ValueError: no images, no ground truth at all, a malformed boxes CSV, or one
+            naming files that are not in the folder.
 
     Example:
         >>> data = FolderData("my_images", IMAGENET_NORMALIZER, size=224)
@@ -159,15 +242,23 @@ class FolderData:
         size: int = 224,
         boxes_csv: str | Path | None = None,
         labels: dict[str, int] | None = None,
+        resize: str = "crop",
+        recursive: bool = False,
+        on_error: str = "skip",
     ) -> None:
+        from captum_nas._validation import check_choice
+
+        self.resize = check_choice(resize, "resize", RESIZE_MODES)
+        self.on_error = check_choice(on_error, "on_error", ("skip", "fail"))
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"data folder not found: {self.root}")
-        image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
-        self.files = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
-            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
+        self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
         self.mask_dir = self.root / "masks" if (self.root / "masks").is_dir() else None
+        exclude = [self.mask_dir] if self.mask_dir is not None else []
+        self.files = find_images(self.image_dir, recursive=recursive, exclude=exclude)
+        if not self.files:
+            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.image_dir}")
         csv_path = Path(boxes_csv) if boxes_csv is not None else self.root / "boxes.csv"
         if boxes_csv is not None and not csv_path.is_file():
             raise FileNotFoundError(f"boxes CSV not found: {csv_path}")
@@ -177,66 +268,124 @@ class FolderData:
                 f"{self.root} has neither a masks/ folder nor a boxes CSV: the metrics "
                 "need ground truth"
             )
+        names = {self.name(p) for p in self.files} | {p.name for p in self.files}
+        unknown = sorted(k for k in self.boxes if k not in names)
+        if unknown:
+            raise ValueError(
+                f"boxes CSV {csv_path} names {len(unknown)} file(s) that are not images in "
+                f"{self.image_dir}: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
+            )
         self.normalizer = normalizer
         self.size = check_positive_int(size, "size")
         self.labels = labels or {}
+        self.skipped: list[tuple[str, str]] = []
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def _mask(self, stem: str) -> Tensor | None:
+    def name(self, path: Path) -> str:
+        """The image's name: its path relative to the image folder, with ``/``."""
+        return path.relative_to(self.image_dir).as_posix()
+
+    def _rows(self, path: Path) -> list[tuple[list[float], int]]:
+        return self.boxes.get(self.name(path), self.boxes.get(path.name, []))
+
+    def label(self, path: Path) -> int:
+        """The class id of an image (-1 when unknown)."""
+        rows = self._rows(path)
+        return self.labels.get(
+            self.name(path), self.labels.get(path.name, rows[0][1] if rows else -1)
+        )
+
+    @property
+    def max_label(self) -> int:
+        """The largest class id in the labels (-1 when unlabelled)."""
+        return max((self.label(p) for p in self.files), default=-1)
+
+    def _mask(self, path: Path, geometry: tuple[int, int, int, int]) -> Tensor | None:
         if self.mask_dir is None:
             return None
+        rel = path.relative_to(self.image_dir).with_suffix("")
         for suffix in IMAGE_SUFFIXES:
-            path = self.mask_dir / f"{stem}{suffix}"
-            if path.is_file():
+            mask_path = self.mask_dir / f"{rel.as_posix()}{suffix}"
+            if mask_path.is_file():
                 from skimage import io
 
-                arr = np.asarray(io.imread(str(path)))
+                try:
+                    arr = np.asarray(io.imread(str(mask_path)))
+                except Exception as err:
+                    raise ValueError(f"cannot read mask {mask_path}: {err}") from err
                 if arr.ndim == 3:
                     arr = arr[..., :3].max(-1)
                 mask = torch.from_numpy((arr > 0).astype(np.float32))[None, None]
-                mask = torch.nn.functional.interpolate(mask, size=(self.size, self.size))
+                nh, nw, top, left = geometry
+                mask = torch.nn.functional.interpolate(mask, size=(nh, nw))
+                mask = mask[..., top : top + self.size, left : left + self.size]
                 return mask[0] > 0.5
         return None
 
     def _item(self, path: Path) -> tuple[Tensor, int, Tensor, Tensor | None]:
-        from skimage import io
-
-        raw = io.imread(str(path))
-        h, w = raw.shape[:2]
-        image = load_image(path, size=(self.size, self.size))
-        mask = self._mask(path.stem)
-        rows = self.boxes.get(path.name, [])
-        label = self.labels.get(path.name, rows[0][1] if rows else -1)
+        raw = load_image(path, size=None)
+        h, w = raw.shape[-2:]
+        geometry = resize_geometry(h, w, self.size, self.resize)
+        nh, nw, top, left = geometry
+        image = prepare_image(raw, self.size, self.resize)
+        mask = self._mask(path, geometry)
+        rows = self._rows(path)
+        label = self.label(path)
         if rows:
-            sx, sy = self.size / w, self.size / h
+            sx, sy = nw / w, nh / h
             boxes = (
-                torch.tensor([[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b, _ in rows])
+                torch.tensor(
+                    [
+                        [b[0] * sx - left, b[1] * sy - top, b[2] * sx - left, b[3] * sy - top]
+                        for b, _ in rows
+                    ]
+                )
                 .round()
                 .long()
             )
             boxes[:, 0::2] = boxes[:, 0::2].clamp(0, self.size)
             boxes[:, 1::2] = boxes[:, 1::2].clamp(0, self.size)
+            boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+            if boxes.shape[0] == 0:
+                raise ValueError(
+                    f"the boxes of {self.name(path)} lie outside the centre crop; use "
+                    "resize='stretch' (--resize stretch)"
+                )
         elif mask is not None and bool(mask.any()):
             ys, xs = torch.nonzero(mask[0], as_tuple=True)
             boxes = torch.tensor([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]])
         else:
-            raise ValueError(f"no ground truth (mask or box) for {path.name}")
+            raise ValueError(f"no ground truth (mask or box) for {self.name(path)}")
         return image, label, boxes, mask
 
     def batches(self, batch_size: int = 16, *, n: int | None = None) -> Iterator[EvalBatch]:
-        """The data as :class:`EvalBatch` es of ``batch_size`` images (first ``n`` files)."""
+        """The data as :class:`EvalBatch` es of ``batch_size`` images (first ``n`` files).
+
+        Unreadable images and images without ground truth are left out and listed in
+        :attr:`skipped` (``on_error="skip"``), or raise ``ValueError`` (``"fail"``).
+        """
         batch_size = check_positive_int(batch_size, "batch_size")
         files: Sequence[Path] = self.files[:n] if n is not None else self.files
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            items = [self._item(p) for p in chunk]
-            masks = [it[3] for it in items if it[3] is not None]
-            yield EvalBatch(
-                images=self.normalizer(torch.stack([it[0] for it in items])),
-                labels=torch.tensor([it[1] for it in items]),
-                boxes=[it[2] for it in items],
-                object_masks=torch.stack(masks) if len(masks) == len(items) else None,
-                names=[p.name for p in chunk],
-            )
+        items: list[tuple[Tensor, int, Tensor, Tensor | None]] = []
+        names: list[str] = []
+        for k, path in enumerate(files):
+            try:
+                items.append(self._item(path))
+                names.append(self.name(path))
+            except (ValueError, OSError) as err:
+                if self.on_error == "fail":
+                    raise
+                reason = (str(err).splitlines() or [type(err).__name__])[0]
+                self.skipped.append((self.name(path), reason))
+            if items and (len(items) == batch_size or k == len(files) - 1):
+                masks = [it[3] for it in items if it[3] is not None]
+                yield EvalBatch(
+                    images=self.normalizer(torch.stack([it[0] for it in items])),
+                    labels=torch.tensor([it[1] for it in items]),
+                    boxes=[it[2] for it in items],
+                    object_masks=torch.stack(masks) if len(masks) == len(items) else None,
+                    names=names,
+                )
+                items, names = [], []

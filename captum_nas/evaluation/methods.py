@@ -1,61 +1,33 @@
-"""Pixel attribution functions by name, for evaluation loops and the CLI.
+"""Pixel attribution functions by name, for evaluation loops, built through the registry.
 
 Each function maps ``(inputs, target)`` to a non-negative (N, 1, H, W) map: the
-attribution summed over channels, then its absolute value (GradCAM is already
-non-negative after its ReLU and upsampled bilinearly to the input size).
+method's map (layer maps upsampled bilinearly to the input size), summed over channels,
+then its absolute value. The methods and their defaults come from
+:mod:`captum_nas.attr.registry`; nothing here knows a method by name.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from typing import Any
 
-import torch
-from captum.attr import LRP as CaptumLRP
-from captum.attr import (
-    DeepLift,
-    GradientShap,
-    GuidedBackprop,
-    InputXGradient,
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    Occlusion,
-    Saliency,
-)
 from torch import Tensor, nn
 
-from captum_nas._model_state import layer_name, resolve_layer
+from captum_nas.attr.registry import (
+    BuildContext,
+    default_gradcam_layer,
+    get_method,
+    method_kwargs,
+    method_names,
+    seeded,
+)
 
 AttributionFn = Callable[[Tensor, Tensor], Tensor]
 
-METHOD_NAMES = (
-    "saliency",
-    "ig",
-    "gradcam",
-    "lrp",
-    "inputxgradient",
-    "deeplift",
-    "gradientshap",
-    "guidedbackprop",
-    "occlusion",
-)
+#: the registered methods that give pixel (or layer) maps, usable by :func:`attribution_fn`
+METHOD_NAMES = tuple(n for n in method_names() if not get_method(n).segment_level)
 
-
-def default_gradcam_layer(model: nn.Module) -> str:
-    """The last stage output found by ``auto_layers`` for 224x224 inputs (or 128x128)."""
-    from captum_nas.segmentation import auto_layers
-
-    for size in (224, 128):
-        try:
-            return auto_layers(model, (3, size, size))[-1]
-        except (ValueError, RuntimeError):
-            continue
-    raise ValueError("cannot find a spatial layer for GradCAM; pass the layer name")
-
-
-def _to_map(attr: Tensor) -> Tensor:
-    return attr.detach().sum(1, keepdim=True).abs()
+__all__ = ["METHOD_NAMES", "AttributionFn", "attribution_fn", "default_gradcam_layer"]
 
 
 def attribution_fn(
@@ -64,82 +36,64 @@ def attribution_fn(
     *,
     layer: str | nn.Module | None = None,
     n_steps: int = 32,
-    internal_batch_size: int | None = None,
     seed: int = 0,
+    model_name: str | None = None,
 ) -> AttributionFn:
-    """A pixel attribution function for method ``name`` on ``model``.
+    """A pixel attribution function for the registered method ``name`` on ``model``.
 
     Args:
-        name: one of :data:`METHOD_NAMES`.
+        name: a registered method (case-insensitive, aliases accepted) that gives a
+            pixel or layer map (not a segment-level one).
         model: the classifier.
-        layer: GradCAM's layer (default: the last stage output).
-        n_steps: integration steps of IG (and samples of GradientShap).
-        internal_batch_size: IG's internal batch size.
-        seed: seed of GradientShap's noise.
+        layer: the layer of a layer method (module or dotted name; default: the
+            method's default, e.g. GradCAM's last stage). An error for methods without
+            a layer.
+        n_steps: the method's steps knob (IG steps, GradientSHAP samples), if any.
+        seed: seed of the method's sampling, fixed for every call.
+        model_name: the model's name, for per-model defaults (GradCAM's layer).
 
     Returns:
-        ``fn(inputs, target) -> (N, 1, H, W)`` non-negative map.
+        ``fn(inputs, target) -> (N, 1, H, W)`` non-negative map, detached.
+
+    Raises:
+        ValueError: unknown or segment-level method, a layer for a method without one,
+            or a layer the model does not have.
 
     Example:
         >>> fn = attribution_fn("ig", model, n_steps=16)
         >>> fn(x, torch.tensor([3])).shape
         torch.Size([1, 1, 224, 224])
     """
-    if name not in METHOD_NAMES:
-        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHOD_NAMES)}")
-    if name == "saliency":
-        sal = Saliency(model)
-        return lambda x, t: _to_map(sal.attribute(x, target=t, abs=True))
-    if name == "ig":
-        ig = IntegratedGradients(model)
-        return lambda x, t: _to_map(
-            ig.attribute(x, target=t, n_steps=n_steps, internal_batch_size=internal_batch_size)
+    from captum.attr import LayerAttribution
+
+    from captum_nas._model_state import resolve_layer
+
+    spec = get_method(name)
+    if spec.segment_level:
+        raise ValueError(
+            f"method {spec.name!r} scores segments, not pixels; choose from "
+            f"{', '.join(METHOD_NAMES)}"
         )
-    if name == "gradcam":
-        module = resolve_layer(
-            model, layer if layer is not None else default_gradcam_layer(model), "layer"
-        )
-        cam = LayerGradCam(model, module)
+    if layer is not None and not spec.uses_layer:
+        raise ValueError(f"`layer`: method {spec.name!r} has no layer, got {layer!r}")
+    module = resolve_layer(model, layer, "layer") if layer is not None else None
+    ctx = BuildContext(model_name=model_name, layer=module, options={"n_steps": n_steps}, seed=seed)
+    attribution = spec.build(model, ctx)
 
-        def gradcam(x: Tensor, t: Tensor) -> Tensor:
-            a = cam.attribute(x, target=t, relu_attributions=True)
-            if a.dim() != 4:
-                raise ValueError(
-                    f"`layer` {layer_name(model, module)!r} gives a GradCAM map of shape "
-                    f"{tuple(a.shape)}; GradCAM needs a layer with (N, C, h, w) output"
-                )
-            up = LayerAttribution.interpolate(a, tuple(x.shape[-2:]), interpolate_mode="bilinear")
-            return up.detach().sum(1, keepdim=True).clamp_min(0)
-
-        return gradcam
-    simple: dict[str, Any] = {
-        "lrp": CaptumLRP,
-        "inputxgradient": InputXGradient,
-        "deeplift": DeepLift,
-        "guidedbackprop": GuidedBackprop,
-    }
-    if name in simple:
-        method = simple[name](model)
-        return lambda x, t: _to_map(method.attribute(x, target=t))
-    if name == "gradientshap":
-        gs = GradientShap(model)
-
-        def gradientshap(x: Tensor, t: Tensor) -> Tensor:
-            gen = torch.Generator(device="cpu").manual_seed(seed)
-            baselines = torch.randn((4, *x.shape[1:]), generator=gen).to(x) * 0.1
-            torch.manual_seed(seed)
-            return _to_map(gs.attribute(x, baselines=baselines, target=t, n_samples=n_steps))
-
-        return gradientshap
-    occ = Occlusion(model)
-
-    def occlusion(x: Tensor, t: Tensor) -> Tensor:
-        side = max(1, min(x.shape[-2:]) // 14)
-        window = (x.shape[1], side, side)
-        return _to_map(
-            occ.attribute(
-                x, target=t, sliding_window_shapes=window, strides=(x.shape[1], side, side)
+    def fn(x: Tensor, t: Tensor) -> Tensor:
+        with warnings.catch_warnings(), seeded(seed):
+            warnings.filterwarnings("ignore", message=r".*did not already require gradients.*")
+            warnings.filterwarnings("ignore", message=r".*Setting .*hooks.*")
+            a = attribution.attribute(x, target=t, **method_kwargs(spec, x, ctx))
+        if isinstance(a, tuple):
+            a = a[0]
+        if a.dim() != 4:
+            raise ValueError(
+                f"method {spec.name!r} gives a map of shape {tuple(a.shape)}; a map "
+                "(N, C, h, w) is needed (pick a layer with spatial output)"
             )
-        )
+        if a.shape[-2:] != x.shape[-2:]:
+            a = LayerAttribution.interpolate(a, tuple(x.shape[-2:]), interpolate_mode="bilinear")
+        return a.detach().sum(1, keepdim=True).abs()
 
-    return occlusion
+    return fn

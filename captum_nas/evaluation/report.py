@@ -45,6 +45,10 @@ def to_json(report: EvaluationReport) -> str:
             "metrics": {k: METRIC_INFO[k] for k in _columns(report)[2:]},
             "rows": report.rows,
             "curves": [{"method": m, "segmenter": s, **c} for (m, s), c in report.curves.items()],
+            "ground_truth": report.ground_truth,
+            "iou_curves": [
+                {"method": m, "segmenter": s, **c} for (m, s), c in report.iou_curves.items()
+            ],
         },
         indent=2,
     )
@@ -110,6 +114,24 @@ def curves_figure(report: EvaluationReport) -> Figure:
     return fig
 
 
+def iou_curves_figure(report: EvaluationReport) -> Figure:
+    """Mean IoU with the ground-truth mask over thresholds, one panel per method."""
+    methods = list(dict.fromkeys(m for m, _ in report.iou_curves))
+    fig = Figure(figsize=(3.2 * max(1, len(methods)), 3.0), dpi=100)
+    for i, method in enumerate(methods):
+        ax = fig.add_subplot(1, len(methods), i + 1)
+        for (m, seg), c in report.iou_curves.items():
+            if m == method:
+                ax.plot(c["thresholds"], c["iou"], label=seg)
+        ax.set_title(f"{method}: IoU with the {report.ground_truth} mask", fontsize=9)
+        ax.set_xlabel("threshold (map min-max normalised)", fontsize=8)
+        ax.set_ylabel("mean IoU", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7, title="segmenter", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write_report(report: EvaluationReport, out: str | Path) -> dict[str, Path]:
     """Write ``results.md``, ``results.csv``, ``results.json`` and the figures to ``out``.
 
@@ -131,4 +153,7 @@ def write_report(report: EvaluationReport, out: str | Path) -> dict[str, Path]:
     if report.curves:
         paths["curves"] = out_dir / "relevance_curves.png"
         curves_figure(report).savefig(paths["curves"])
+    if report.iou_curves:
+        paths["iou_curves"] = out_dir / "iou_curves.png"
+        iou_curves_figure(report).savefig(paths["iou_curves"])
     return paths

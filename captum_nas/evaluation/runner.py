@@ -18,13 +18,17 @@ from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
 from captum_nas.metrics import (
     MaxBoxAccResult,
+    continuous_iou,
+    mask_f1,
     mask_iou,
     max_box_acc_v1_v2,
     pointing_game,
     pxap,
     relevance_gap,
     relevance_mass_accuracy,
+    roc_auc,
 )
+from captum_nas.metrics._common import minmax_normalize
 
 SegmenterFn = Callable[[Tensor], Tensor]
 
@@ -42,7 +46,22 @@ METRIC_INFO: dict[str, str] = {
     "auc_morf": "area under the MoRF curve (patches removed); lower is better",
     "auc_lerf": "area under the LeRF curve (patches removed); higher is better",
     "gap": "LeRF AUC - MoRF AUC; higher is better",
+    "gt_iou_best": "IoU of the thresholded map (min-max normalised) with the --ground-truth "
+    "mask at the best threshold of the data set; higher is better",
+    "gt_iou_mean": "mean IoU over the threshold grid 0..0.99 (area under the "
+    "IoU-over-thresholds curve); higher is better",
+    "gt_f1_best": "F1 (Dice) with the ground-truth mask at the best threshold; higher",
+    "gt_continuous_iou": "soft IoU sum(min(m, g)) / sum(max(m, g)) of the min-max "
+    "normalised map; higher is better",
+    "gt_roc_auc": "per-image ROC-AUC of the map's pixels against the mask; higher, 0.5 chance",
+    "gt_coverage_object": "mean normalised map value on the mask (share of the object "
+    "covered); higher is better",
+    "gt_coverage_background": "mean normalised map value off the mask (share of the "
+    "background covered); lower is better",
 }
+
+#: threshold grid of the mask IoU / F1 curves (maps min-max normalised per image)
+IOU_THRESHOLDS = torch.linspace(0, 0.99, 100)
 
 
 @dataclass
@@ -60,6 +79,8 @@ class EvaluationReport:
 
     rows: list[dict[str, float | str]] = field(default_factory=list)
     curves: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
+    iou_curves: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
+    ground_truth: str | None = None
     accuracy: float = float("nan")
     n_images: int = 0
 
@@ -78,6 +99,33 @@ class _Accumulator:
         self.morf: list[Tensor] = []
         self.lerf: list[Tensor] = []
         self.fraction: Tensor | None = None
+        self.gt: dict[str, list[Tensor]] = {
+            k: [] for k in ("iou", "f1", "ciou", "auc", "cov_obj", "cov_bg")
+        }
+
+
+def _mask_metrics(maps: Tensor, masks: Tensor, thresholds: Tensor) -> dict[str, Tensor]:
+    """The ground-truth mask metric group of one batch (per image, on the CPU)."""
+    m = minmax_normalize(maps.sum(1, keepdim=True).float())
+    g = masks.reshape(m.shape).to(m.dtype)
+    n = m.shape[0]
+    flat_m, flat_g = m.reshape(n, -1), g.reshape(n, -1)
+    n_obj = flat_g.sum(1)
+    n_bg = flat_g.shape[1] - n_obj
+    auc = (
+        roc_auc(m, masks)
+        if bool((n_bg > 0).all())
+        else torch.full((n,), float("nan"), dtype=m.dtype, device=m.device)
+    )
+    out = {
+        "iou": mask_iou(m, masks, thresholds=thresholds),
+        "f1": mask_f1(m, masks, thresholds=thresholds),
+        "ciou": continuous_iou(m, masks),
+        "auc": auc,
+        "cov_obj": (flat_m * flat_g).sum(1) / n_obj.clamp_min(1),
+        "cov_bg": (flat_m * (1 - flat_g)).sum(1) / n_bg.clamp_min(1),
+    }
+    return {k: v.detach().cpu() for k, v in out.items()}
 
 
 def _part_iou_curve(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
@@ -97,6 +145,7 @@ def evaluate(
     curve_baseline: str = "mean",
     forward_batch_size: int = 128,
     target: str = "label",
+    ground_truth: str | None = None,
     progress: bool = True,
     total: int | None = None,
     device: torch.device | str | None = None,
@@ -118,8 +167,12 @@ def evaluate(
         forward_batch_size: model batch size inside the relevance curves.
         target: ``"label"`` (ground-truth class, the WSOL convention; predicted class
             where unlabelled) or ``"predicted"``.
-        progress: show a tqdm bar over batches.
-        total: number of batches, for the progress bar.
+        ground_truth: ``"object"`` or ``"part"``: add the ``gt_*`` mask metric group
+            (best-threshold IoU and F1, mean IoU over thresholds and its curve,
+            continuous IoU, ROC-AUC, object and background coverage) against that mask
+            of every batch (batches without it are an error); ``None`` (default): none.
+        progress: show a tqdm bar that ticks per image.
+        total: number of images, for the progress bar.
         device: move every batch there before use (the model must already be there);
             ``None`` keeps the batches where they are.
 
@@ -128,6 +181,8 @@ def evaluate(
     """
     if target not in ("label", "predicted"):
         raise ValueError(f"`target` must be 'label' or 'predicted', got {target!r}")
+    if ground_truth not in (None, "object", "part"):
+        raise ValueError(f"`ground_truth` must be None, 'object' or 'part', got {ground_truth!r}")
     if not methods:
         raise ValueError("`methods` is empty")
     if not segmenters:
@@ -135,15 +190,36 @@ def evaluate(
     acc: dict[tuple[str, str], _Accumulator] = {
         (m, s): _Accumulator() for m in methods for s in segmenters
     }
-    iou_grid = torch.linspace(0, 0.99, 100)
+    iou_grid = IOU_THRESHOLDS
     correct = labelled = n_images = 0
-    for batch in tqdm(batches, total=total, disable=not progress, desc="evaluate"):
+    bar = tqdm(total=total, disable=not progress, desc="evaluate", unit="image")
+    for batch in batches:
         if device is not None:
             batch = batch.to(device)
         x = batch.images
         n_images += len(batch)
         with torch.no_grad():
-            pred = forward_func(x).argmax(1)
+            logits = forward_func(x)
+        pred = logits.argmax(1)
+        if batch.labels.numel() and int(batch.labels.max()) >= logits.shape[1]:
+            bad = int(batch.labels.argmax())
+            name = batch.names[bad] if bad < len(batch.names) else f"#{bad}"
+            raise ValueError(
+                f"label {int(batch.labels.max())} of image {name} is out of range for a "
+                f"model with {logits.shape[1]} classes; pair the data with its model"
+            )
+        gt_masks = None
+        if ground_truth is not None:
+            gt_masks = batch.object_masks if ground_truth == "object" else batch.part_masks
+            if gt_masks is None:
+                raise ValueError(
+                    f"`ground_truth={ground_truth!r}`: the data have no {ground_truth} masks"
+                    + (
+                        " (a folder gives object masks from masks/)"
+                        if ground_truth == "part"
+                        else ""
+                    )
+                )
         known = batch.labels >= 0
         correct += int((pred[known] == batch.labels[known]).sum())
         labelled += int(known.sum())
@@ -162,6 +238,9 @@ def evaluate(
                     a.maps.append(maps.cpu())
                     a.object_masks.append(batch.object_masks.cpu())
                     a.pointing.append(pointing_game(maps, batch.object_masks, tolerance=15))
+                if gt_masks is not None:
+                    for key, value in _mask_metrics(maps, gt_masks, iou_grid).items():
+                        a.gt[key].append(value)
                 if batch.part_masks is not None:
                     a.part_ious.append(_part_iou_curve(maps, batch.part_masks, iou_grid))
                     a.part_mass.append(relevance_mass_accuracy(maps, batch.part_masks))
@@ -179,8 +258,12 @@ def evaluate(
                     a.morf.append(gap.morf.scores.cpu())
                     a.lerf.append(gap.lerf.scores.cpu())
                     a.fraction = gap.morf.fraction_removed[0].cpu()
+        bar.update(len(batch))
+    bar.close()
     report = EvaluationReport(
-        accuracy=correct / labelled if labelled else float("nan"), n_images=n_images
+        accuracy=correct / labelled if labelled else float("nan"),
+        n_images=n_images,
+        ground_truth=ground_truth,
     )
     for (m_name, s_name), a in acc.items():
         row: dict[str, float | str] = {"method": m_name, "segmenter": s_name}
@@ -197,6 +280,19 @@ def evaluate(
             curve = torch.cat(a.part_ious).mean(0)
             row["part_iou"] = float(curve.max())
             row["part_mass"] = float(torch.cat(a.part_mass).mean())
+        if a.gt["iou"]:
+            iou = torch.cat(a.gt["iou"]).mean(0)
+            row["gt_iou_best"] = float(iou.max())
+            row["gt_iou_mean"] = float(iou.mean())
+            row["gt_f1_best"] = float(torch.cat(a.gt["f1"]).mean(0).max())
+            row["gt_continuous_iou"] = float(torch.cat(a.gt["ciou"]).mean())
+            row["gt_roc_auc"] = float(torch.cat(a.gt["auc"]).nanmean())
+            row["gt_coverage_object"] = float(torch.cat(a.gt["cov_obj"]).mean())
+            row["gt_coverage_background"] = float(torch.cat(a.gt["cov_bg"]).mean())
+            report.iou_curves[(m_name, s_name)] = {
+                "thresholds": iou_grid.tolist(),
+                "iou": iou.tolist(),
+            }
         if a.morf and a.fraction is not None:
             morf, lerf = torch.cat(a.morf), torch.cat(a.lerf)
             frac = a.fraction

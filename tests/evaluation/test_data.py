@@ -21,7 +21,7 @@ def test_masks_give_boxes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     mask = np.zeros((40, 80), np.uint8)
     mask[10:20, 40:60] = 255  # rows 10..19, cols 40..59
     _write(tmp_path / "masks" / "a.png", mask)
-    batch = next(FolderData(tmp_path, NORM, size=40).batches(4))
+    batch = next(FolderData(tmp_path, NORM, size=40, resize="stretch").batches(4))
     assert batch.images.shape == (1, 3, 40, 40)
     assert torch.allclose(batch.images, torch.full_like(batch.images, -1.0))
     # width halves (80 -> 40), height stays: x 20..29, y 10..19
@@ -35,7 +35,7 @@ def test_boxes_csv_scaled_and_several_boxes(tmp_path) -> None:  # type: ignore[n
     (tmp_path / "boxes.csv").write_text(
         "filename,x0,y0,x1,y1,label\nb.png,0,0,25,50,7\nb.png,25,50,50,100,7\n"
     )
-    batch = next(FolderData(tmp_path, NORM, size=20).batches(2))
+    batch = next(FolderData(tmp_path, NORM, size=20, resize="stretch").batches(2))
     assert batch.boxes[0].tolist() == [[0, 0, 10, 10], [10, 10, 20, 20]]
     assert batch.labels.tolist() == [7] and batch.object_masks is None
 

@@ -1,4 +1,4 @@
-"""Tests of the CLI model loader captum_nas.cli._loading."""
+"""Tests of model loading by name, captum_nas.models.loading."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import pytest
 import torch
 import torchvision
 
-from captum_nas.cli import CLIError
-from captum_nas.cli._loading import LoadedModel, load_model, read_state_dict
+from captum_nas.attr.registry import default_gradcam_layer
 from captum_nas.images import IMAGENET_NORMALIZER
+from captum_nas.models.loading import LoadedModel, load_model, read_state_dict
 
 
 def test_efficientnet_lite0_default() -> None:
     loaded = load_model()
     assert loaded.name == "efficientnet-lite0"
     assert loaded.class_names[285] == "Egyptian cat"
-    assert loaded.input_size == 224 and loaded.gradcam_layer == "_blocks.15"
+    assert loaded.input_size == 224
+    assert default_gradcam_layer(loaded.model, loaded.name) == "_blocks.15"
     assert not loaded.model.training
 
 
@@ -28,7 +29,8 @@ def test_torchvision_checkpoint_with_class_names(tmp_path: Path) -> None:
     torch.save({"state_dict": src.state_dict(), "class_names": ["a", "b", "c"], "epoch": 3}, path)
     loaded = load_model("resnet18", weights=str(path))
     assert loaded.class_names == ("a", "b", "c")
-    assert loaded.normalizer == IMAGENET_NORMALIZER and loaded.gradcam_layer == "layer4"
+    assert loaded.normalizer == IMAGENET_NORMALIZER
+    assert default_gradcam_layer(loaded.model, loaded.name) == "layer4"
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(loaded.model(x), src(x))
@@ -48,23 +50,23 @@ def test_random_weights_gets_imagenet_names() -> None:
 
 
 def test_errors(tmp_path: Path) -> None:
-    with pytest.raises(CLIError, match="needs --weights"):
+    with pytest.raises(ValueError, match="needs --weights"):
         load_model("resnet18")
     with pytest.raises(FileNotFoundError):
         load_model("resnet18", weights=str(tmp_path / "nope.pt"))
     bad = tmp_path / "bad.pt"
     bad.write_text("not torch")
-    with pytest.raises(CLIError, match="cannot read"):
+    with pytest.raises(ValueError, match="cannot read"):
         read_state_dict(bad)
     wrong = tmp_path / "vgg.pt"
     torch.save({"fc.weight": torch.zeros(1000, 7)}, wrong)
-    with pytest.raises(CLIError, match="do not fit"):
+    with pytest.raises(ValueError, match="do not fit"):
         load_model("resnet18", weights=str(wrong))
-    with pytest.raises(CLIError, match="not used"):
+    with pytest.raises(ValueError, match="not used"):
         load_model("efficientnet-lite0", weights=str(wrong))
-    with pytest.raises(CLIError, match="unknown model"):
+    with pytest.raises(ValueError, match="unknown model"):
         load_model("resnet-999")
-    with pytest.raises(CLIError, match="has no attribute"):
+    with pytest.raises(ValueError, match="has no attribute"):
         load_model("tests.conftest:Nothing")
 
 
@@ -75,9 +77,6 @@ def test_callable_spec_module_or_loaded_model() -> None:
 
 
 def test_reference_model_available_or_clear_error() -> None:
-    try:
-        loaded = load_model("reference")
-    except CLIError as err:
-        assert "reference model is not available" in str(err)
-    else:
-        assert loaded.gradcam_layer == "layer4" and len(loaded.class_names) == 6
+    loaded = load_model("reference")
+    assert default_gradcam_layer(loaded.model, loaded.name) == "layer4"
+    assert len(loaded.class_names) == 6 and loaded.weights is None
