@@ -61,6 +61,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "equal + colour 0.5": {"layer_weights": "equal", "color_weight": 0.5},
     "equal + colour 1.0": {"layer_weights": "equal", "color_weight": 1.0},
     "equal + colour 0.5 + refine": {"layer_weights": "equal", "color_weight": 0.5, "refine": 2},
+    "slic-merge (equal)": {"layer_weights": "equal", "mode": "slic-merge"},
     "equal + colour 0.5 + refine, grid 28": {
         "layer_weights": "equal",
         "color_weight": 0.5,

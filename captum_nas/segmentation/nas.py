@@ -41,7 +41,7 @@ from captum_nas.segmentation.refine import cluster_distances, color_features, re
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
-MODES = ("flat", "hierarchical")
+MODES = ("flat", "hierarchical", "slic-merge")
 
 #: The options of the first release's defaults (geometric depth weights, no colour, no
 #: refinement): ``NASSegmenter(model, **LEGACY_NAS_OPTIONS)`` gives its segments.
@@ -161,7 +161,11 @@ class NASSegmenter:
             clusters is refined with the next shallower depth, and so on; the number of
             clusters grows geometrically to ``n_segments`` over the depths, and a refined
             cluster never crosses its parent's border). ``layer_weights`` only applies to
-            the flat mode.
+            the flat mode. ``"slic-merge"``: the edge-accurate mode; ``superpixels``
+            SLIC superpixels of the image are merged into ``n_segments`` regions by
+            Ward clustering of their mean embedding (adjacent superpixels only), so
+            borders are SLIC's (``connectivity`` and ``refine`` do not apply).
+        superpixels: number of SLIC superpixels of the ``"slic-merge"`` mode.
         batch_size: forward the inputs in chunks of this many images (default: all).
         progress: show a tqdm bar over chunks.
 
@@ -196,6 +200,7 @@ class NASSegmenter:
         to_image: Callable[[Tensor], Tensor] | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        superpixels: int = 200,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
@@ -224,6 +229,7 @@ class NASSegmenter:
         )
         self.progress = bool(progress)
         self.color_weight = check_number(color_weight, "color_weight", minimum=0.0)
+        self.superpixels = check_positive_int(superpixels, "superpixels")
         if refine is not None and (isinstance(refine, bool) or not isinstance(refine, int)):
             raise TypeError(f"`refine` must be None or an int, got {refine!r}")
         if refine is not None and refine < 0:
@@ -482,6 +488,8 @@ class NASSegmenter:
         emb = self._embed(acts, grid, colors)
         n, d, gh, gw = emb.shape
         points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
+        if self.mode == "slic-merge":
+            return self._slic_merge(x, emb, points, modules)
         if self.mode == "flat":
             km = batched_kmeans(points, self.n_segments, max_iter=self.max_iter, seed=self.seed)
             levels = [km.labels]
@@ -509,6 +517,30 @@ class NASSegmenter:
             inertia=inertia,
             layers=[layer_name(self.model, m) for m in modules],
             levels=[lab.reshape(n, gh, gw) for lab in levels],
+        )
+
+    def _slic_merge(
+        self, x: Tensor, emb: Tensor, points: Tensor, modules: list[nn.Module]
+    ) -> NASResult:
+        from captum_nas.segmentation.classic import SLICSegmenter
+        from captum_nas.segmentation.merge import merge_superpixels
+
+        n, _, gh, gw = emb.shape
+        superpixels = SLICSegmenter(self.superpixels, to_image=self.images)(x)[:, 0]
+        regions = merge_superpixels(superpixels, emb, self.n_segments)
+        segments = relabel_contiguous(regions.unsqueeze(1)).to(x.device)
+        grid_labels = F.interpolate(segments.float(), size=(gh, gw), mode="nearest")[:, 0].long()
+        grid_labels = relabel_contiguous(grid_labels.unsqueeze(1)).squeeze(1)
+        k = int(grid_labels.max()) + 1
+        centroids, inertia = _cluster_means(points, grid_labels.reshape(n, -1).to(points.device), k)
+        return NASResult(
+            segments=segments.contiguous(),
+            grid_labels=grid_labels,
+            embedding=emb,
+            centroids=centroids,
+            inertia=inertia,
+            layers=[layer_name(self.model, m) for m in modules],
+            levels=[grid_labels],
         )
 
     def _refine(self, points: Tensor, labels: Tensor, colors: Tensor | None, x: Tensor) -> Tensor:
