@@ -53,23 +53,13 @@ K_PHOTOS = 16
 #: NAS configurations (options of NASSegmenter; n_segments is set per set).
 CONFIGS: dict[str, dict[str, Any]] = {
     "old defaults": dict(LEGACY_NAS_OPTIONS),
-    "geometric + colour 0.5": {"layer_weights": "geometric", "color_weight": 0.5},
-    "ratio 1.4": {"layer_weights": 1.4},
-    "ratio 1.4 + colour 0.5": {"layer_weights": 1.4, "color_weight": 0.5},
-    "equal": {"layer_weights": "equal"},
-    "equal + colour 0.3": {"layer_weights": "equal", "color_weight": 0.3},
-    "equal + colour 0.5": {"layer_weights": "equal", "color_weight": 0.5},
-    "equal + colour 1.0": {"layer_weights": "equal", "color_weight": 1.0},
+    "equal": {"layer_weights": "equal", "color_weight": 0.0, "refine": None},
+    "equal + colour 0.5": {"layer_weights": "equal", "color_weight": 0.5, "refine": None},
+    "ratio 1.4 + colour 0.5": {"layer_weights": 1.4, "color_weight": 0.5, "refine": None},
     "equal + colour 0.5 + refine": {"layer_weights": "equal", "color_weight": 0.5, "refine": 2},
-    "slic-merge (equal)": {"layer_weights": "equal", "mode": "slic-merge"},
-    "equal + colour 0.5 + refine, grid 28": {
-        "layer_weights": "equal",
-        "color_weight": 0.5,
-        "refine": 2,
-        "grid_size": 28,
-    },
     "ratio 1.4 + colour 0.5 + refine": {"layer_weights": 1.4, "color_weight": 0.5, "refine": 2},
-    "new defaults": {},
+    "equal + colour 1.0 + refine": {"layer_weights": "equal", "color_weight": 1.0, "refine": 2},
+    "slic-merge (equal)": {"layer_weights": "equal", "mode": "slic-merge", "refine": None},
 }
 COLUMNS = (
     "flowers IG",
@@ -152,6 +142,10 @@ def cached_maps(
     return out
 
 
+def _first(maps: dict[str, Tensor], n: int) -> dict[str, Tensor]:
+    return {k: v[:n] for k, v in maps.items()}
+
+
 def _segment(seg: Callable[[Tensor], Tensor], x: Tensor, batch: int = 16) -> Tensor:
     return torch.cat([seg(x[i : i + batch]) for i in range(0, len(x), batch)])
 
@@ -159,8 +153,10 @@ def _segment(seg: Callable[[Tensor], Tensor], x: Tensor, batch: int = 16) -> Ten
 def main(argv: list[str] | None = None) -> int:
     """Run the scoreboard; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-flowers", type=int, default=200)
-    parser.add_argument("--n-photos", type=int, default=120)
+    parser.add_argument("--n-flowers", type=int, default=64, help="flowers scored")
+    parser.add_argument("--n-photos", type=int, default=48, help="photos scored")
+    parser.add_argument("--maps-flowers", type=int, default=200, help="flowers in the map cache")
+    parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
     parser.add_argument("--n-steps", type=int, default=8, help="IG steps")
     parser.add_argument(
         "--stage", choices=("maps", "scoreboard"), default="scoreboard", help="maps: only cache"
@@ -179,20 +175,27 @@ def main(argv: list[str] | None = None) -> int:
     flowers_model = reference_model("single")
     lite = efficientnet_lite0()
     fb = render_flowers(
-        range(args.n_flowers), split="test", seed=args.seed, image_size=128, normalize=False
+        range(args.maps_flowers), split="test", seed=args.seed, image_size=128, normalize=False
     )
     fx = FLOWERS_NORMALIZER(fb.images)
-    pb = render_photos(range(args.n_photos), seed=args.seed)
+    pb = render_photos(range(args.maps_photos), seed=args.seed)
     px = PHOTOS_NORMALIZER(pb.images)
     methods = ("ig", "gradcam") if args.stage == "scoreboard" else TABLE_METHODS
-    fcache = args.out / f"flowers_{args.n_flowers}_steps{args.n_steps}"
-    pcache = args.out / f"photos_{args.n_photos}_steps{args.n_steps}"
-    fmaps = cached_maps(flowers_model, fx, fb.labels, methods, fcache, n_steps=args.n_steps)
-    pmaps = cached_maps(lite, px, pb.labels, methods, pcache, n_steps=args.n_steps)
+    fcache = args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}"
+    pcache = args.out / f"photos_{args.maps_photos}_steps{args.n_steps}"
+    fmaps = _first(
+        cached_maps(flowers_model, fx, fb.labels, methods, fcache, n_steps=args.n_steps),
+        args.n_flowers,
+    )
+    pmaps = _first(
+        cached_maps(lite, px, pb.labels, methods, pcache, n_steps=args.n_steps), args.n_photos
+    )
     if args.stage == "maps":
         return 0
-    fboxes = [b.reshape(1, 4) for b in fb.boxes]
-    pboxes = [b.reshape(1, 4) for b in pb.boxes]
+    fx, px = fx[: args.n_flowers], px[: args.n_photos]
+    pmasks = pb.object_masks[: args.n_photos]
+    fboxes = [b.reshape(1, 4) for b in fb.boxes[: args.n_flowers]]
+    pboxes = [b.reshape(1, 4) for b in pb.boxes[: args.n_photos]]
     simg, struth = seam_images()
     sx = PHOTOS_NORMALIZER(simg)
 
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         row["photos IG"] = box_acc70(_pool(pmaps["ig"], pseg), pboxes)
         row["photos GradCAM"] = box_acc70(_pool(pmaps["gradcam"], pseg), pboxes)
         row["photos isolation"] = (
-            float(best_union_iou(pseg, pb.object_masks).mean()) if pseg is not None else 0.0
+            float(best_union_iou(pseg, pmasks).mean()) if pseg is not None else 0.0
         )
         row["seams"] = seams
         row["score"] = sum(row[c] for c in COLUMNS) / len(COLUMNS)

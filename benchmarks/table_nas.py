@@ -85,17 +85,27 @@ def run_set(
     masks: torch.Tensor,
     k: int,
     norm: Normalizer,
+    segmenters: list[str],
+    cache: Path,
 ) -> list[dict[str, Any]]:
-    """Rows (one per method and segmenter) for one data set."""
+    """Rows (one per method and segmenter) for one data set.
+
+    Segments of the fixed segmenters are cached (``cache``-prefixed files); those of
+    "NAS new defaults" are not, since the defaults may change.
+    """
     rows = []
-    for name in tqdm(SEGMENTERS, desc=label):
+    for name in tqdm(segmenters, desc=label):
         seg_fn = _segmenter(name, model, k, norm)
+        path = cache.with_name(f"{cache.stem}_seg_{name.replace(' ', '_')}.pt")
         start = time.perf_counter()
-        seg = (
-            None
-            if seg_fn is None
-            else torch.cat([seg_fn(x[i : i + 16]) for i in range(0, len(x), 16)])
-        )
+        if seg_fn is not None and name != "NAS new defaults" and path.is_file():
+            seg = torch.load(path, weights_only=True)
+        elif seg_fn is None:
+            seg = None
+        else:
+            seg = torch.cat([seg_fn(x[i : i + 16]) for i in range(0, len(x), 16)])
+            if name != "NAS new defaults":
+                torch.save(seg, path)
         seconds = time.perf_counter() - start
         extra: dict[str, Any] = {"seconds": seconds}
         if seg is not None:
@@ -127,7 +137,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         out.append(f"**{label}** (IoU-0.7 box accuracy / PxAP)\n")
         out.append("| segmenter | " + " | ".join(methods) + " | object isolation | segments |")
         out.append("|---|" + "---|" * (len(methods) + 2))
-        for name in SEGMENTERS:
+        for name in dict.fromkeys(r["segmenter"] for r in sub):
             cells = []
             for method in methods:
                 r = next(r for r in sub if r["segmenter"] == name and r["method"] == method)
@@ -140,6 +150,45 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def figure(path: Path, indices: tuple[int, ...] = (0, 2, 4, 8, 13)) -> None:
+    """Photos with their object outline, and SLIC / NAS old / NAS new segments (K = 16)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage.segmentation import find_boundaries, mark_boundaries
+
+    from captum_nas.models.pretrained import efficientnet_lite0
+
+    lite = efficientnet_lite0()
+    pb = render_photos(list(indices), seed=0)
+    px = PHOTOS_NORMALIZER(pb.images)
+    rows = {
+        name: _segmenter(name, lite, K_PHOTOS, PHOTOS_NORMALIZER)(px)
+        for name in ("SLIC", "NAS old defaults", "NAS new defaults")
+    }
+    fig, axes = plt.subplots(
+        len(rows) + 1, len(indices), figsize=(2.2 * len(indices), 2.3 * (len(rows) + 1))
+    )
+    for j in range(len(indices)):
+        img = pb.images[j].permute(1, 2, 0).numpy().copy()
+        outline = find_boundaries(pb.object_masks[j, 0].numpy(), mode="inner")
+        shown = img.copy()
+        shown[outline] = (0.0, 1.0, 0.0)
+        axes[0, j].imshow(shown)
+        axes[0, j].set_title(f"{pb.objects[j][0]} on {pb.backgrounds[j]}", fontsize=8)
+        for i, (name, seg) in enumerate(rows.items(), start=1):
+            iso = float(best_union_iou(seg[j : j + 1], pb.object_masks[j : j + 1])[0])
+            axes[i, j].imshow(mark_boundaries(img, seg[j, 0].numpy(), color=(1, 1, 0)))
+            axes[i, j].set_title(f"{name}: isolation {iso:.2f}", fontsize=7)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the table; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,13 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-steps", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", default="photos,flowers")
+    parser.add_argument("--segmenters", default=",".join(SEGMENTERS))
+    parser.add_argument("--figure", type=Path, help="only draw the segments figure to this PNG")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
+    if args.figure is not None:
+        figure(args.figure)
+        return 0
     from captum_nas.models import reference_model
     from captum_nas.models.pretrained import efficientnet_lite0
 
     rows: list[dict[str, Any]] = []
     sets = args.sets.split(",")
+    segs = [s.strip() for s in args.segmenters.split(",") if s.strip()]
     if "photos" in sets:
         lite = efficientnet_lite0()
         pb = render_photos(range(args.n_photos), seed=args.seed)
@@ -163,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         maps = cached_maps(lite, px, pb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
         boxes = [b.reshape(1, 4) for b in pb.boxes]
         label = f"photos ({args.n_photos} composites, EfficientNet-Lite0, K={K_PHOTOS})"
-        rows += run_set(label, lite, px, maps, boxes, pb.object_masks, K_PHOTOS, PHOTOS_NORMALIZER)
+        rows += run_set(
+            label, lite, px, maps, boxes, pb.object_masks, K_PHOTOS, PHOTOS_NORMALIZER, segs, cache
+        )
     if "flowers" in sets:
         ref = reference_model("single")
         fb = render_flowers(
@@ -174,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         maps = cached_maps(ref, fx, fb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
         boxes = [b.reshape(1, 4) for b in fb.boxes]
         label = f"flowers ({args.n_flowers} test images, reference CNN, K={K_FLOWERS})"
-        rows += run_set(label, ref, fx, maps, boxes, fb.object_masks, K_FLOWERS, FLOWERS_NORMALIZER)
+        rows += run_set(
+            label, ref, fx, maps, boxes, fb.object_masks, K_FLOWERS, FLOWERS_NORMALIZER, segs, cache
+        )
     text = markdown(rows)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
