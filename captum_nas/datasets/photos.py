@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -237,7 +237,7 @@ def _background(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
 
 
 def _place(
-    rng: np.random.Generator, name: str, area: float, size: int, taken: list[tuple[int, ...]]
+    rng: np.random.Generator, name: str, area: float, size: int, taken: Sequence[tuple[int, ...]]
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
     rgb, mask = photo_object(name)
     h, w = mask.shape
@@ -257,7 +257,7 @@ def _place(
     return None
 
 
-def _render_one(index: int, seed: int, size: int) -> dict[str, object]:
+def _render_one(index: int, seed: int, size: int) -> dict[str, Any]:
     rng = np.random.default_rng([seed, index])
     names = list(PHOTO_OBJECTS)
     target = TARGET_OBJECTS[index % len(TARGET_OBJECTS)]
@@ -386,7 +386,7 @@ def render_photos(
         object_masks=torch.from_numpy(np.stack([it["mask"] for it in items]))[:, None],
         distractor_masks=torch.from_numpy(np.stack([it["distractor"] for it in items]))[:, None],
         boxes=torch.tensor([it["box"] for it in items], dtype=torch.long),
-        objects=[list(it["objects"]) for it in items],  # type: ignore[call-overload]
+        objects=[list(it["objects"]) for it in items],
         backgrounds=[str(it["background"]) for it in items],
         indices=torch.tensor(idx, dtype=torch.long),
         normalized=normalize,

@@ -262,7 +262,12 @@ class NASSegmenter:
             self._modules = resolve_layers(model, layers)
         self._auto_cache: dict[tuple[int, int, int], list[nn.Module]] = {}
         self._ratio = 2.0
-        if isinstance(layer_weights, (int, float)) and not isinstance(layer_weights, bool):
+        if isinstance(layer_weights, bool):
+            raise TypeError(
+                "`layer_weights` must be 'geometric', 'equal', a ratio or a sequence of "
+                f"weights, got {layer_weights!r}"
+            )
+        if isinstance(layer_weights, (int, float)):
             self._ratio = check_number(float(layer_weights), "layer_weights", minimum=1e-6)
             layer_weights = "geometric"
         if isinstance(layer_weights, str):

@@ -7,6 +7,7 @@ from torch import nn
 from captum_nas.images import sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER as NORM
 from captum_nas.segmentation import NASResult, NASSegmenter, batched_kmeans, is_contiguous
+from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
 from tests.conftest import hook_count
 
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry"]
@@ -22,7 +23,7 @@ def test_contract_shape_dtype_contiguous(tiny_cnn: nn.Module) -> None:
 
 
 def test_result_exposes_embedding_and_centroids(tiny_cnn: nn.Module) -> None:
-    nas = NASSegmenter(tiny_cnn, n_segments=4, pca_dims=None, spatial_weight=0.0)
+    nas = NASSegmenter(tiny_cnn, n_segments=4, pca_dims=None, spatial_weight=0.0, color_weight=0.0)
     res = nas.segment(torch.randn(2, 3, 32, 32))
     assert isinstance(res, NASResult)
     assert res.layers == ["stem", "layer1", "layer2"]
@@ -38,9 +39,9 @@ def test_result_exposes_embedding_and_centroids(tiny_cnn: nn.Module) -> None:
 
 
 def test_spatial_term_and_pca_sizes(tiny_cnn: nn.Module) -> None:
-    res = NASSegmenter(tiny_cnn, n_segments=4, pca_dims=4, spatial_weight=1.0).segment(
-        torch.randn(1, 3, 32, 32)
-    )
+    res = NASSegmenter(
+        tiny_cnn, n_segments=4, pca_dims=4, spatial_weight=1.0, color_weight=0.0
+    ).segment(torch.randn(1, 3, 32, 32))
     assert res.embedding.shape[1] == 4 * 3 + 2
     coords = res.embedding[0, -2:]
     assert torch.allclose(coords[0, :, 0], (torch.arange(16) + 0.5) / 16)
@@ -197,8 +198,9 @@ def _seam_accuracy(seg: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
     """Left/right and top/bottom halves of two different photos, K=2.
 
-    Measured with the defaults on all 40 ordered pairs of five scikit-image photos:
-    38 reach >= 0.9 of pixels on the right side of the seam, median 0.975.
+    Measured with the first release's options (``LEGACY_NAS_OPTIONS``, geometric depth
+    weights) on all 40 ordered pairs of five scikit-image photos: 38 reach >= 0.9 of
+    pixels on the right side of the seam, median 0.975.
     """
     pairs = list(itertools.permutations(PHOTOS, 2))
     images = []
@@ -211,7 +213,7 @@ def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
             else:
                 img[:, :, 112:] = other[:, :, 112:]
             images.append(img)
-    seg = NASSegmenter(lite0, n_segments=2)(NORM(torch.stack(images)))[:, 0]
+    seg = NASSegmenter(lite0, n_segments=2, **LEGACY_NAS_OPTIONS)(NORM(torch.stack(images)))[:, 0]
     truth = torch.zeros(224, 224, dtype=torch.long)
     truth[:, 112:] = 1
     truths = torch.stack([truth] * len(pairs) + [truth.T] * len(pairs))
@@ -230,7 +232,7 @@ def test_four_photo_mosaic_gives_four_regions(lite0: nn.Module) -> None:
     mosaic[:, :112, 112:] = imgs[1][:, :112, 112:]
     mosaic[:, 112:, :112] = imgs[2][:, 112:, :112]
     mosaic[:, 112:, 112:] = imgs[3][:, 112:, 112:]
-    seg = NASSegmenter(lite0, n_segments=4)(NORM(mosaic[None]))[0, 0]
+    seg = NASSegmenter(lite0, n_segments=4, **LEGACY_NAS_OPTIONS)(NORM(mosaic[None]))[0, 0]
     quadrant = torch.zeros(224, 224, dtype=torch.long)
     quadrant[:112, 112:] = 1
     quadrant[112:, :112] = 2
@@ -294,7 +296,9 @@ def test_hierarchical_splits_two_photos_along_the_seam(lite0: nn.Module) -> None
         img = sample_image(a).clone()
         img[:, :, 112:] = sample_image(b)[:, :, 112:]
         images.append(img)
-    seg = NASSegmenter(lite0, n_segments=2, mode="hierarchical")(NORM(torch.stack(images)))
+    seg = NASSegmenter(lite0, n_segments=2, mode="hierarchical", **LEGACY_NAS_OPTIONS)(
+        NORM(torch.stack(images))
+    )
     truth = torch.zeros(2, 224, 224, dtype=torch.long)
     truth[:, :, 112:] = 1
     assert float(_seam_accuracy(seg[:, 0], truth).min()) >= 0.9
