@@ -144,12 +144,14 @@ class NASSegmenter:
         upsample: ``"bilinear"`` (smooth borders) or ``"nearest"``; how grid labels
             reach the input size when ``refine`` is ``None``.
         color_weight: weight of the image's colour (CIELAB, each channel / 100,
-            averaged over each working-grid cell) appended to the embedding; 0
-            disables. The image is recovered from the inputs with ``to_image`` or
-            ``mean``/``std``; without them every image is min-max rescaled to [0, 1].
-        refine: ``None`` (grid labels are upsampled, see ``upsample``) or a number of
-            full-resolution refinement iterations: every input pixel picks, among the
-            labels of the 3x3 grid cells around it, the cluster nearest in the
+            averaged over each working-grid cell) appended to the embedding (default
+            1.0, chosen with ``refine=2`` and equal depth weights by
+            ``benchmarks/scoreboard_nas.py``); 0 disables. The image is recovered from
+            the inputs with ``to_image`` or ``mean``/``std``; without them every image
+            is min-max rescaled to [0, 1].
+        refine: ``None`` (grid labels are upsampled, see ``upsample``) or (default 2) a
+            number of full-resolution refinement iterations: every input pixel picks,
+            among the labels of its four bilinear source cells, the cluster nearest in the
             interpolated embedding plus ``refine_color_weight`` times its own colour
             (see :func:`~captum_nas.segmentation.refine.refine_labels`), so borders
             follow the image's edges at the input resolution.
@@ -197,8 +199,8 @@ class NASSegmenter:
         mode: str = "flat",
         batch_size: int | None = None,
         progress: bool = False,
-        color_weight: float = 0.0,
-        refine: int | None = None,
+        color_weight: float = 1.0,
+        refine: int | None = 2,
         refine_color_weight: float | None = None,
         to_image: Callable[[Tensor], Tensor] | None = None,
         mean: Sequence[float] | None = None,

@@ -223,9 +223,10 @@ def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
     # the cat / coffee / tissue pairs are clear-cut both ways
     clear = [i for i, p in enumerate(pairs + pairs) if "rocket" not in p and "astronaut" not in p]
     assert float(acc[clear].min()) >= 0.9
-    # the defaults (equal depth weights) follow textures more: measured mean 0.867
+    # the defaults (equal depth weights, colour, refinement) follow textures more:
+    # measured mean 0.833 (benchmarks/scoreboard_nas.py)
     default = NASSegmenter(lite0, n_segments=2)(NORM(torch.stack(images)))[:, 0]
-    assert float(_seam_accuracy(default, truths).mean()) >= 0.8
+    assert float(_seam_accuracy(default, truths).mean()) >= 0.75
 
 
 def test_four_photo_mosaic_gives_four_regions(lite0: nn.Module) -> None:
