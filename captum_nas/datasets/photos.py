@@ -216,7 +216,7 @@ def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     out = torch.nn.functional.interpolate(
         t, size=shape, mode="bilinear", align_corners=False, antialias=True
     )[0]
-    return (out[0] if a.ndim == 2 else out.permute(1, 2, 0)).numpy()
+    return (out[0] if a.ndim == 2 else out.permute(1, 2, 0)).clamp(0.0, 1.0).numpy()
 
 
 def _background(rng: np.random.Generator, name: str, size: int) -> np.ndarray:

@@ -380,7 +380,12 @@ def test_refined_borders_follow_the_image_edge(lite0: nn.Module) -> None:
     img[:, :, 102:] = right[:, :, 102:]
     truth = torch.zeros(224, 224, dtype=torch.long)
     truth[:, 102:] = 1
-    opts = {"n_segments": 2, "layer_weights": "geometric", "to_image": NORM.inverse}
+    opts = {
+        "n_segments": 2,
+        "layer_weights": "geometric",
+        "color_weight": 0.0,
+        "to_image": NORM.inverse,
+    }
     plain = NASSegmenter(lite0, refine=None, **opts)(NORM(img[None]))[0, 0]
     refined = NASSegmenter(lite0, refine=3, refine_color_weight=1.0, **opts)(NORM(img[None]))[0, 0]
     acc_plain = float(_seam_accuracy(plain, truth))
