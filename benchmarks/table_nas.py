@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-flowers", type=int, default=200)
     parser.add_argument("--n-photos", type=int, default=120)
     parser.add_argument("--n-steps", type=int, default=8)
+    parser.add_argument("--maps-flowers", type=int, default=200, help="flowers in the map cache")
+    parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", default="photos,flowers")
     parser.add_argument("--segmenters", default=",".join(SEGMENTERS))
@@ -212,27 +214,53 @@ def main(argv: list[str] | None = None) -> int:
     segs = [s.strip() for s in args.segmenters.split(",") if s.strip()]
     if "photos" in sets:
         lite = efficientnet_lite0()
-        pb = render_photos(range(args.n_photos), seed=args.seed)
+        pb = render_photos(range(args.maps_photos), seed=args.seed)
         px = PHOTOS_NORMALIZER(pb.images)
-        cache = args.out / f"photos_{args.n_photos}_steps{args.n_steps}"
+        cache = args.out / f"photos_{args.maps_photos}_steps{args.n_steps}"
         maps = cached_maps(lite, px, pb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
-        boxes = [b.reshape(1, 4) for b in pb.boxes]
+        n = args.n_photos
+        maps = {k: v[:n] for k, v in maps.items()}
+        px = px[:n]
+        boxes = [b.reshape(1, 4) for b in pb.boxes[:n]]
+        cache = cache.with_name(f"{cache.name}_first{n}")
         label = f"photos ({args.n_photos} composites, EfficientNet-Lite0, K={K_PHOTOS})"
         rows += run_set(
-            label, lite, px, maps, boxes, pb.object_masks, K_PHOTOS, PHOTOS_NORMALIZER, segs, cache
+            label,
+            lite,
+            px,
+            maps,
+            boxes,
+            pb.object_masks[:n],
+            K_PHOTOS,
+            PHOTOS_NORMALIZER,
+            segs,
+            cache,
         )
     if "flowers" in sets:
         ref = reference_model("single")
         fb = render_flowers(
-            range(args.n_flowers), split="test", seed=args.seed, image_size=128, normalize=False
+            range(args.maps_flowers), split="test", seed=args.seed, image_size=128, normalize=False
         )
         fx = FLOWERS_NORMALIZER(fb.images)
-        cache = args.out / f"flowers_{args.n_flowers}_steps{args.n_steps}"
+        cache = args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}"
         maps = cached_maps(ref, fx, fb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
-        boxes = [b.reshape(1, 4) for b in fb.boxes]
+        n = args.n_flowers
+        maps = {k: v[:n] for k, v in maps.items()}
+        fx = fx[:n]
+        boxes = [b.reshape(1, 4) for b in fb.boxes[:n]]
+        cache = cache.with_name(f"{cache.name}_first{n}")
         label = f"flowers ({args.n_flowers} test images, reference CNN, K={K_FLOWERS})"
         rows += run_set(
-            label, ref, fx, maps, boxes, fb.object_masks, K_FLOWERS, FLOWERS_NORMALIZER, segs, cache
+            label,
+            ref,
+            fx,
+            maps,
+            boxes,
+            fb.object_masks[:n],
+            K_FLOWERS,
+            FLOWERS_NORMALIZER,
+            segs,
+            cache,
         )
     text = markdown(rows)
     print(text)
