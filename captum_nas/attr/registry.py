@@ -206,7 +206,11 @@ def register_method(spec: MethodSpec) -> MethodSpec:
 
     Example:
         >>> from captum.attr import Saliency
-        >>> register_method(MethodSpec("my-saliency", lambda m, ctx: Saliency(m)))
+        >>> spec = MethodSpec("saliency", lambda m, ctx: Saliency(m))
+        >>> register_method(spec)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: method name 'saliency' is already registered ...
     """
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"`spec` must be a MethodSpec, got {type(spec).__name__}")
@@ -262,7 +266,7 @@ def method_kwargs(spec: MethodSpec, inputs: Tensor, ctx: BuildContext) -> dict[s
     method has a steps knob) written to :attr:`MethodSpec.steps_kwarg`.
 
     Example:
-        >>> method_kwargs(get_method("ig"), x, BuildContext(options={"n_steps": 8}))
+        >>> method_kwargs(get_method("ig"), images, BuildContext(options={"n_steps": 8}))
         {'n_steps': 8}
     """
     kwargs = dict(spec.attribute_kwargs(inputs))
@@ -304,9 +308,11 @@ def superpixel_attribution(
     keyword arguments: ``wrapper.attribute(x, target=t, **method_kwargs(spec, x, ctx))``.
 
     Example:
-        >>> spec = get_method("saliency")
-        >>> sp = superpixel_attribution(spec, model, segmenter=GridSegmenter(16))
-        >>> res = sp.attribute(x, target=3, return_result=True)
+        >>> from captum_nas.segmentation import GridSegmenter
+        >>> sp = superpixel_attribution("saliency", model, segmenter=GridSegmenter(4))
+        >>> res = sp.attribute(images, target=labels, return_result=True)
+        >>> res.scores.shape
+        torch.Size([2, 4])
     """
     from captum_nas.attr.superpixel import SuperpixelAttribution
 
@@ -360,13 +366,18 @@ def seeded(seed: int) -> Iterator[None]:
 
     Example:
         >>> with seeded(0):
-        ...     attr = GradientShap(model).attribute(x, baselines, target=0)
+        ...     a = torch.rand(2)
+        >>> with seeded(0):
+        ...     b = torch.rand(2)
+        >>> torch.equal(a, b)
+        True
     """
     import numpy as np
     import torch
 
     np_state = np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    # CUDA generators are saved and restored once CUDA is in use (not initialised for it)
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         np.random.seed(seed)
@@ -418,8 +429,8 @@ def default_gradcam_layer(model: nn.Module, model_name: str | None = None) -> st
         ValueError: no spatial layer was found; pass the layer explicitly.
 
     Example:
-        >>> default_gradcam_layer(torchvision.models.resnet18(), "resnet18")
-        'layer4'
+        >>> default_gradcam_layer(model)  # probed: the last stage
+        'layer2'
     """
     if model_name:
         best = ""

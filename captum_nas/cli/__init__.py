@@ -77,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (CLIError, FileNotFoundError, ValueError, TypeError, ImportError) as err:
-        print(f"captum-nas {args.command}: error: {err}", file=sys.stderr)
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        print(
+            f"captum-nas {args.command}: error: {lines[0] if lines else type(err).__name__}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("interrupted", file=sys.stderr)

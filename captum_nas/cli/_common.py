@@ -21,7 +21,16 @@ RESIZE_HELP = (
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows every option's default and keeps the description's line breaks."""
+    """Shows every option's default and keeps the description's line breaks.
+
+    Defaults that are ``None`` or ``False`` (flags) are not printed as such: the help
+    text says what happens without the option.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def add_subparser(
@@ -131,7 +140,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
         "--model",
         default=default_model,
         help=f"{', '.join(available_models())}, a torchvision architecture name with "
-        "--weights PATH, or package.module:callable",
+        "--weights PATH, or package.module:callable"
+        + ("" if default_model else " (default: the data set's own model)"),
     )
     group.add_argument(
         "--weights",
@@ -175,10 +185,13 @@ def versions() -> dict[str, str]:
     """Versions of captum-nas, Python and every dependency that changes results."""
     from importlib import metadata
 
+    import torch
+
     import captum_nas
 
     out = {"captum-nas": captum_nas.__version__, "python": platform.python_version()}
-    for dist in ("torch", "torchvision", "captum", "numpy", "scikit-image", "matplotlib"):
+    out["torch"] = str(torch.__version__)  # with its build tag (+cpu, +cu130, ...)
+    for dist in ("torchvision", "captum", "numpy", "scikit-image", "matplotlib"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:  # pragma: no cover - depends on the install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from captum_nas.cli import CLIError
@@ -19,6 +20,7 @@ from captum_nas.cli._common import (
     positive_int,
     quiet_captum,
     segmenter_name,
+    versions,
 )
 
 
@@ -44,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Evaluate methods x segmenters on a data set with ground truth: box\n"
             "localisation (MaxBoxAcc), mask metrics (pxAP, pointing, and the\n"
             "--ground-truth metric group), MoRF/LeRF relevance curves. Writes\n"
-            "results.md/csv/json and figures to --out.\n\n"
+            "results.md/csv/json, figures and settings.json (every setting of the run,\n"
+            "model weights with their SHA-256, package versions) to --out.\n\n"
             "data sets (--dataset NAME, or a folder path):\n" + _describe_datasets() + "\n\n"
             "folder layout:\n" + FOLDER_LAYOUT + "\n\n"
             "methods (case-insensitive):\n" + describe_methods() + "\n\n"
@@ -76,7 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--n-steps",
         "--ig-steps",
-        dest="ig_steps",
+        dest="n_steps",
+        metavar="N",
         type=positive_int,
         default=32,
         help="IG steps / GradientSHAP samples",
@@ -120,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     from captum_nas.pooling import segment_pool
 
     is_folder = Path(args.dataset).is_dir()
+    if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
+        raise FileNotFoundError(f"data folder not found: {args.dataset}")
     spec = get_dataset("folder" if is_folder else args.dataset)
     if spec.name == "folder" and not is_folder:
         raise CLIError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")
@@ -168,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             m,
             model,
             layer=args.layer if m in layered else None,
-            n_steps=args.ig_steps,
+            n_steps=args.n_steps,
             seed=args.seed,
             model_name=loaded.name,
         )
@@ -193,6 +199,28 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
         )
     paths = write_report(report, args.out)
+    paths["settings"] = args.out / "settings.json"
+    settings = {
+        "dataset": args.dataset,
+        "model": loaded.describe(),
+        "methods": list(args.methods),
+        "segmenters": list(args.segmenters),
+        "n_segments": args.n_segments,
+        "num_images": args.n,
+        "batch_size": args.batch_size,
+        "n_steps": args.n_steps,
+        "layer": args.layer,
+        "curves": not args.no_curves,
+        "curve_steps": args.curve_steps,
+        "ground_truth": args.ground_truth,
+        "image_size": size,
+        "resize": args.resize,
+        "seed": args.seed,
+        "device": str(args.device),
+        "skipped": [list(item) for item in data.skipped] if is_folder else [],
+        "versions": versions(),
+    }
+    paths["settings"].write_text(json.dumps(settings, indent=2))
     print(to_markdown(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if is_folder and data.skipped:

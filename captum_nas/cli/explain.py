@@ -339,8 +339,9 @@ def explain_image(
         raise
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        hint = "; pick a --layer whose output is spatial" if setup.spec.uses_layer else ""
         raise CLIError(
-            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}"
+            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}{hint}"
         ) from err
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None
@@ -466,9 +467,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = read_image(spec_img, size, args.resize)
         except (ValueError, OSError) as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
             if args.on_error == "fail":
-                raise CLIError(f"{err} (pass --on-error skip to skip unreadable files)") from None
-            skipped.append((spec_img, str(err).splitlines()[0] if str(err) else repr(err)))
+                raise CLIError(f"{reason} (--on-error skip skips unreadable files)") from None
+            skipped.append((spec_img, reason))
             emit(f"skipped {spec_img}: {skipped[-1][1]}", err=True)
             continue
         result = explain_image(

@@ -48,19 +48,32 @@ def find_images(
 
 def resize_geometry(height: int, width: int, size: int, resize: str) -> tuple[int, int, int, int]:
     """Where a (height, width) image goes: ``(scaled_h, scaled_w, top, left)``; the
-    result is the ``size`` x ``size`` window at (top, left) of the scaled image."""
+    result is the ``size`` x ``size`` window at (top, left) of the scaled image.
+
+    ``"crop"`` is torchvision's ``resize(size)`` (shorter side to ``size``, the longer
+    one truncated) followed by ``center_crop(size)``, the ImageNet evaluation transform.
+    """
     if resize == "stretch":
         return size, size, 0, 0
     if resize != "crop":
         raise ValueError(f"`resize` must be one of {RESIZE_MODES}, got {resize!r}")
-    scale = size / min(height, width)
-    nh, nw = max(size, round(height * scale)), max(size, round(width * scale))
-    return nh, nw, (nh - size) // 2, (nw - size) // 2
+    short, long = min(height, width), max(height, width)
+    new_long = int(size * long / short)
+    nh, nw = (new_long, size) if height > width else (size, new_long)
+    return nh, nw, round((nh - size) / 2.0), round((nw - size) / 2.0)
 
 
 def prepare_image(image: Tensor, size: int, resize: str = "crop") -> Tensor:
     """A (3, H, W) image in [0, 1] as the (3, size, size) model input, by ``resize``:
-    ``"crop"`` (shorter side to ``size``, centre square) or ``"stretch"`` (both sides)."""
+    ``"crop"`` (shorter side to ``size``, centre square; no distortion) or
+    ``"stretch"`` (both sides to ``size``; the whole image, aspect ratio changed).
+    Both commands (``explain``, ``evaluate``) and :class:`FolderData` use it; boxes and
+    masks follow the same :func:`resize_geometry`.
+
+    Example:
+        >>> prepare_image(torch.rand(3, 30, 50), 16).shape
+        torch.Size([3, 16, 16])
+    """
     size = check_positive_int(size, "size")
     nh, nw, top, left = resize_geometry(image.shape[-2], image.shape[-1], size, resize)
     scaled = resize_image(image, (nh, nw))

@@ -60,9 +60,9 @@ def attribution_fn(
             or a layer the model does not have.
 
     Example:
-        >>> fn = attribution_fn("ig", model, n_steps=16)
-        >>> fn(x, torch.tensor([3])).shape
-        torch.Size([1, 1, 224, 224])
+        >>> fn = attribution_fn("ig", model, n_steps=4)
+        >>> fn(images, labels).shape
+        torch.Size([2, 1, 32, 32])
     """
     from captum.attr import LayerAttribution
 

@@ -193,73 +193,75 @@ def evaluate(
     iou_grid = IOU_THRESHOLDS
     correct = labelled = n_images = 0
     bar = tqdm(total=total, disable=not progress, desc="evaluate", unit="image")
-    for batch in batches:
-        if device is not None:
-            batch = batch.to(device)
-        x = batch.images
-        n_images += len(batch)
-        with torch.no_grad():
-            logits = forward_func(x)
-        pred = logits.argmax(1)
-        if batch.labels.numel() and int(batch.labels.max()) >= logits.shape[1]:
-            bad = int(batch.labels.argmax())
-            name = batch.names[bad] if bad < len(batch.names) else f"#{bad}"
-            raise ValueError(
-                f"label {int(batch.labels.max())} of image {name} is out of range for a "
-                f"model with {logits.shape[1]} classes; pair the data with its model"
-            )
-        gt_masks = None
-        if ground_truth is not None:
-            gt_masks = batch.object_masks if ground_truth == "object" else batch.part_masks
-            if gt_masks is None:
+    try:
+        for batch in batches:
+            if device is not None:
+                batch = batch.to(device)
+            x = batch.images
+            n_images += len(batch)
+            with torch.no_grad():
+                logits = forward_func(x)
+            pred = logits.argmax(1)
+            if batch.labels.numel() and int(batch.labels.max()) >= logits.shape[1]:
+                bad = int(batch.labels.argmax())
+                name = batch.names[bad] if bad < len(batch.names) else f"#{bad}"
                 raise ValueError(
-                    f"`ground_truth={ground_truth!r}`: the data have no {ground_truth} masks"
-                    + (
-                        " (a folder gives object masks from masks/)"
-                        if ground_truth == "part"
-                        else ""
-                    )
+                    f"label {int(batch.labels.max())} of image {name} is out of range for a "
+                    f"model with {logits.shape[1]} classes; pair the data with its model"
                 )
-        known = batch.labels >= 0
-        correct += int((pred[known] == batch.labels[known]).sum())
-        labelled += int(known.sum())
-        tgt = torch.where(known, batch.labels, pred) if target == "label" else pred
-        segments = {name: (None if seg is None else seg(x)) for name, seg in segmenters.items()}
-        side = patch_size or max(1, min(x.shape[-2:]) // 8)
-        for m_name, fn in methods.items():
-            pixel = fn(x, tgt)
-            for s_name, seg in segments.items():
-                a = acc[(m_name, s_name)]
-                maps = pixel if seg is None else pool(pixel, seg)
-                v1, v2 = max_box_acc_v1_v2(maps, batch.boxes)
-                a.box_v1.append(v1)
-                a.box_v2.append(v2)
-                if batch.object_masks is not None:
-                    a.maps.append(maps.cpu())
-                    a.object_masks.append(batch.object_masks.cpu())
-                    a.pointing.append(pointing_game(maps, batch.object_masks, tolerance=15))
-                if gt_masks is not None:
-                    for key, value in _mask_metrics(maps, gt_masks, iou_grid).items():
-                        a.gt[key].append(value)
-                if batch.part_masks is not None:
-                    a.part_ious.append(_part_iou_curve(maps, batch.part_masks, iou_grid))
-                    a.part_mass.append(relevance_mass_accuracy(maps, batch.part_masks))
-                if curves:
-                    gap = relevance_gap(
-                        forward_func,
-                        x,
-                        maps,
-                        tgt,
-                        patch_size=side,
-                        n_steps=curve_steps,
-                        baseline=curve_baseline,
-                        batch_size=forward_batch_size,
+            gt_masks = None
+            if ground_truth is not None:
+                gt_masks = batch.object_masks if ground_truth == "object" else batch.part_masks
+                if gt_masks is None:
+                    raise ValueError(
+                        f"`ground_truth={ground_truth!r}`: the data have no {ground_truth} masks"
+                        + (
+                            " (a folder gives object masks from masks/)"
+                            if ground_truth == "part"
+                            else ""
+                        )
                     )
-                    a.morf.append(gap.morf.scores.cpu())
-                    a.lerf.append(gap.lerf.scores.cpu())
-                    a.fraction = gap.morf.fraction_removed[0].cpu()
-        bar.update(len(batch))
-    bar.close()
+            known = batch.labels >= 0
+            correct += int((pred[known] == batch.labels[known]).sum())
+            labelled += int(known.sum())
+            tgt = torch.where(known, batch.labels, pred) if target == "label" else pred
+            segments = {name: (None if seg is None else seg(x)) for name, seg in segmenters.items()}
+            side = patch_size or max(1, min(x.shape[-2:]) // 8)
+            for m_name, fn in methods.items():
+                pixel = fn(x, tgt)
+                for s_name, seg in segments.items():
+                    a = acc[(m_name, s_name)]
+                    maps = pixel if seg is None else pool(pixel, seg)
+                    v1, v2 = max_box_acc_v1_v2(maps, batch.boxes)
+                    a.box_v1.append(v1)
+                    a.box_v2.append(v2)
+                    if batch.object_masks is not None:
+                        a.maps.append(maps.cpu())
+                        a.object_masks.append(batch.object_masks.cpu())
+                        a.pointing.append(pointing_game(maps, batch.object_masks, tolerance=15))
+                    if gt_masks is not None:
+                        for key, value in _mask_metrics(maps, gt_masks, iou_grid).items():
+                            a.gt[key].append(value)
+                    if batch.part_masks is not None:
+                        a.part_ious.append(_part_iou_curve(maps, batch.part_masks, iou_grid))
+                        a.part_mass.append(relevance_mass_accuracy(maps, batch.part_masks))
+                    if curves:
+                        gap = relevance_gap(
+                            forward_func,
+                            x,
+                            maps,
+                            tgt,
+                            patch_size=side,
+                            n_steps=curve_steps,
+                            baseline=curve_baseline,
+                            batch_size=forward_batch_size,
+                        )
+                        a.morf.append(gap.morf.scores.cpu())
+                        a.lerf.append(gap.lerf.scores.cpu())
+                        a.fraction = gap.morf.fraction_removed[0].cpu()
+            bar.update(len(batch))
+    finally:
+        bar.close()
     report = EvaluationReport(
         accuracy=correct / labelled if labelled else float("nan"),
         n_images=n_images,

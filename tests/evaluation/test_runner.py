@@ -175,3 +175,109 @@ def test_localization_figure_titles_name_the_iou_thresholds() -> None:
     ]
     heights = [patch.get_height() for ax in fig.axes for patch in ax.patches]
     assert heights == [1.0, 0.5, 0.25]
+
+
+def test_ground_truth_mask_metric_group_hand_computed() -> None:
+    model = TinyCNN().eval()
+    batch = _batch()
+    assert batch.object_masks is not None
+    # object pixels 1, a 128-pixel stripe off the object 0.255, the rest 0 (image 0);
+    # image 1 gets the mask itself (a perfect map)
+    graded = batch.object_masks.float().clone()
+    graded[0, 0, 20:24, :] = 0.255
+    report = evaluate(
+        model,
+        [batch],
+        {"graded": lambda x, t: graded},
+        {"none": None},
+        pool=_mean_pool,
+        curves=False,
+        progress=False,
+        ground_truth="object",
+    )
+    row = report.rows[0]
+    obj0, stripe, bg0 = 8 * 16, 4 * 32, 32 * 32 - 8 * 16
+    # thresholds 0.00..0.25 (26 of the grid) keep the stripe: IoU obj / (obj + stripe)
+    iou_low = obj0 / (obj0 + stripe)
+    assert row["gt_iou_best"] == pytest.approx(1.0)
+    assert row["gt_f1_best"] == pytest.approx(1.0)
+    assert row["gt_iou_mean"] == pytest.approx(((26 * iou_low + 74) / 100 + 1.0) / 2)
+    assert row["gt_continuous_iou"] == pytest.approx((obj0 / (obj0 + 0.255 * stripe) + 1) / 2)
+    assert row["gt_roc_auc"] == pytest.approx(1.0)
+    assert row["gt_coverage_object"] == pytest.approx(1.0)
+    assert row["gt_coverage_background"] == pytest.approx(0.255 * stripe / bg0 / 2)
+    curve = report.iou_curves[("graded", "none")]
+    assert len(curve["thresholds"]) == len(curve["iou"]) == 100
+    assert curve["iou"][0] == pytest.approx((iou_low + 1) / 2) and curve["iou"][-1] == 1.0
+    assert report.ground_truth == "object"
+    parsed = json.loads(to_json(report))
+    assert parsed["ground_truth"] == "object" and len(parsed["iou_curves"]) == 1
+    assert "gt_iou_mean" in to_markdown(report)
+
+
+def test_ground_truth_part_and_missing_masks() -> None:
+    model = TinyCNN().eval()
+    batch = _batch()
+    report = evaluate(
+        model,
+        [batch],
+        {"part": lambda x, t: batch.part_masks.float()},  # type: ignore[union-attr]
+        {"none": None},
+        pool=_mean_pool,
+        curves=False,
+        progress=False,
+        ground_truth="part",
+    )
+    assert report.rows[0]["gt_iou_best"] == pytest.approx(1.0)
+    no_parts = EvalBatch(batch.images, batch.labels, batch.boxes, batch.object_masks, None)
+    with pytest.raises(ValueError, match="no part masks"):
+        evaluate(
+            model,
+            [no_parts],
+            {"m": lambda x, t: x[:, :1]},
+            {"none": None},
+            pool=_mean_pool,
+            curves=False,
+            progress=False,
+            ground_truth="part",
+        )
+    with pytest.raises(ValueError, match="`ground_truth`"):
+        evaluate(
+            model,
+            [batch],
+            {"m": lambda x, t: x},
+            {"none": None},
+            pool=_mean_pool,
+            ground_truth="box",
+        )
+
+
+def test_labels_beyond_the_models_classes_are_an_error() -> None:
+    batch = _batch()
+    batch.labels = torch.tensor([7, 0])  # TinyCNN has 5 classes
+    with pytest.raises(ValueError, match="label 7 of image a is out of range for a model with 5"):
+        evaluate(
+            TinyCNN().eval(),
+            [batch],
+            {"m": lambda x, t: x[:, :1].abs()},
+            {"none": None},
+            pool=_mean_pool,
+            curves=False,
+            progress=False,
+        )
+
+
+def test_progress_ticks_per_image(capsys: pytest.CaptureFixture[str]) -> None:
+    batch = _batch()
+    evaluate(
+        TinyCNN().eval(),
+        [batch, batch],
+        {"m": lambda x, t: x[:, :1].abs()},
+        {"none": None},
+        pool=_mean_pool,
+        curves=False,
+        progress=True,
+        total=4,
+    )
+    err = capsys.readouterr().err
+    assert "4/4" in err and "image" in err

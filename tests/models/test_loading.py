@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ import torchvision
 
 from captum_nas.attr.registry import default_gradcam_layer
 from captum_nas.images import IMAGENET_NORMALIZER
-from captum_nas.models.loading import LoadedModel, load_model, read_state_dict
+from captum_nas.models.loading import (
+    LoadedModel,
+    available_models,
+    load_model,
+    read_state_dict,
+    resolve_device,
+)
 
 
 def test_efficientnet_lite0_default() -> None:
@@ -80,3 +87,74 @@ def test_reference_model_available_or_clear_error() -> None:
     loaded = load_model("reference")
     assert default_gradcam_layer(loaded.model, loaded.name) == "layer4"
     assert len(loaded.class_names) == 6 and loaded.weights is None
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_random_weights_follow_the_seed() -> None:
+    a = load_model("reference", random_weights=True, seed=3)
+    b = load_model("reference", random_weights=True, seed=3)
+    c = load_model("reference", random_weights=True, seed=4)
+    assert _same_weights(a.model, b.model) and not _same_weights(a.model, c.model)
+    assert a.describe()["random_weights"] and a.describe()["seed"] == 3
+    # the global generator is left as it was
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    load_model("reference", random_weights=True, seed=5)
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_reference_with_retrained_weights(tmp_path: Path) -> None:
+    from captum_nas.models.reference import FlowerCNN
+
+    torch.manual_seed(1)
+    retrained = FlowerCNN(6).eval()
+    plain = tmp_path / "plain.pt"
+    torch.save(retrained.state_dict(), plain)
+    loaded = load_model("reference", weights=plain)
+    assert _same_weights(loaded.model, retrained) and not loaded.model.training
+    assert loaded.weights == str(plain)
+    assert loaded.weights_sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert loaded.describe()["weights_sha256"] == loaded.weights_sha256
+    # a save_reference-style checkpoint with its metadata
+    ckpt = tmp_path / "ckpt.pt"
+    meta = {"variant": "single", "n_classes": 6, "widths": list(retrained.widths), "image_size": 96}
+    torch.save({"state_dict": retrained.state_dict(), "metadata": meta}, ckpt)
+    loaded = load_model("reference", weights=ckpt)
+    assert _same_weights(loaded.model, retrained) and loaded.input_size == 96
+    torch.save(
+        {"state_dict": retrained.state_dict(), "metadata": {**meta, "variant": "double"}}, ckpt
+    )
+    with pytest.raises(ValueError, match="variant 'double'; use --model reference-double"):
+        load_model("reference", weights=ckpt)
+    with pytest.raises(ValueError, match="not both"):
+        load_model("reference", weights=plain, random_weights=True)
+
+
+def test_reference_double_only_with_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from captum_nas.models import reference
+
+    shipped = reference.reference_checkpoint_path("double").is_file()
+    assert ("reference-double" in available_models()) == shipped
+    fake = {"single": reference.reference_checkpoint_path("single"), "double": tmp_path / "d.pt"}
+    monkeypatch.setattr(reference, "reference_checkpoint_path", lambda v="single": fake[v])
+    assert "reference-double" not in available_models()
+    with pytest.raises(FileNotFoundError, match="train-reference --variant double"):
+        load_model("reference-double")
+    torch.save({}, fake["double"])
+    assert "reference-double" in available_models()
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="bad device"):
+        resolve_device("toaster")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")

@@ -999,14 +999,14 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--image-size", "4"], "`--image-size` must be an integer >= 8, got 4"),
+        (["--image-size", "4"], "argument --image-size: must be >= 8, got 4"),
         (["--image-size", "8", "--n-segments", "100"], r"`n_segments` \(100\) is larger than"),
         (["--segmenter", "grid", "--n-segments", "5000"], r"`n_segments` \(5000\) exceeds"),
         (["--target", "-1"], "--target -1 is out of range: the model has 5 classes"),
-        (["--method", "gradcam", "--layer", "fc"], "gave a map of shape .*pick a --layer"),
-        (["--segmenter", "quickshift", "--seed", "-1"], r"`seed` must be an integer >= 0, got -1"),
-        (["--n-steps", "0"], "`--n-steps` must be an integer >= 1, got 0"),
-        (["--device", "nope"], "bad --device 'nope'"),
+        (["--method", "gradcam", "--layer", "fc"], r"shape \(1, 1\).*pick a --layer"),
+        (["--segmenter", "quickshift", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+        (["--n-steps", "0"], "argument --n-steps: must be >= 1, got 0"),
+        (["--device", "nope"], "argument --device: bad device 'nope'"),
     ],
     ids=["tiny-image", "nas-k", "grid-k", "target", "gradcam-fc", "seed", "n-steps", "device"],
 )
@@ -1025,9 +1025,11 @@ def test_cli_explain_bad_input_is_one_line_exit_2(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        pytest.param(["--n", "0"], "`--n` must be an integer >= 1, got 0", id="n"),
-        pytest.param(["--methods", "magic"], r"unknown methods \['magic'\]", id="methods"),
-        pytest.param(["--segmenters", ","], "--segmenters is empty", id="segmenters"),
+        pytest.param(["--n", "0"], "argument --num-images/--n: must be >= 1, got 0", id="n"),
+        pytest.param(["--methods", "magic"], "unknown method 'magic'", id="methods"),
+        pytest.param(
+            ["--segmenters", ","], "argument --segmenters: the list is empty", id="segmenters"
+        ),
         pytest.param(["--dataset", "/nonexistent/folder"], "data folder not found", id="dataset"),
         pytest.param(
             ["--image-size", "8"], "`image_size` must be an integer >= 32, got 8", id="tiny-image"
@@ -1037,7 +1039,7 @@ def test_cli_explain_bad_input_is_one_line_exit_2(
         ),
         pytest.param(
             ["--methods", "gradcam", "--layer", "fc"],
-            "`layer` 'fc' gives a GradCAM map of shape",
+            r"method 'gradcam' gives a map of shape \(2, 1\).*pick a layer with spatial output",
             id="gradcam-fc",
         ),
         pytest.param(
@@ -1046,7 +1048,7 @@ def test_cli_explain_bad_input_is_one_line_exit_2(
             id="layer",
         ),
         pytest.param(
-            ["--curve-steps", "0"], "`--curve-steps` must be an integer >= 1, got 0", id="steps"
+            ["--curve-steps", "0"], "argument --curve-steps: must be >= 1, got 0", id="steps"
         ),
     ],
 )
