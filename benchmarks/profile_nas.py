@@ -57,10 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--k", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--compare-legacy",
+        action="store_true",
+        help="time NAS's work after the forward, legacy options vs the defaults, interleaved",
+    )
     args = parser.parse_args(argv)
     dev = torch.device(args.device)
     model = _model(args.model).to(dev)
     x = EFFICIENTNET_LITE_NORMALIZER(photos(args.n)).to(dev)
+    if args.compare_legacy:
+        return compare_legacy(model, x, args.k, args.repeats, dev)
     nas = NASSegmenter(model, n_segments=args.k)
     modules = nas.layers_for(x)
     acts = nas._activations(x, modules)
@@ -85,6 +92,52 @@ def main(argv: list[str] | None = None) -> int:
     print("| stage | median ms |\n|---|---|")
     for name, fn in stages.items():
         print(f"| {name} | {_time(fn, args.repeats, dev) * 1000:.1f} |")
+    return 0
+
+
+def compare_legacy(
+    model: torch.nn.Module, x: torch.Tensor, k: int, repeats: int, dev: torch.device
+) -> int:
+    """Median time of a NAS call without its forward: legacy options vs the defaults.
+
+    The forward is run once per configuration and its activations reused, so only the
+    work after it is timed (features incl. the colour term, clustering, upsampling or
+    refinement); the two configurations alternate so that load falls on both alike.
+    """
+    from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
+
+    configs = {
+        "legacy options": NASSegmenter(
+            model, n_segments=k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse, **LEGACY_NAS_OPTIONS
+        ),
+        "new defaults": NASSegmenter(
+            model, n_segments=k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse
+        ),
+    }
+    acts = {}
+    for name, nas in configs.items():
+        acts[name] = nas._activations(x, nas.layers_for(x))
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(repeats + 1):
+        for name, nas in configs.items():
+            cached = acts[name]
+            nas._activations = lambda _x, _m, cached=cached: cached  # type: ignore[method-assign]
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            start = time.perf_counter()
+            nas(x)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(t[1:]) for name, t in times.items()}
+    print(
+        f"NAS work after the forward, {x.shape[0]} x {tuple(x.shape[1:])}, K={k}, device "
+        f"{dev}, median of {repeats} interleaved calls"
+    )
+    print("| configuration | median ms |\n|---|---|")
+    for name, t in med.items():
+        print(f"| {name} | {t * 1000:.1f} |")
+    print(f"ratio new / legacy: {med['new defaults'] / med['legacy options']:.2f}")
     return 0
 
 

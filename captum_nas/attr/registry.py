@@ -763,3 +763,19 @@ register_segmenter(
 register_segmenter(
     SegmenterSpec("nas", _seg_nas, summary="Neuro-Activated Superpixels (the model's features)")
 )
+
+
+def _seg_nas_legacy(model: nn.Module, n_segments: int, seed: int) -> SegmenterFn:
+    from captum_nas.segmentation import NASSegmenter
+    from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
+
+    return NASSegmenter(model, n_segments=n_segments, seed=seed, **LEGACY_NAS_OPTIONS)  # type: ignore[arg-type]
+
+
+register_segmenter(
+    SegmenterSpec(
+        "nas-legacy",
+        _seg_nas_legacy,
+        summary="NAS with the first release's options (geometric depth weights, no colour)",
+    )
+)

@@ -16,6 +16,15 @@ from captum_nas.datasets.flowers import (
     n_classes,
     render_flowers,
 )
+from captum_nas.datasets.photos import (
+    PHOTO_BACKGROUNDS,
+    PHOTO_OBJECTS,
+    PHOTOS_NORMALIZER,
+    TARGET_OBJECTS,
+    PhotoBatch,
+    photo_batches,
+    render_photos,
+)
 
 __all__ = [
     "CLASS_COLOURS",
@@ -28,8 +37,15 @@ __all__ = [
     "VARIANTS",
     "FlowerBatch",
     "FlowersDataset",
+    "PHOTO_BACKGROUNDS",
+    "PHOTO_OBJECTS",
+    "PHOTOS_NORMALIZER",
+    "PhotoBatch",
+    "TARGET_OBJECTS",
     "class_colours",
     "denormalize",
     "n_classes",
+    "photo_batches",
     "render_flowers",
+    "render_photos",
 ]

@@ -159,3 +159,29 @@ register_dataset(
         summary="your images with masks/ or boxes.csv (pass the folder path as --dataset)",
     )
 )
+
+
+def _photos(
+    *,
+    n: int,
+    batch_size: int,
+    seed: int = 0,
+    image_size: int | None = None,
+    normalizer: Any = None,
+) -> Iterator[EvalBatch]:
+    from captum_nas.datasets.photos import photo_batches
+
+    return photo_batches(
+        n=n, batch_size=batch_size, seed=seed, image_size=image_size or 224, normalizer=normalizer
+    )
+
+
+register_dataset(
+    DatasetSpec(
+        "photos",
+        _photos,
+        "efficientnet-lite0",
+        summary="real object photographs cut out onto real textures (exact masks and boxes)",
+        aliases=("photo-composites",),
+    )
+)

@@ -12,7 +12,7 @@ the input size with smooth borders.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -27,6 +27,7 @@ from captum_nas._validation import (
     check_number,
     check_positive_int,
 )
+from captum_nas.images import Normalizer
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.connectivity import (
     connected_components,
@@ -36,10 +37,21 @@ from captum_nas.segmentation.connectivity import (
 from captum_nas.segmentation.kmeans import batched_kmeans
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
 from captum_nas.segmentation.pca import pca_reduce
+from captum_nas.segmentation.refine import cluster_distances, color_features, refine_labels
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
-MODES = ("flat", "hierarchical")
+MODES = ("flat", "hierarchical", "slic-merge")
+
+#: The options of the first release's defaults (geometric depth weights, no colour, no
+#: refinement): ``NASSegmenter(model, **LEGACY_NAS_OPTIONS)`` gives its segments.
+LEGACY_NAS_OPTIONS: dict[str, object] = {
+    "layer_weights": "geometric",
+    "color_weight": 0.0,
+    "refine": None,
+    "grid_size": 56,
+    "spatial_weight": 0.3,
+}
 
 
 @dataclass
@@ -114,8 +126,13 @@ class NASSegmenter:
         pca_dims: reduce each depth to this many principal components per image at
             its native resolution (``None`` keeps all channels); see
             :func:`~captum_nas.segmentation.pca.pca_reduce`.
-        layer_weights: ``"geometric"`` (each coarser layer weighs twice the finer
-            one: semantics dominate, fine layers refine borders), ``"equal"``, or one
+        layer_weights: ``"equal"`` (the default: every depth weighs the same; chosen
+            by ``benchmarks/scoreboard_nas.py``: it localises and isolates objects better
+            on the flowers and the photo composites, and splits two different photos
+            less cleanly than ``"geometric"``), ``"geometric"`` (each coarser layer
+            weighs twice the finer one, the first release's default), a
+            positive number ``r`` (geometric with ratio ``r``: each coarser layer weighs
+            ``r`` times the finer one; 2 is ``"geometric"``, 1 ``"equal"``), or one
             non-negative weight per layer (finest first); normalised to sum to 1.
         spatial_weight: weight of appended (y, x) coordinates in [0, 1]; larger
             values give compact, grid-like segments, 0 disables.
@@ -124,13 +141,36 @@ class NASSegmenter:
             smaller than ``min_size`` into the neighbour sharing the longest border.
         min_size: minimum segment size as a fraction of the working grid (used with
             ``connectivity``); default ``0.25 / n_segments``.
-        upsample: ``"bilinear"`` (smooth borders) or ``"nearest"``.
+        upsample: ``"bilinear"`` (smooth borders) or ``"nearest"``; how grid labels
+            reach the input size when ``refine`` is ``None``.
+        color_weight: weight of the image's colour (CIELAB, each channel / 100,
+            averaged over each working-grid cell) appended to the embedding (default
+            1.0, chosen with ``refine=2`` and equal depth weights by
+            ``benchmarks/scoreboard_nas.py``); 0 disables. The image is recovered from
+            the inputs with ``to_image`` or ``mean``/``std``; without them every image
+            is min-max rescaled to [0, 1].
+        refine: ``None`` (grid labels are upsampled, see ``upsample``) or (default 2) a
+            number of full-resolution refinement iterations: every input pixel picks,
+            among the labels of its four bilinear source cells, the cluster nearest in the
+            interpolated embedding plus ``refine_color_weight`` times its own colour
+            (see :func:`~captum_nas.segmentation.refine.refine_labels`), so borders
+            follow the image's edges at the input resolution.
+        refine_color_weight: weight of the pixel colour in the refinement (default:
+            ``color_weight``, or 0.5 when that is 0).
+        to_image: callable mapping inputs to images in [0, 1] (for the colour term).
+        mean: per-channel mean of the inputs' normalisation (with ``std``), instead of
+            ``to_image``.
+        std: per-channel std of the inputs' normalisation.
         mode: ``"flat"`` (one k-means on the concatenated depths) or
             ``"hierarchical"`` (the deepest depth is clustered first, then each of its
             clusters is refined with the next shallower depth, and so on; the number of
             clusters grows geometrically to ``n_segments`` over the depths, and a refined
             cluster never crosses its parent's border). ``layer_weights`` only applies to
-            the flat mode.
+            the flat mode. ``"slic-merge"``: the edge-accurate mode; ``superpixels``
+            SLIC superpixels of the image are merged into ``n_segments`` regions by
+            Ward clustering of their mean embedding (adjacent superpixels only), so
+            borders are SLIC's (``connectivity`` and ``refine`` do not apply).
+        superpixels: number of SLIC superpixels of the ``"slic-merge"`` mode.
         batch_size: forward the inputs in chunks of this many images (default: all).
         progress: show a tqdm bar over chunks.
 
@@ -150,7 +190,7 @@ class NASSegmenter:
         grid_size: int = 56,
         normalize: str = "l2",
         pca_dims: int | None = 32,
-        layer_weights: str | Sequence[float] = "geometric",
+        layer_weights: str | float | Sequence[float] = "equal",
         spatial_weight: float = 0.3,
         max_iter: int = 30,
         connectivity: bool = False,
@@ -159,6 +199,13 @@ class NASSegmenter:
         mode: str = "flat",
         batch_size: int | None = None,
         progress: bool = False,
+        color_weight: float = 1.0,
+        refine: int | None = 2,
+        refine_color_weight: float | None = None,
+        to_image: Callable[[Tensor], Tensor] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        superpixels: int = 200,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
@@ -186,6 +233,32 @@ class NASSegmenter:
             None if batch_size is None else check_positive_int(batch_size, "batch_size")
         )
         self.progress = bool(progress)
+        self.color_weight = check_number(color_weight, "color_weight", minimum=0.0)
+        self.superpixels = check_positive_int(superpixels, "superpixels")
+        if refine is not None and (isinstance(refine, bool) or not isinstance(refine, int)):
+            raise TypeError(f"`refine` must be None or an int, got {refine!r}")
+        if refine is not None and refine < 0:
+            raise ValueError(f"`refine` must be None or >= 0, got {refine}")
+        self.refine = refine
+        self.refine_color_weight = (
+            (self.color_weight if self.color_weight > 0 else 0.5)
+            if refine_color_weight is None
+            else check_number(refine_color_weight, "refine_color_weight", minimum=0.0)
+        )
+        if to_image is not None and (mean is not None or std is not None):
+            raise ValueError("give either `to_image` or `mean`/`std`, not both")
+        if (mean is None) != (std is None):
+            raise ValueError("`mean` and `std` must be given together")
+        if to_image is not None and not callable(to_image):
+            raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
+        if std is not None and any(float(v) <= 0 for v in std):
+            raise ValueError(f"`std` values must be > 0, got {list(std)}")
+        self._to_image = to_image
+        self._normalizer = (
+            Normalizer(tuple(float(v) for v in mean), tuple(float(v) for v in std))
+            if mean is not None and std is not None
+            else None
+        )
         if isinstance(layers, str) and layers == "auto":
             self._modules: list[nn.Module] | None = None
         else:
@@ -193,6 +266,15 @@ class NASSegmenter:
                 layers = [layers]
             self._modules = resolve_layers(model, layers)
         self._auto_cache: dict[tuple[int, int, int], list[nn.Module]] = {}
+        self._ratio = 2.0
+        if isinstance(layer_weights, bool):
+            raise TypeError(
+                "`layer_weights` must be 'geometric', 'equal', a ratio or a sequence of "
+                f"weights, got {layer_weights!r}"
+            )
+        if isinstance(layer_weights, (int, float)):
+            self._ratio = check_number(float(layer_weights), "layer_weights", minimum=1e-6)
+            layer_weights = "geometric"
         if isinstance(layer_weights, str):
             self.layer_weights: str | list[float] = check_choice(
                 layer_weights, "layer_weights", ("geometric", "equal")
@@ -214,7 +296,8 @@ class NASSegmenter:
             f"NASSegmenter(model={type(self.model).__name__}, n_segments={self.n_segments}, "
             f"seed={self.seed}, normalize={self.normalize!r}, pca_dims={self.pca_dims}, "
             f"spatial_weight={self.spatial_weight}, connectivity={self.connectivity}, "
-            f"mode={self.mode!r})"
+            f"mode={self.mode!r}, layer_weights={self.layer_weights!r}, "
+            f"color_weight={self.color_weight}, refine={self.refine})"
         )
 
     # -- layers ---------------------------------------------------------------------
@@ -274,7 +357,7 @@ class NASSegmenter:
             order = sorted(range(len(acts)), key=lambda i: -sizes[i])
             weights = [0.0] * len(acts)
             for rank, i in enumerate(order):
-                weights[i] = 2.0**rank
+                weights[i] = self._ratio**rank
         elif self.layer_weights == "equal":
             weights = [1.0] * len(acts)
         elif isinstance(self.layer_weights, list):
@@ -305,7 +388,38 @@ class NASSegmenter:
         coords = torch.stack([yy, xx]).unsqueeze(0).expand(like.shape[0], 2, gh, gw)
         return coords * self.spatial_weight
 
-    def _embed(self, acts: list[Tensor], grid: tuple[int, int]) -> Tensor:
+    def images(self, inputs: Tensor) -> Tensor:
+        """The inputs as images in [0, 1] (N, C, H, W), for the colour term."""
+        x = inputs.detach().float()
+        if self._to_image is not None:
+            img = self._to_image(x)
+            if not isinstance(img, Tensor) or img.shape != x.shape:
+                raise ValueError(
+                    "`to_image` must return a tensor shaped like the inputs "
+                    f"{tuple(x.shape)}, got {getattr(img, 'shape', type(img).__name__)}"
+                )
+            return img.float().clamp(0.0, 1.0)
+        if self._normalizer is not None:
+            return self._normalizer.inverse(x).clamp(0.0, 1.0)
+        lo = x.amin((1, 2, 3), keepdim=True)
+        hi = x.amax((1, 2, 3), keepdim=True)
+        return (x - lo) / (hi - lo).clamp_min(1e-12)
+
+    def _colors(self, inputs: Tensor) -> Tensor | None:
+        """Per-pixel colour features (N, 3, H, W), or None when unused."""
+        uses_refine_colour = self.refine is not None and self.refine > 0
+        if self.color_weight <= 0 and not uses_refine_colour:
+            return None
+        img = self.images(inputs)
+        if img.shape[1] == 1:
+            img = img.expand(-1, 3, -1, -1)
+        elif img.shape[1] != 3:
+            return None  # colour is only defined for grey or RGB images
+        return color_features(img)
+
+    def _embed(
+        self, acts: list[Tensor], grid: tuple[int, int], colors: Tensor | None = None
+    ) -> Tensor:
         weights = self._depth_weights(acts)
         total = sum(weights)
         parts = [
@@ -314,7 +428,12 @@ class NASSegmenter:
             if weight != 0
         ]
         coords = self._coords(parts[0], grid)
-        return torch.cat(parts if coords is None else [*parts, coords], 1)
+        if coords is not None:
+            parts.append(coords)
+        if colors is not None and self.color_weight > 0:
+            small = F.adaptive_avg_pool2d(colors.to(parts[0]), grid)
+            parts.append(small * self.color_weight)
+        return torch.cat(parts, 1)
 
     def _cluster_hierarchical(self, acts: list[Tensor], grid: tuple[int, int]) -> list[Tensor]:
         """Labels (N, P) per level: deepest depth first, refined by shallower depths."""
@@ -351,7 +470,7 @@ class NASSegmenter:
         """
         x = check_image_batch(inputs)
         acts = self._activations(x, self.layers_for(x))
-        return self._embed(acts, self._grid(acts))
+        return self._embed(acts, self._grid(acts), self._colors(x))
 
     def segment(self, inputs: Tensor) -> NASResult:
         """Segment ``inputs`` and return the segments with the embedding and centroids.
@@ -375,9 +494,12 @@ class NASSegmenter:
                 f"{grid[0]}x{grid[1]} = {grid[0] * grid[1]} cells for inputs of size "
                 f"{tuple(x.shape[-2:])}; use fewer segments or larger images"
             )
-        emb = self._embed(acts, grid)
+        colors = self._colors(x)
+        emb = self._embed(acts, grid, colors)
         n, d, gh, gw = emb.shape
         points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
+        if self.mode == "slic-merge":
+            return self._slic_merge(x, emb, points, modules)
         if self.mode == "flat":
             km = batched_kmeans(points, self.n_segments, max_iter=self.max_iter, seed=self.seed)
             levels = [km.labels]
@@ -392,7 +514,10 @@ class NASSegmenter:
             min_pixels = max(1, math.ceil(self.min_size * gh * gw))
             labels = merge_small_segments(labels, min_pixels)
         labels = relabel_contiguous(labels.unsqueeze(1)).squeeze(1)
-        segments = upsample_labels(labels, (x.shape[-2], x.shape[-1]), mode=self.upsample)
+        if self.refine is None:
+            segments = upsample_labels(labels, (x.shape[-2], x.shape[-1]), mode=self.upsample)
+        else:
+            segments = self._refine(points, labels, colors, x)
         segments = relabel_contiguous(segments.unsqueeze(1)).to(x.device)
         return NASResult(
             segments=segments.contiguous(),
@@ -402,6 +527,48 @@ class NASSegmenter:
             inertia=inertia,
             layers=[layer_name(self.model, m) for m in modules],
             levels=[lab.reshape(n, gh, gw) for lab in levels],
+        )
+
+    def _slic_merge(
+        self, x: Tensor, emb: Tensor, points: Tensor, modules: list[nn.Module]
+    ) -> NASResult:
+        from captum_nas.segmentation.classic import SLICSegmenter
+        from captum_nas.segmentation.merge import merge_superpixels
+
+        n, _, gh, gw = emb.shape
+        superpixels = SLICSegmenter(self.superpixels, to_image=self.images)(x)[:, 0]
+        regions = merge_superpixels(superpixels, emb, self.n_segments)
+        segments = relabel_contiguous(regions.unsqueeze(1)).to(x.device)
+        grid_labels = F.interpolate(segments.float(), size=(gh, gw), mode="nearest")[:, 0].long()
+        grid_labels = relabel_contiguous(grid_labels.unsqueeze(1)).squeeze(1)
+        k = int(grid_labels.max()) + 1
+        centroids, inertia = _cluster_means(points, grid_labels.reshape(n, -1).to(points.device), k)
+        return NASResult(
+            segments=segments.contiguous(),
+            grid_labels=grid_labels,
+            embedding=emb,
+            centroids=centroids,
+            inertia=inertia,
+            layers=[layer_name(self.model, m) for m in modules],
+            levels=[grid_labels],
+        )
+
+    def _refine(self, points: Tensor, labels: Tensor, colors: Tensor | None, x: Tensor) -> Tensor:
+        """Full-resolution labels (N, H, W) from the grid labels (see ``refine``)."""
+        n = labels.shape[0]
+        deep = points
+        if colors is not None and self.color_weight > 0:
+            deep = points[..., :-3]  # the colour is measured per pixel instead
+        n_labels = int(labels.max()) + 1
+        dist = cluster_distances(deep, labels.reshape(n, -1), n_labels)
+        if colors is None:
+            colors = torch.zeros(n, 3, x.shape[-2], x.shape[-1], device=points.device)
+        return refine_labels(
+            labels,
+            dist,
+            colors.to(points),
+            color_weight=self.refine_color_weight,
+            iterations=self.refine or 0,
         )
 
     def __call__(self, inputs: Tensor) -> Tensor:
