@@ -133,7 +133,8 @@ class NASSegmenter:
             weighs twice the finer one, the first release's default), a
             positive number ``r`` (geometric with ratio ``r``: each coarser layer weighs
             ``r`` times the finer one; 2 is ``"geometric"``, 1 ``"equal"``), or one
-            non-negative weight per layer (finest first); normalised to sum to 1.
+            non-negative weight per layer, in the order of ``layers`` (for
+            ``layers="auto"``: finest first); normalised to sum to 1.
         spatial_weight: weight of appended (y, x) coordinates in [0, 1]; larger
             values give compact, grid-like segments, 0 disables.
         max_iter: maximum k-means iterations.
@@ -417,14 +418,27 @@ class NASSegmenter:
             return None  # colour is only defined for grey or RGB images
         return color_features(img)
 
-    def _embed(
-        self, acts: list[Tensor], grid: tuple[int, int], colors: Tensor | None = None
+    def _cached_depth_features(
+        self, acts: list[Tensor], i: int, grid: tuple[int, int], cache: dict[int, Tensor]
     ) -> Tensor:
+        """Depth ``i``'s features on the grid, computed once per call of :meth:`segment`."""
+        if i not in cache:
+            cache[i] = self._depth_features(acts[i], grid)
+        return cache[i]
+
+    def _embed(
+        self,
+        acts: list[Tensor],
+        grid: tuple[int, int],
+        colors: Tensor | None = None,
+        cache: dict[int, Tensor] | None = None,
+    ) -> Tensor:
+        cache = {} if cache is None else cache
         weights = self._depth_weights(acts)
         total = sum(weights)
         parts = [
-            self._depth_features(act, grid) * math.sqrt(weight / total)
-            for act, weight in zip(acts, weights)
+            self._cached_depth_features(acts, i, grid, cache) * math.sqrt(weight / total)
+            for i, weight in enumerate(weights)
             if weight != 0
         ]
         coords = self._coords(parts[0], grid)
@@ -435,8 +449,13 @@ class NASSegmenter:
             parts.append(small * self.color_weight)
         return torch.cat(parts, 1)
 
-    def _cluster_hierarchical(self, acts: list[Tensor], grid: tuple[int, int]) -> list[Tensor]:
-        """Labels (N, P) per level: deepest depth first, refined by shallower depths."""
+    def _cluster_hierarchical(
+        self, acts: list[Tensor], grid: tuple[int, int], cache: dict[int, Tensor] | None = None
+    ) -> list[Tensor]:
+        """Labels (N, P) per level: deepest depth first, refined by shallower depths.
+
+        ``cache`` holds the per-depth features already computed for the embedding."""
+        cache = {} if cache is None else cache
         order = sorted(range(len(acts)), key=lambda i: acts[i].shape[-2] * acts[i].shape[-1])
         k, depths = self.n_segments, len(order)
         # K ** ((level + 1) / depths) rounded up: non-decreasing, K at the last level; the
@@ -445,7 +464,7 @@ class NASSegmenter:
         levels: list[Tensor] = []
         coords: Tensor | None = None
         for level, i in enumerate(order):
-            feats = self._depth_features(acts[i], grid)
+            feats = self._cached_depth_features(acts, i, grid, cache)
             if level == 0:  # the same coordinates serve every level
                 coords = self._coords(feats, grid)
             if coords is not None:
@@ -495,7 +514,8 @@ class NASSegmenter:
                 f"{tuple(x.shape[-2:])}; use fewer segments or larger images"
             )
         colors = self._colors(x)
-        emb = self._embed(acts, grid, colors)
+        depth_cache: dict[int, Tensor] = {}
+        emb = self._embed(acts, grid, colors, depth_cache)
         n, d, gh, gw = emb.shape
         points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
         if self.mode == "slic-merge":
@@ -505,7 +525,7 @@ class NASSegmenter:
             levels = [km.labels]
             centroids, inertia = km.centroids, km.inertia
         else:
-            levels = self._cluster_hierarchical(acts, grid)
+            levels = self._cluster_hierarchical(acts, grid, depth_cache)
             centroids, inertia = _cluster_means(points, levels[-1], self.n_segments)
         flat_labels = levels[-1]
         labels = flat_labels.reshape(n, gh, gw)

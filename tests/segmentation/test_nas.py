@@ -289,6 +289,39 @@ def test_hierarchical_refines_the_deepest_clusters(tiny_cnn: nn.Module) -> None:
     torch.testing.assert_close(hier.inertia[0], spread, rtol=1e-4, atol=1e-4)
 
 
+def test_hierarchical_computes_each_depths_features_once(
+    tiny_cnn: nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(2))
+    nas = NASSegmenter(tiny_cnn, n_segments=6, mode="hierarchical", color_weight=0.0)
+    expected = nas(x)
+    calls: list[tuple[int, ...]] = []
+    original = NASSegmenter._depth_features
+
+    def counting(self: NASSegmenter, act: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        calls.append(tuple(act.shape))
+        return original(self, act, grid)
+
+    monkeypatch.setattr(NASSegmenter, "_depth_features", counting)
+    assert torch.equal(nas(x), expected)
+    assert len(calls) == len(nas.layers_for(x)) == len(set(calls))
+
+
+def test_explicit_layer_weights_follow_the_order_of_layers(tiny_cnn: nn.Module) -> None:
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    opts = {"spatial_weight": 0.0, "pca_dims": None, "color_weight": 0.0}
+    fine_first = NASSegmenter(
+        tiny_cnn, layers=["layer1", "layer2"], layer_weights=[1.0, 0.0], **opts
+    ).embed(x)
+    deep_first = NASSegmenter(
+        tiny_cnn, layers=["layer2", "layer1"], layer_weights=[0.0, 1.0], **opts
+    ).embed(x)
+    only_layer1 = NASSegmenter(tiny_cnn, layers=["layer1"], **opts).embed(x)
+    # weight 1 on layer1 and 0 on layer2 whichever order the layers are listed in
+    torch.testing.assert_close(fine_first, only_layer1)
+    torch.testing.assert_close(deep_first, only_layer1)
+
+
 def test_hierarchical_batch_equals_one_by_one_and_is_deterministic(tiny_cnn: nn.Module) -> None:
     x = torch.randn(4, 3, 48, 48, generator=torch.Generator().manual_seed(1))
     nas = NASSegmenter(tiny_cnn, n_segments=6, mode="hierarchical")
