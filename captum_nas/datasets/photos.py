@@ -11,14 +11,14 @@ each was checked by eye on an overlay.
 Objects (ImageNet class the image is labelled with; the classes EfficientNet-Lite0
 gives the uncut photograph in its top 5):
 
-=========  ===================  ==============================================
-name       source               label
-=========  ===================  ==============================================
-cat        ``chelsea``          285 Egyptian cat (281 tabby, 282 tiger cat)
-espresso   ``coffee``           967 espresso (968 cup)
-moped      ``stereo_motorcycle``665 moped (670 motor scooter)
-rocket     ``rocket``           657 missile (744 projectile)
-=========  ===================  ==============================================
+=========  =======================  ==============================================
+name       source                   label
+=========  =======================  ==============================================
+cat        ``chelsea``              285 Egyptian cat (281 tabby, 282 tiger cat)
+espresso   ``coffee``               967 espresso (968 cup)
+moped      ``stereo_motorcycle``    665 moped (670 motor scooter)
+rocket     ``rocket``               657 missile (744 projectile)
+=========  =======================  ==============================================
 
 Backgrounds: ``grass``, ``gravel``, ``brick``, ``moon`` (grey photographs, given a
 random tint), ``hubble`` (a deep-field star image), ``tissue`` (stained tissue,

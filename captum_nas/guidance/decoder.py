@@ -4,20 +4,20 @@
 its own forward through them, saving what LRP needs; the relevance pass then runs the
 layers backwards as a decoder that shares the classifier's weights:
 
-==========================================  ==============================================
-classifier layer                            decoder step (relevance)
-==========================================  ==============================================
-``nn.Linear``                               transposed linear (``s @ W``), no bias
-``nn.Conv2d``                               transposed convolution, same kernel, no bias
-``nn.MaxPool2d``                            unpooling with the forward's indices
-``nn.AvgPool2d``, ``nn.AdaptiveAvgPool2d``  adjoint of the average pooling
-``nn.BatchNorm1d/2d``                       element-wise rescaling
+============================================  ==============================================
+classifier layer                              decoder step (relevance)
+============================================  ==============================================
+``nn.Linear``                                 transposed linear (``s @ W``), no bias
+``nn.Conv2d``                                 transposed convolution, same kernel, no bias
+``nn.MaxPool2d``                              unpooling with the forward's indices
+``nn.AvgPool2d``, ``nn.AdaptiveAvgPool2d``    adjoint of the average pooling
+``nn.BatchNorm1d/2d``                         element-wise rescaling
 ``nn.ReLU``, ``nn.Dropout``, ``nn.Identity``  relevance passes unchanged
-``nn.Flatten`` (or ``torch.flatten``)       reshape back
-torchvision ``BasicBlock``, ``Bottleneck``  relevance split between the residual branch
-                                            and the skip in proportion to their
-                                            contributions, then both decoded and summed
-==========================================  ==============================================
+``nn.Flatten`` (or ``torch.flatten``)         reshape back
+torchvision ``BasicBlock``, ``Bottleneck``    relevance split between the residual branch
+                                              and the skip in proportion to their
+                                              contributions, then both decoded and summed
+============================================  ==============================================
 
 The classifier's ``forward`` must be a chain of these layers (containers are followed;
 reshapes between layers are allowed). The decoder checks this on its first call: an
