@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
+from captum_nas._types import SegmenterFn
+
 if TYPE_CHECKING:  # pragma: no cover
     from captum.attr import Attribution
 
     from captum_nas.attr.superpixel import SuperpixelAttribution
-
-SegmenterFn = Callable[[Tensor], Tensor]
 
 __all__ = [
     "BuildContext",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,6 +14,7 @@ from captum.log import log_usage
 from torch import Tensor, nn
 
 from captum_nas._model_state import preserved_model_state
+from captum_nas._types import INTERPOLATE_MODES, SegmenterFn
 from captum_nas._validation import (
     check_choice,
     check_image_batch,
@@ -32,8 +33,6 @@ from captum_nas.pooling import (
     segment_pool,
 )
 
-SegmenterFn = Callable[[Tensor], Tensor]
-INTERPOLATE_MODES = ("bilinear", "nearest", "bicubic", "area")
 #: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
 #: ``channel_reduce`` of :func:`captum_nas.pooling.segment_pool`)
