@@ -24,7 +24,7 @@ import operator
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,6 +214,33 @@ def holds(ratio: float | None, target: str | None) -> str:
     if match is None:
         return "n/a"
     return "yes" if _OPS[match.group(1)](float(ratio), float(match.group(2))) else "no"
+
+
+def markdown_table(header: Sequence[str], cells: Iterable[Sequence[str]]) -> str:
+    """A markdown table: the ``header`` row, the ``|---|`` rule, then one row per ``cells``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def comparison_markdown(rows: list[dict[str, Any]], *, ratio_digits: int = 3) -> str:
+    """The ours-vs-peer table of the ``bench_*.py`` modules (rows of :func:`make_row`)."""
+    header = ("benchmark", "ours (s)", "peer (s)", "ratio", "target", "holds", "note")
+    return markdown_table(
+        header,
+        (
+            (
+                str(r["name"]),
+                f"{r['ours_s']:.4f}",
+                f"{r['peer_s']:.4f}",
+                f"{r['ratio']:.{ratio_digits}f}",
+                str(r["target"]),
+                holds(r["ratio"], r["target"]),
+                str(r["note"]),
+            )
+            for r in rows
+        ),
+    )
 
 
 def module_args(doc: str | None) -> argparse.Namespace:

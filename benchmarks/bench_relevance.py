@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _harness import markdown_table
 from torch import nn
 
 from captum_nas.metrics.relevance import relevance_curve
@@ -193,13 +194,20 @@ def run(repeats: int = 3, *, device: str | torch.device = "cpu") -> dict[str, An
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| benchmark | ours (s) | Quantus (s) | speed-up | note |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['ours_s']:.3f} | {r['peer_s']:.3f} | {r['ratio']:.1f}x | "
-            f"{r['note']} |"
-        )
-    return "\n".join(lines)
+    header = ("benchmark", "ours (s)", "Quantus (s)", "speed-up", "note")
+    return markdown_table(
+        header,
+        (
+            (
+                str(r["name"]),
+                f"{r['ours_s']:.3f}",
+                f"{r['peer_s']:.3f}",
+                f"{r['ratio']:.1f}x",
+                str(r["note"]),
+            )
+            for r in rows
+        ),
+    )
 
 
 if __name__ == "__main__":
