@@ -66,6 +66,27 @@ def check_image_batch(
     return inputs
 
 
+def check_image_input(inputs: Any, owner: str) -> tuple[Tensor, bool]:
+    """Unwrap the ``inputs`` of a one-input attribution: a batch (N, C, H, W) or a 1-tuple.
+
+    Args:
+        inputs: a tensor, or a tuple that must hold exactly one tensor.
+        owner: the class name used in error messages.
+
+    Returns:
+        The checked image batch (see :func:`check_image_batch`) and whether ``inputs``
+        was a tuple (then the result is handed back as a 1-tuple, the Captum way).
+    """
+    if isinstance(inputs, tuple):
+        if len(inputs) != 1:
+            raise TypeError(
+                f"`inputs`: {owner} takes one image tensor (N, C, H, W) or a 1-tuple of it, "
+                f"got a tuple of {len(inputs)} tensors"
+            )
+        return check_image_batch(inputs[0]), True
+    return check_image_batch(inputs), False
+
+
 def check_segments(segments: Any, name: str = "segments", *, like: Tensor | None = None) -> Tensor:
     """Check a segment mask: integer tensor (N, 1, H, W) or (1, 1, H, W), ids >= 0.
 
@@ -113,6 +134,13 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_widths(widths: Any, count: int, what: str) -> list[int]:
+    """Check a network's channel widths: ``count`` positive ints (``what`` names them)."""
+    if len(widths) != count:
+        raise ValueError(f"`widths` must have {count} entries ({what}), got {widths!r}")
+    return [check_positive_int(c, "widths") for c in widths]
 
 
 def check_seed(value: Any, name: str = "seed") -> int:

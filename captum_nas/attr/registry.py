@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -675,16 +676,21 @@ register_method(
 )
 
 
-def _relevant_features(model: nn.Module, ctx: BuildContext) -> Attribution:
-    from captum_nas.interpretation.attribution import build
+def _package_build(module: str) -> Callable[[nn.Module, BuildContext], Attribution]:
+    """The ``build(model, ctx)`` of ``module``, imported when first called (no cycles)."""
 
-    return build(model, ctx)
+    def build(model: nn.Module, ctx: BuildContext) -> Attribution:
+        result: Attribution = importlib.import_module(module).build(model, ctx)
+        return result
+
+    build.__name__ = f"build_{module.rsplit('.', 2)[-2]}"
+    return build
 
 
 register_method(
     MethodSpec(
         "relevant-features",
-        _relevant_features,
+        _package_build("captum_nas.interpretation.attribution"),
         summary="top-3 relevant channels (lasso selector; --selector PATH or the shipped "
         "one of the reference models) back-projected by guided backprop (Oramas et al.)",
         aliases=("relevant-feature", "oramas"),
@@ -693,16 +699,10 @@ register_method(
 )
 
 
-def _explainer(model: nn.Module, ctx: BuildContext) -> Attribution:
-    from captum_nas.explainer.attribution import build
-
-    return build(model, ctx)
-
-
 register_method(
     MethodSpec(
         "explainer",
-        _explainer,
+        _package_build("captum_nas.explainer.attribution"),
         summary="trained Explainer's mask of the class (Stalder et al.): the shipped one for "
         "model 'reference', else options['explainer'] = a checkpoint",
         nonnegative=True,

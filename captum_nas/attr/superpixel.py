@@ -18,6 +18,7 @@ from captum_nas._types import INTERPOLATE_MODES, SegmenterFn
 from captum_nas._validation import (
     check_choice,
     check_image_batch,
+    check_image_input,
     check_positive_int,
     check_segments,
     check_target,
@@ -407,16 +408,7 @@ class SuperpixelAttribution(Attribution):
         return_convergence_delta: bool,
     ) -> tuple[_Run, bool]:
         """Segment, attribute and pool; returns the parts and whether inputs were a tuple."""
-        is_tuple = isinstance(inputs, tuple)
-        if isinstance(inputs, tuple):
-            if len(inputs) != 1:
-                raise TypeError(
-                    f"`inputs`: {type(self).__name__} takes one image tensor (N, C, H, W) "
-                    f"or a 1-tuple of it, got a tuple of {len(inputs)} tensors"
-                )
-            x = check_image_batch(inputs[0])
-        else:
-            x = check_image_batch(inputs)
+        x, is_tuple = check_image_input(inputs, type(self).__name__)
         if not isinstance(return_convergence_delta, bool):
             raise TypeError(
                 "`return_convergence_delta` must be a bool, got "
