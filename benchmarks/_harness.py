@@ -102,6 +102,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes (CUDA work synchronised on both sides)."""
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def measure(
     fn: Callable[[], Any],
     *,
@@ -128,11 +137,7 @@ def measure(
         fn()
     out = Timing()
     for _ in range(max(1, repeats)):
-        _sync(dev)
-        start = time.perf_counter()
-        fn()
-        _sync(dev)
-        out.times.append(time.perf_counter() - start)
+        out.times.append(_timed(fn, dev))
     if memory:
         out.peak_mb = peak_memory_mb(fn, device=dev)
     return out
@@ -159,11 +164,7 @@ def compare(
     t_ours, t_peer = Timing(), Timing()
     for _ in range(max(1, repeats)):
         for fn, timing in ((ours, t_ours), (peer, t_peer)):
-            _sync(dev)
-            start = time.perf_counter()
-            fn()
-            _sync(dev)
-            timing.times.append(time.perf_counter() - start)
+            timing.times.append(_timed(fn, dev))
     if memory:
         t_ours.peak_mb = peak_memory_mb(ours, device=dev)
         t_peer.peak_mb = peak_memory_mb(peer, device=dev)
@@ -223,24 +224,40 @@ def markdown_table(header: Sequence[str], cells: Iterable[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
-def comparison_markdown(rows: list[dict[str, Any]], *, ratio_digits: int = 3) -> str:
-    """The ours-vs-peer table of the ``bench_*.py`` modules (rows of :func:`make_row`)."""
-    header = ("benchmark", "ours (s)", "peer (s)", "ratio", "target", "holds", "note")
-    return markdown_table(
-        header,
-        (
-            (
-                str(r["name"]),
-                f"{r['ours_s']:.4f}",
-                f"{r['peer_s']:.4f}",
-                f"{r['ratio']:.{ratio_digits}f}",
-                str(r["target"]),
-                holds(r["ratio"], r["target"]),
-                str(r["note"]),
-            )
-            for r in rows
-        ),
-    )
+def comparison_markdown(
+    rows: list[dict[str, Any]],
+    *,
+    seconds_digits: int = 4,
+    ratio_format: str = "{:.3f}",
+    peer: str = "peer",
+    ratio: str = "ratio",
+    target: bool = True,
+) -> str:
+    """The ours-vs-peer table of the ``bench_*.py`` modules (rows of :func:`make_row`).
+
+    Args:
+        rows: result rows with ``name``, ``ours_s``, ``peer_s``, ``ratio``, ``note``
+            (and ``target`` when ``target`` is true).
+        seconds_digits: decimals of the times.
+        ratio_format: ``str.format`` pattern of the ratio.
+        peer, ratio: the peer's name and the ratio's name in the header.
+        target: add the ``target`` and ``holds`` columns.
+    """
+    checks = ["target", "holds"] if target else []
+    header = ["benchmark", "ours (s)", f"{peer} (s)", ratio, *checks, "note"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        times = [f"{r[key]:.{seconds_digits}f}" for key in ("ours_s", "peer_s")]
+        verdict = [str(r["target"]), holds(r["ratio"], r["target"])] if target else []
+        return [str(r["name"]), *times, ratio_format.format(r["ratio"]), *verdict, str(r["note"])]
+
+    return markdown_table(header, map(cells, rows))
+
+
+def run_module(doc: str | None, run: Callable[..., Any], markdown: Callable[[Any], str]) -> None:
+    """Run a ``bench_*.py`` module on its own: parse :func:`module_args`, print the table."""
+    args = module_args(doc)
+    print(markdown(run(args.repeats, quick=args.quick, device=args.device)))
 
 
 def module_args(doc: str | None) -> argparse.Namespace:

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from _harness import compare, make_row, markdown_table, module_args
+from _harness import compare, make_row, markdown_table, run_module
 
 from captum_nas.datasets import render_flowers
 from captum_nas.guidance import LRPDecoder
@@ -115,5 +115,4 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    args = module_args(__doc__)
-    print(_markdown(run(args.repeats, quick=args.quick, device=args.device)))
+    run_module(__doc__, run, _markdown)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _harness import markdown_table
+from _harness import comparison_markdown
 from torch import nn
 
 from captum_nas.metrics.relevance import relevance_curve
@@ -194,19 +194,13 @@ def run(repeats: int = 3, *, device: str | torch.device = "cpu") -> dict[str, An
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    header = ("benchmark", "ours (s)", "Quantus (s)", "speed-up", "note")
-    return markdown_table(
-        header,
-        (
-            (
-                str(r["name"]),
-                f"{r['ours_s']:.3f}",
-                f"{r['peer_s']:.3f}",
-                f"{r['ratio']:.1f}x",
-                str(r["note"]),
-            )
-            for r in rows
-        ),
+    return comparison_markdown(
+        rows,
+        seconds_digits=3,
+        ratio_format="{:.1f}x",
+        peer="Quantus",
+        ratio="speed-up",
+        target=False,
     )
 
 
