@@ -136,8 +136,13 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_widths(widths: Any, count: int, what: str) -> list[int]:
-    """Check a network's channel widths: ``count`` positive ints (``what`` names them)."""
+def check_widths(
+    widths: Any, count: int, what: str, *, n_classes: Any, in_channels: Any
+) -> list[int]:
+    """Check a network's shape: class and input-channel counts, and ``count`` positive
+    channel widths (``what`` names them, for the error message)."""
+    check_positive_int(n_classes, "n_classes")
+    check_positive_int(in_channels, "in_channels")
     if len(widths) != count:
         raise ValueError(f"`widths` must have {count} entries ({what}), got {widths!r}")
     return [check_positive_int(c, "widths") for c in widths]

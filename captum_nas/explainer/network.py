@@ -65,9 +65,7 @@ class ExplainerNet(nn.Module):
         input_size: int | None = None,
     ) -> None:
         super().__init__()
-        check_positive_int(n_classes, "n_classes")
-        check_positive_int(in_channels, "in_channels")
-        w = check_widths(widths, 4, "encoder stages")
+        w = check_widths(widths, 4, "encoder stages", n_classes=n_classes, in_channels=in_channels)
         self.n_classes = int(n_classes)
         self.in_channels = int(in_channels)
         self.widths = tuple(w)
