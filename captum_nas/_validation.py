@@ -6,8 +6,9 @@ and what was expected, so that bad input never turns into a plausible wrong answ
 
 from __future__ import annotations
 
+import difflib
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -146,6 +147,29 @@ def check_widths(
     if len(widths) != count:
         raise ValueError(f"`widths` must have {count} entries ({what}), got {widths!r}")
     return [check_positive_int(c, "widths") for c in widths]
+
+
+def lookup_name(kind: str, name: Any, table: Mapping[str, Any], lookup: Mapping[str, str]) -> Any:
+    """The entry of a registry ``table`` named ``name`` (case-insensitive, via ``lookup``).
+
+    Args:
+        kind: what the registry holds, for messages (e.g. ``"method"``).
+        name: the name asked for.
+        table: canonical name -> entry.
+        lookup: every accepted key (names and aliases, lower case) -> canonical name.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: unknown name; the message suggests close names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in lookup:
+        return table[lookup[key]]
+    close = difflib.get_close_matches(key, list(lookup), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown {kind} {name!r}{hint} Choose from: {', '.join(table)}")
 
 
 def check_seed(value: Any, name: str = "seed") -> int:

@@ -33,7 +33,6 @@ imports it (and never creates an import cycle).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import importlib
 from collections.abc import Callable, Iterator, Mapping
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor, nn
 
 from captum_nas._types import SegmenterFn
+from captum_nas._validation import lookup_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from captum.attr import Attribution
@@ -181,17 +181,6 @@ def _register(
         lookup[key] = name
 
 
-def _lookup(kind: str, name: Any, table: dict[str, Any], lookup: dict[str, str]) -> Any:
-    if not isinstance(name, str):
-        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key in lookup:
-        return table[lookup[key]]
-    close = difflib.get_close_matches(key, list(lookup), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown {kind} {name!r}{hint} Choose from: {', '.join(table)}")
-
-
 def register_method(spec: MethodSpec) -> MethodSpec:
     """Add a method to the registry.
 
@@ -229,7 +218,7 @@ def get_method(name: str) -> MethodSpec:
         >>> get_method("IG").name
         'integrated-gradients'
     """
-    spec: MethodSpec = _lookup("method", name, _METHODS, _METHOD_LOOKUP)
+    spec: MethodSpec = lookup_name("method", name, _METHODS, _METHOD_LOOKUP)
     return spec
 
 
@@ -248,7 +237,7 @@ def register_segmenter(spec: SegmenterSpec) -> SegmenterSpec:
 
 def get_segmenter(name: str) -> SegmenterSpec:
     """The segmenter registered under ``name`` (case-insensitive, with suggestions)."""
-    spec: SegmenterSpec = _lookup("segmenter", name, _SEGMENTERS, _SEGMENTER_LOOKUP)
+    spec: SegmenterSpec = lookup_name("segmenter", name, _SEGMENTERS, _SEGMENTER_LOOKUP)
     return spec
 
 
