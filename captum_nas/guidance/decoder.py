@@ -91,7 +91,9 @@ class _Step:
         self.module = module
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        raise NotImplementedError
+        """Run the layer; save its input and output for the relevance pass."""
+        z = self.module(x)
+        return z, (x, z)
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         raise NotImplementedError
@@ -159,10 +161,6 @@ class _Conv(_Step):
     def _conv(self, a: Tensor, w: Tensor) -> Tensor:
         m = self.module
         return F.conv2d(a, w, None, m.stride, self.padding, m.dilation, m.groups)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        z = self.module(x)
-        return z, (x, z)
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         x, z = saved
@@ -236,10 +234,6 @@ class _MaxPool(_Step):
 
 class _AvgPool(_Step):
     _op = "adjoint of average pooling"
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        z = self.module(x)
-        return z, (x, z)
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         x, z = saved
