@@ -185,6 +185,12 @@ def segment_pool(
     return PooledAttribution(pixel_map, scores)
 
 
+def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:
+    """``segment_pool(attributions, segments).map``: per-segment means, the evaluation
+    runner's usual ``pool`` argument."""
+    return segment_pool(attributions, segments).map
+
+
 def pool_segments(
     attributions: Tensor,
     segments: Tensor,
