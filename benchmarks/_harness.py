@@ -24,7 +24,7 @@ import operator
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes (CUDA work synchronised on both sides)."""
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def measure(
     fn: Callable[[], Any],
     *,
@@ -128,11 +137,7 @@ def measure(
         fn()
     out = Timing()
     for _ in range(max(1, repeats)):
-        _sync(dev)
-        start = time.perf_counter()
-        fn()
-        _sync(dev)
-        out.times.append(time.perf_counter() - start)
+        out.times.append(_timed(fn, dev))
     if memory:
         out.peak_mb = peak_memory_mb(fn, device=dev)
     return out
@@ -159,11 +164,7 @@ def compare(
     t_ours, t_peer = Timing(), Timing()
     for _ in range(max(1, repeats)):
         for fn, timing in ((ours, t_ours), (peer, t_peer)):
-            _sync(dev)
-            start = time.perf_counter()
-            fn()
-            _sync(dev)
-            timing.times.append(time.perf_counter() - start)
+            timing.times.append(_timed(fn, dev))
     if memory:
         t_ours.peak_mb = peak_memory_mb(ours, device=dev)
         t_peer.peak_mb = peak_memory_mb(peer, device=dev)
@@ -214,6 +215,49 @@ def holds(ratio: float | None, target: str | None) -> str:
     if match is None:
         return "n/a"
     return "yes" if _OPS[match.group(1)](float(ratio), float(match.group(2))) else "no"
+
+
+def markdown_table(header: Sequence[str], cells: Iterable[Sequence[str]]) -> str:
+    """A markdown table: the ``header`` row, the ``|---|`` rule, then one row per ``cells``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def comparison_markdown(
+    rows: list[dict[str, Any]],
+    *,
+    seconds_digits: int = 4,
+    ratio_format: str = "{:.3f}",
+    peer: str = "peer",
+    ratio: str = "ratio",
+    target: bool = True,
+) -> str:
+    """The ours-vs-peer table of the ``bench_*.py`` modules (rows of :func:`make_row`).
+
+    Args:
+        rows: result rows with ``name``, ``ours_s``, ``peer_s``, ``ratio``, ``note``
+            (and ``target`` when ``target`` is true).
+        seconds_digits: decimals of the times.
+        ratio_format: ``str.format`` pattern of the ratio.
+        peer, ratio: the peer's name and the ratio's name in the header.
+        target: add the ``target`` and ``holds`` columns.
+    """
+    checks = ["target", "holds"] if target else []
+    header = ["benchmark", "ours (s)", f"{peer} (s)", ratio, *checks, "note"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        times = [f"{r[key]:.{seconds_digits}f}" for key in ("ours_s", "peer_s")]
+        verdict = [str(r["target"]), holds(r["ratio"], r["target"])] if target else []
+        return [str(r["name"]), *times, ratio_format.format(r["ratio"]), *verdict, str(r["note"])]
+
+    return markdown_table(header, map(cells, rows))
+
+
+def run_module(doc: str | None, run: Callable[..., Any], markdown: Callable[[Any], str]) -> None:
+    """Run a ``bench_*.py`` module on its own: parse :func:`module_args`, print the table."""
+    args = module_args(doc)
+    print(markdown(run(args.repeats, quick=args.quick, device=args.device)))
 
 
 def module_args(doc: str | None) -> argparse.Namespace:

@@ -25,7 +25,7 @@ import warnings
 from typing import Any
 
 import torch
-from _harness import compare, holds, make_row, module_args
+from _harness import compare, comparison_markdown, make_row, run_module
 from torch import Tensor, nn
 
 from captum_nas.attr.registry import (
@@ -192,18 +192,8 @@ def run(
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| benchmark | ours (s) | peer (s) | ratio | target | holds | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['ours_s']:.4f} | {r['peer_s']:.4f} | {r['ratio']:.3f} | "
-            f"{r['target']} | {holds(r['ratio'], r['target'])} | {r['note']} |"
-        )
-    return "\n".join(lines)
+    return comparison_markdown(rows, ratio_format="{:.3f}")
 
 
 if __name__ == "__main__":
-    args = module_args(__doc__)
-    print(_markdown(run(args.repeats, quick=args.quick, device=args.device)))
+    run_module(__doc__, run, _markdown)

@@ -55,7 +55,7 @@ def _rank(rank: int, world: int, port: int, device: str, n: int, size: int, out:
     from captum_nas.evaluation import attribution_fn, flowers_batches, to_json
     from captum_nas.evaluation.distributed import Job, evaluate_distributed
     from captum_nas.models.loading import load_model
-    from captum_nas.pooling import segment_pool
+    from captum_nas.pooling import mean_pooled_map
 
     env = {"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)}
     with Job.start(device, timeout_s=1800, environ=env) as job:
@@ -80,7 +80,7 @@ def _rank(rank: int, world: int, port: int, device: str, n: int, size: int, out:
             batches,
             methods,
             segmenters,
-            pool=lambda maps, segments: segment_pool(maps, segments).map,
+            pool=mean_pooled_map,
             job=job,
             progress=False,
             curve_steps=8,

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from _harness import compare, make_row, module_args
+from _harness import compare, make_row, markdown_table, run_module
 
 from captum_nas.datasets import render_flowers
 from captum_nas.guidance import LRPDecoder
@@ -87,22 +87,32 @@ def run(
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| benchmark | guided (s/epoch) | plain (s/epoch) | ratio | peak MiB (guided / plain) |",
-        "|---|---|---|---|---|",
-    ]
-    for r in rows:
-        peak = (
-            f"{r['peak_mb']:.0f} / {r['peer_peak_mb']:.0f}"
-            if r["peak_mb"] is not None and r["peer_peak_mb"] is not None
-            else "n/a"
-        )
-        lines.append(
-            f"| {r['name']} | {r['ours_s']:.2f} | {r['peer_s']:.2f} | {r['ratio']:.2f}x | {peak} |"
-        )
-    return "\n".join(lines)
+    def peak(r: dict[str, Any]) -> str:
+        if r["peak_mb"] is None or r["peer_peak_mb"] is None:
+            return "n/a"
+        return f"{r['peak_mb']:.0f} / {r['peer_peak_mb']:.0f}"
+
+    header = (
+        "benchmark",
+        "guided (s/epoch)",
+        "plain (s/epoch)",
+        "ratio",
+        "peak MiB (guided / plain)",
+    )
+    return markdown_table(
+        header,
+        (
+            (
+                str(r["name"]),
+                f"{r['ours_s']:.2f}",
+                f"{r['peer_s']:.2f}",
+                f"{r['ratio']:.2f}x",
+                peak(r),
+            )
+            for r in rows
+        ),
+    )
 
 
 if __name__ == "__main__":
-    args = module_args(__doc__)
-    print(_markdown(run(args.repeats, quick=args.quick, device=args.device)))
+    run_module(__doc__, run, _markdown)

@@ -36,7 +36,7 @@ from captum_nas.evaluation import attribution_fn, evaluate
 from captum_nas.evaluation.datasets import get_dataset
 from captum_nas.interpretation import RelevantFeatures, shipped_selector_path
 from captum_nas.models.loading import load_model
-from captum_nas.pooling import segment_pool
+from captum_nas.pooling import mean_pooled_map
 
 REGISTERED = ("relevant-features", "gradcam", "guidedbackprop", "deconvolution", "ig")
 VARIANTS = {"rf-deconvolution": "deconvolution", "rf-upsampled-activations": "upsample"}
@@ -77,7 +77,7 @@ def evaluate_methods(n: int, batch_size: int, seed: int, progress: bool) -> dict
             ),
             fns,
             segmenters,
-            pool=lambda maps, segments: segment_pool(maps, segments).map,
+            pool=mean_pooled_map,
             curves=False,
             ground_truth="part",
             progress=progress,

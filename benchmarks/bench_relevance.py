@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _harness import comparison_markdown
 from torch import nn
 
 from captum_nas.metrics.relevance import relevance_curve
@@ -193,13 +194,14 @@ def run(repeats: int = 3, *, device: str | torch.device = "cpu") -> dict[str, An
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| benchmark | ours (s) | Quantus (s) | speed-up | note |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['ours_s']:.3f} | {r['peer_s']:.3f} | {r['ratio']:.1f}x | "
-            f"{r['note']} |"
-        )
-    return "\n".join(lines)
+    return comparison_markdown(
+        rows,
+        seconds_digits=3,
+        ratio_format="{:.1f}x",
+        peer="Quantus",
+        ratio="speed-up",
+        target=False,
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _harness import markdown_table
 
 from captum_nas.guidance.flowers import (
     GuidedRun,
@@ -172,16 +173,12 @@ def figure(budget: int, image_size: int, path: Path, n_images: int = 4) -> Path:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The README table."""
-    lines = [
-        "| pixel labels | model | class IoU | foreground IoU | mIoU | accuracy |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['pixel_labels']} | {r['model']} | {r['class_iou']:.3f} | "
-            f"{r['foreground_iou']:.3f} | {r['miou']:.3f} | {r['accuracy']:.3f} |"
-        )
-    return "\n".join(lines)
+    header = ("pixel labels", "model", "class IoU", "foreground IoU", "mIoU", "accuracy")
+    keys = ("class_iou", "foreground_iou", "miou", "accuracy")
+    return markdown_table(
+        header,
+        ((str(r["pixel_labels"]), str(r["model"]), *(f"{r[k]:.3f}" for k in keys)) for r in rows),
+    )
 
 
 def main() -> None:

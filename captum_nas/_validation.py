@@ -6,8 +6,9 @@ and what was expected, so that bad input never turns into a plausible wrong answ
 
 from __future__ import annotations
 
+import difflib
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,6 +67,27 @@ def check_image_batch(
     return inputs
 
 
+def check_image_input(inputs: Any, owner: str) -> tuple[Tensor, bool]:
+    """Unwrap the ``inputs`` of a one-input attribution: a batch (N, C, H, W) or a 1-tuple.
+
+    Args:
+        inputs: a tensor, or a tuple that must hold exactly one tensor.
+        owner: the class name used in error messages.
+
+    Returns:
+        The checked image batch (see :func:`check_image_batch`) and whether ``inputs``
+        was a tuple (then the result is handed back as a 1-tuple, the Captum way).
+    """
+    if isinstance(inputs, tuple):
+        if len(inputs) != 1:
+            raise TypeError(
+                f"`inputs`: {owner} takes one image tensor (N, C, H, W) or a 1-tuple of it, "
+                f"got a tuple of {len(inputs)} tensors"
+            )
+        return check_image_batch(inputs[0]), True
+    return check_image_batch(inputs), False
+
+
 def check_segments(segments: Any, name: str = "segments", *, like: Tensor | None = None) -> Tensor:
     """Check a segment mask: integer tensor (N, 1, H, W) or (1, 1, H, W), ids >= 0.
 
@@ -113,6 +135,41 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_widths(
+    widths: Any, count: int, what: str, *, n_classes: Any, in_channels: Any
+) -> list[int]:
+    """Check a network's shape: class and input-channel counts, and ``count`` positive
+    channel widths (``what`` names them, for the error message)."""
+    check_positive_int(n_classes, "n_classes")
+    check_positive_int(in_channels, "in_channels")
+    if len(widths) != count:
+        raise ValueError(f"`widths` must have {count} entries ({what}), got {widths!r}")
+    return [check_positive_int(c, "widths") for c in widths]
+
+
+def lookup_name(kind: str, name: Any, table: Mapping[str, Any], lookup: Mapping[str, str]) -> Any:
+    """The entry of a registry ``table`` named ``name`` (case-insensitive, via ``lookup``).
+
+    Args:
+        kind: what the registry holds, for messages (e.g. ``"method"``).
+        name: the name asked for.
+        table: canonical name -> entry.
+        lookup: every accepted key (names and aliases, lower case) -> canonical name.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: unknown name; the message suggests close names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in lookup:
+        return table[lookup[key]]
+    close = difflib.get_close_matches(key, list(lookup), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown {kind} {name!r}{hint} Choose from: {', '.join(table)}")
 
 
 def check_seed(value: Any, name: str = "seed") -> int:

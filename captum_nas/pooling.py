@@ -15,10 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
 
-REDUCTIONS = ("mean", "sum", "max", "min", "median", "abs-mean", "l2")
-CHANNEL_REDUCTIONS = ("none", "sum", "abs-sum", "mean")
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
 POOLING_MODES = ("magnitude", "contribution")
 
@@ -132,7 +131,7 @@ def segment_pool(
     seg = check_segments(segments)
     check_choice(reduce, "reduce", REDUCTIONS)
     c_reduce = _check_channel_reduce(channel_reduce)
-    check_choice(interpolate_mode, "interpolate_mode", ("bilinear", "nearest", "bicubic", "area"))
+    check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
     n = attributions.shape[0]
     if seg.shape[0] not in (1, n):
         raise ValueError(
@@ -184,6 +183,12 @@ def segment_pool(
     if c_reduce != "none":
         scores = scores[:, 0]
     return PooledAttribution(pixel_map, scores)
+
+
+def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:
+    """``segment_pool(attributions, segments).map``: per-segment means, the evaluation
+    runner's usual ``pool`` argument."""
+    return segment_pool(attributions, segments).map
 
 
 def pool_segments(

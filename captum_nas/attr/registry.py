@@ -34,20 +34,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import functools
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
+from captum_nas._types import SegmenterFn
+from captum_nas._validation import lookup_name
+
 if TYPE_CHECKING:  # pragma: no cover
     from captum.attr import Attribution
 
     from captum_nas.attr.superpixel import SuperpixelAttribution
-
-SegmenterFn = Callable[[Tensor], Tensor]
 
 __all__ = [
     "BuildContext",
@@ -181,17 +182,6 @@ def _register(
         lookup[key] = name
 
 
-def _lookup(kind: str, name: Any, table: dict[str, Any], lookup: dict[str, str]) -> Any:
-    if not isinstance(name, str):
-        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key in lookup:
-        return table[lookup[key]]
-    close = difflib.get_close_matches(key, list(lookup), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown {kind} {name!r}{hint} Choose from: {', '.join(table)}")
-
-
 def register_method(spec: MethodSpec) -> MethodSpec:
     """Add a method to the registry.
 
@@ -229,7 +219,7 @@ def get_method(name: str) -> MethodSpec:
         >>> get_method("IG").name
         'integrated-gradients'
     """
-    spec: MethodSpec = _lookup("method", name, _METHODS, _METHOD_LOOKUP)
+    spec: MethodSpec = lookup_name("method", name, _METHODS, _METHOD_LOOKUP)
     return spec
 
 
@@ -248,7 +238,7 @@ def register_segmenter(spec: SegmenterSpec) -> SegmenterSpec:
 
 def get_segmenter(name: str) -> SegmenterSpec:
     """The segmenter registered under ``name`` (case-insensitive, with suggestions)."""
-    spec: SegmenterSpec = _lookup("segmenter", name, _SEGMENTERS, _SEGMENTER_LOOKUP)
+    spec: SegmenterSpec = lookup_name("segmenter", name, _SEGMENTERS, _SEGMENTER_LOOKUP)
     return spec
 
 
@@ -676,16 +666,22 @@ register_method(
 )
 
 
-def _relevant_features(model: nn.Module, ctx: BuildContext) -> Attribution:
-    from captum_nas.interpretation.attribution import build
+def _package_build(module: str) -> Callable[[nn.Module, BuildContext], Attribution]:
+    """The ``build(model, ctx)`` of ``module``, imported when first called (no cycles)."""
 
-    return build(model, ctx)
+    def build(model: nn.Module, ctx: BuildContext) -> Attribution:
+        result: Attribution = importlib.import_module(module).build(model, ctx)
+        return result
+
+    build.__name__ = f"build_{module.rsplit('.', 2)[-2]}"
+    return build
 
 
+_RELEVANT_FEATURES = _package_build("captum_nas.interpretation.attribution")
 register_method(
     MethodSpec(
         "relevant-features",
-        _relevant_features,
+        _RELEVANT_FEATURES,
         summary="top-3 relevant channels (lasso selector; --selector PATH or the shipped "
         "one of the reference models) back-projected by guided backprop (Oramas et al.)",
         aliases=("relevant-feature", "oramas"),
@@ -699,7 +695,7 @@ def _relevant_features_as(backprojection: str) -> Callable[[nn.Module, BuildCont
 
     def build(model: nn.Module, ctx: BuildContext) -> Attribution:
         options = {**ctx.options, "backprojection": backprojection}
-        return _relevant_features(model, dataclasses.replace(ctx, options=options))
+        return _RELEVANT_FEATURES(model, dataclasses.replace(ctx, options=options))
 
     return build
 
@@ -723,16 +719,10 @@ register_method(
 )
 
 
-def _explainer(model: nn.Module, ctx: BuildContext) -> Attribution:
-    from captum_nas.explainer.attribution import build
-
-    return build(model, ctx)
-
-
 register_method(
     MethodSpec(
         "explainer",
-        _explainer,
+        _package_build("captum_nas.explainer.attribution"),
         summary="trained Explainer's mask of the class (Stalder et al.): the shipped one for "
         "model 'reference', else options['explainer'] = a checkpoint",
         nonnegative=True,

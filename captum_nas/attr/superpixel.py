@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,9 +14,11 @@ from captum.log import log_usage
 from torch import Tensor, nn
 
 from captum_nas._model_state import preserved_model_state
+from captum_nas._types import INTERPOLATE_MODES, SegmenterFn
 from captum_nas._validation import (
     check_choice,
     check_image_batch,
+    check_image_input,
     check_positive_int,
     check_segments,
     check_target,
@@ -32,8 +34,6 @@ from captum_nas.pooling import (
     segment_pool,
 )
 
-SegmenterFn = Callable[[Tensor], Tensor]
-INTERPOLATE_MODES = ("bilinear", "nearest", "bicubic", "area")
 #: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
 #: ``channel_reduce`` of :func:`captum_nas.pooling.segment_pool`)
@@ -408,16 +408,7 @@ class SuperpixelAttribution(Attribution):
         return_convergence_delta: bool,
     ) -> tuple[_Run, bool]:
         """Segment, attribute and pool; returns the parts and whether inputs were a tuple."""
-        is_tuple = isinstance(inputs, tuple)
-        if isinstance(inputs, tuple):
-            if len(inputs) != 1:
-                raise TypeError(
-                    f"`inputs`: {type(self).__name__} takes one image tensor (N, C, H, W) "
-                    f"or a 1-tuple of it, got a tuple of {len(inputs)} tensors"
-                )
-            x = check_image_batch(inputs[0])
-        else:
-            x = check_image_batch(inputs)
+        x, is_tuple = check_image_input(inputs, type(self).__name__)
         if not isinstance(return_convergence_delta, bool):
             raise TypeError(
                 "`return_convergence_delta` must be a bool, got "

@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.evaluation.datasets import get_dataset
     from captum_nas.evaluation.distributed import evaluate_distributed
     from captum_nas.evaluation.shards import ShardStore
-    from captum_nas.pooling import segment_pool
+    from captum_nas.pooling import mean_pooled_map
 
     is_folder = Path(args.dataset).is_dir()
     if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
@@ -242,7 +242,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             batches,
             fns,
             segmenters,
-            pool=lambda maps, segments: segment_pool(maps, segments).map,
+            pool=mean_pooled_map,
             curves=not args.no_curves,
             curve_steps=args.curve_steps,
             ground_truth=args.ground_truth,

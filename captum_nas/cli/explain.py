@@ -138,7 +138,8 @@ def collect_images(specs: list[str], *, recursive: bool = False) -> list[str]:
         FileNotFoundError: a path does not exist.
         ValueError: an unknown sample, or a folder without image files.
     """
-    from captum_nas.evaluation.data import IMAGE_SUFFIXES, find_images
+    from captum_nas._types import IMAGE_SUFFIXES
+    from captum_nas.evaluation.data import find_images
     from captum_nas.images import SAMPLE_IMAGES
 
     out: list[str] = []

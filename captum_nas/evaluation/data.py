@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_nas._types import IMAGE_SUFFIXES
 from captum_nas._validation import check_positive_int
 from captum_nas.images import Normalizer, load_image, resize_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 RESIZE_MODES = ("crop", "stretch")
 
 

@@ -14,11 +14,11 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from captum_nas._validation import lookup_name
 from captum_nas.evaluation.data import EvalBatch
 
 __all__ = ["DatasetSpec", "dataset_names", "get_dataset", "register_dataset"]
@@ -79,14 +79,8 @@ def get_dataset(name: str) -> DatasetSpec:
     Raises:
         ValueError: unknown name; the message suggests close names.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"data set name must be a string, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key in _LOOKUP:
-        return _DATASETS[_LOOKUP[key]]
-    close = difflib.get_close_matches(key, list(_LOOKUP), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown data set {name!r}{hint} Choose from: {', '.join(_DATASETS)}")
+    spec: DatasetSpec = lookup_name("data set", name, _DATASETS, _LOOKUP)
+    return spec
 
 
 def dataset_names() -> tuple[str, ...]:

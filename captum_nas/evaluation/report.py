@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from captum_nas.evaluation.runner import METRIC_INFO, EvaluationReport
@@ -101,21 +104,35 @@ def localization_figure(report: EvaluationReport) -> Figure:
     return fig
 
 
-def curves_figure(report: EvaluationReport) -> Figure:
-    """Mean MoRF (solid) and LeRF (dashed) curves, one panel per method."""
-    methods = list(dict.fromkeys(m for m, _ in report.curves))
+def _method_panels(
+    curves: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> tuple[Figure, list[tuple[Axes, str, list[tuple[str, Mapping[str, Any]]]]]]:
+    """A figure with one panel per method of ``curves`` (keyed by (method, segmenter)).
+
+    Returns:
+        The figure and, per method in first-seen order, its axes, its name and its
+        (segmenter, curve) pairs.
+    """
+    methods = list(dict.fromkeys(m for m, _ in curves))
     fig = Figure(figsize=(3.2 * max(1, len(methods)), 3.0), dpi=100)
+    panels = []
     for i, method in enumerate(methods):
         ax = fig.add_subplot(1, len(methods), i + 1)
-        for (m, seg), c in report.curves.items():
-            if m != method:
-                continue
+        panels.append((ax, method, [(seg, c) for (m, seg), c in curves.items() if m == method]))
+    return fig, panels
+
+
+def curves_figure(report: EvaluationReport) -> Figure:
+    """Mean MoRF (solid) and LeRF (dashed) curves, one panel per method."""
+    fig, panels = _method_panels(report.curves)
+    for ax, method, items in panels:
+        for seg, c in items:
             (line,) = ax.plot(c["fraction"], c["morf"], label=f"{seg}")
             ax.plot(c["fraction"], c["lerf"], linestyle="--", color=line.get_color())
         ax.set_title(f"{method}: MoRF (solid), LeRF (dashed)", fontsize=8)
         ax.set_xlabel("fraction removed", fontsize=8)
         ax.set_ylim(0, 1)
-    if methods:
+    if panels:
         fig.axes[0].set_ylabel("target probability", fontsize=8)
         fig.axes[0].legend(fontsize=7)
     fig.tight_layout()
@@ -124,13 +141,10 @@ def curves_figure(report: EvaluationReport) -> Figure:
 
 def iou_curves_figure(report: EvaluationReport) -> Figure:
     """Mean IoU with the ground-truth mask over thresholds, one panel per method."""
-    methods = list(dict.fromkeys(m for m, _ in report.iou_curves))
-    fig = Figure(figsize=(3.2 * max(1, len(methods)), 3.0), dpi=100)
-    for i, method in enumerate(methods):
-        ax = fig.add_subplot(1, len(methods), i + 1)
-        for (m, seg), c in report.iou_curves.items():
-            if m == method:
-                ax.plot(c["thresholds"], c["iou"], label=seg)
+    fig, panels = _method_panels(report.iou_curves)
+    for ax, method, items in panels:
+        for seg, c in items:
+            ax.plot(c["thresholds"], c["iou"], label=seg)
         ax.set_title(f"{method}: IoU with the {report.ground_truth} mask", fontsize=9)
         ax.set_xlabel("threshold (map min-max normalised)", fontsize=8)
         ax.set_ylabel("mean IoU", fontsize=8)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_nas._types import SegmenterFn
 from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
 from captum_nas.metrics import (
@@ -47,8 +48,6 @@ from captum_nas.metrics.localization import (
     pxap_histograms,
     pxap_thresholds,
 )
-
-SegmenterFn = Callable[[Tensor], Tensor]
 
 #: Metrics reported per (method, segmenter), with the direction of "better".
 METRIC_INFO: dict[str, str] = {

@@ -26,7 +26,13 @@ from captum.log import log_usage
 from torch import Tensor, nn
 
 from captum_nas._model_state import preserved_model_state
-from captum_nas._validation import check_image_batch, check_target, describe, explain_dtype_mismatch
+from captum_nas._validation import (
+    check_image_batch,
+    check_image_input,
+    check_target,
+    describe,
+    explain_dtype_mismatch,
+)
 from captum_nas.explainer.network import ExplainerNet, mask_logits
 
 #: File name of the shipped Explainer of the flowers reference model ("single").
@@ -146,16 +152,7 @@ class ExplainerAttribution(Attribution):
             ValueError: bad shapes, a target out of ``[0, K)``, masks of the wrong size
                 or a class count mismatch between classifier and Explainer.
         """
-        is_tuple = isinstance(inputs, tuple)
-        if is_tuple:
-            if len(inputs) != 1:
-                raise TypeError(
-                    f"`inputs`: {type(self).__name__} takes one image tensor or a 1-tuple, "
-                    f"got a tuple of {len(inputs)} tensors"
-                )
-            x = check_image_batch(inputs[0])
-        else:
-            x = check_image_batch(inputs)
+        x, is_tuple = check_image_input(inputs, type(self).__name__)
         if additional_forward_args is not None:
             raise TypeError(
                 "`additional_forward_args` is not supported by ExplainerAttribution (the "

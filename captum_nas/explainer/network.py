@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_nas._validation import check_positive_int, describe
+from captum_nas._validation import check_positive_int, check_widths, describe
 
 #: Channel widths of the four encoder stages.
 DEFAULT_WIDTHS = (8, 16, 32, 64)
@@ -65,11 +65,7 @@ class ExplainerNet(nn.Module):
         input_size: int | None = None,
     ) -> None:
         super().__init__()
-        check_positive_int(n_classes, "n_classes")
-        check_positive_int(in_channels, "in_channels")
-        if len(widths) != 4:
-            raise ValueError(f"`widths` must have 4 entries (encoder stages), got {widths!r}")
-        w = [check_positive_int(c, "widths") for c in widths]
+        w = check_widths(widths, 4, "encoder stages", n_classes=n_classes, in_channels=in_channels)
         self.n_classes = int(n_classes)
         self.in_channels = int(in_channels)
         self.widths = tuple(w)

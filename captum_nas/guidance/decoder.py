@@ -36,7 +36,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -83,19 +83,25 @@ SUPPORTED_LAYERS: tuple[type[nn.Module], ...] = (*_LEAVES, *_BLOCKS)
 class _Step:
     """One classifier layer: forward (saving what LRP needs) and relevance backwards."""
 
+    #: the decoder operation of this step, unless :attr:`decoder_op` computes it
+    _op: ClassVar[str] = "identity"
+
     def __init__(self, name: str, module: nn.Module) -> None:
         self.name = name
         self.module = module
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        raise NotImplementedError
+        """Run the layer; save its input and output for the relevance pass."""
+        z = self.module(x)
+        return z, (x, z)
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         raise NotImplementedError
 
     @property
     def decoder_op(self) -> str:
-        return "identity"
+        """What the decoder does at this step (one line, for listings of the steps)."""
+        return self._op
 
 
 class _Linear(_Step):
@@ -156,10 +162,6 @@ class _Conv(_Step):
         m = self.module
         return F.conv2d(a, w, None, m.stride, self.padding, m.dilation, m.groups)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        z = self.module(x)
-        return z, (x, z)
-
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         x, z = saved
         m = self.module
@@ -189,6 +191,7 @@ class _Conv(_Step):
 
 
 class _BatchNorm(_Step):
+    _op = "batch-norm rescaling"
     module: nn.BatchNorm2d
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
@@ -212,12 +215,9 @@ class _BatchNorm(_Step):
         shift = None if m.bias is None else m.bias.view(shape)
         return scaled_relevance(x, z, r, scale, shift, rule)
 
-    @property
-    def decoder_op(self) -> str:
-        return "batch-norm rescaling"
-
 
 class _MaxPool(_Step):
+    _op = "unpooling with the forward's indices"
     module: nn.MaxPool2d
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
@@ -231,15 +231,9 @@ class _MaxPool(_Step):
         x, z, idx = saved
         return pool_relevance(x, z, r, lambda s: unpool(s, idx, x.shape), rule)
 
-    @property
-    def decoder_op(self) -> str:
-        return "unpooling with the forward's indices"
-
 
 class _AvgPool(_Step):
-    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        z = self.module(x)
-        return z, (x, z)
+    _op = "adjoint of average pooling"
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         x, z = saved
@@ -256,12 +250,9 @@ class _AvgPool(_Step):
 
         return pool_relevance(x, z, r, transpose, rule)
 
-    @property
-    def decoder_op(self) -> str:
-        return "adjoint of average pooling"
-
 
 class _Flatten(_Step):
+    _op = "reshape"
     module: nn.Flatten
 
     def forward(self, x: Tensor) -> tuple[Tensor, Any]:
@@ -269,10 +260,6 @@ class _Flatten(_Step):
 
     def relevance(self, r: Tensor, saved: Any, rule: LRPRule) -> Tensor:
         return r.reshape(*r.shape[:2], *saved)
-
-    @property
-    def decoder_op(self) -> str:
-        return "reshape"
 
 
 class _PassThrough(_Step):
@@ -287,6 +274,8 @@ class _PassThrough(_Step):
 
 class _Residual(_Step):
     """torchvision ``BasicBlock`` / ``Bottleneck``: ``relu(main(x) + skip(x))``."""
+
+    _op = "residual split (skip vs branch by contribution)"
 
     def __init__(self, name: str, module: nn.Module) -> None:
         super().__init__(name, module)
@@ -312,10 +301,6 @@ class _Residual(_Step):
         r_main = _back(self.main, main_saved, main.unsqueeze(0) * s, rule)
         r_skip = _back(self.skip, skip_saved, skip.unsqueeze(0) * s, rule)
         return r_main + r_skip
-
-    @property
-    def decoder_op(self) -> str:
-        return "residual split (skip vs branch by contribution)"
 
 
 def _run(steps: Sequence[_Step], x: Tensor) -> tuple[Tensor, list[Any]]:

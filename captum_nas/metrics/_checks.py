@@ -119,6 +119,19 @@ def check_masks(
     return out
 
 
+def flat_maps_and_masks(maps: Any, masks: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """Check maps and hard masks, then flatten both per image.
+
+    Returns:
+        The checked maps (see :func:`check_maps`), the maps as (N, H*W) and the masks
+        as (N, H*W) bool.
+    """
+    m = check_maps(maps)
+    gt = check_masks(masks, "masks", like=m)
+    n = m.shape[0]
+    return m, m.reshape(n, -1), gt.reshape(n, -1)
+
+
 def minmax_normalize(maps: Tensor) -> Tensor:
     """Min-max normalise each map (N, H, W) to [0, 1].
 
@@ -198,5 +211,6 @@ __all__ = [
     "check_thresholds",
     "chunk_rows",
     "default_cam_thresholds",
+    "flat_maps_and_masks",
     "minmax_normalize",
 ]

@@ -21,6 +21,7 @@ from captum_nas.metrics._checks import (
     check_maps,
     check_masks,
     check_thresholds,
+    flat_maps_and_masks,
     minmax_normalize,
 )
 
@@ -184,11 +185,8 @@ def roc_auc(maps: Tensor, masks: Tensor) -> Tensor:
         >>> roc_auc(maps, torch.tensor([[[1, 1], [0, 0]]]))
         tensor([0.8750])
     """
-    m = check_maps(maps)
-    gt = check_masks(masks, "masks", like=m)
+    m, flat, g = flat_maps_and_masks(maps, masks)
     n = m.shape[0]
-    flat = m.reshape(n, -1)
-    g = gt.reshape(n, -1)
     hw = flat.shape[1]
     n_pos = g.sum(1)
     n_neg = hw - n_pos

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from captum_nas._validation import check_number
 from captum_nas.metrics._boxes import boxes_to_mask, check_boxes
-from captum_nas.metrics._checks import check_maps, check_masks
+from captum_nas.metrics._checks import check_maps, check_masks, flat_maps_and_masks
 
 
 def _disk_dilate(mask: Tensor, radius: float) -> Tensor:
@@ -172,11 +172,7 @@ def relevance_rank_accuracy(maps: Tensor, masks: Tensor) -> Tensor:
         >>> relevance_rank_accuracy(maps, torch.tensor([[[1, 1], [0, 0]]]))
         tensor([0.5000])
     """
-    m = check_maps(maps)
-    gt = check_masks(masks, "masks", like=m)
-    n = m.shape[0]
-    flat = m.reshape(n, -1)
-    g = gt.reshape(n, -1)
+    m, flat, g = flat_maps_and_masks(maps, masks)
     k = g.sum(1)  # >= 1
     sorted_vals = torch.sort(flat, dim=1, descending=True).values
     kth = sorted_vals.gather(1, (k - 1)[:, None])

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_nas._validation import check_choice, check_positive_int
+from captum_nas._validation import check_choice, check_widths
 from captum_nas.datasets import VARIANTS, n_classes
 
 #: Channel widths of stem, layer1, layer2, layer3, layer4.
@@ -72,11 +72,7 @@ class FlowerCNN(nn.Module):
         in_channels: int = 3,
     ) -> None:
         super().__init__()
-        check_positive_int(n_classes, "n_classes")
-        check_positive_int(in_channels, "in_channels")
-        if len(widths) != 5:
-            raise ValueError(f"`widths` must have 5 entries (stem, layer1..4), got {widths!r}")
-        w = [check_positive_int(c, "widths") for c in widths]
+        w = check_widths(widths, 5, "stem, layer1..4", n_classes=n_classes, in_channels=in_channels)
         self.n_classes = int(n_classes)
         self.widths = tuple(w)
         self.stem = nn.Sequential(*_conv_bn_relu(in_channels, w[0], 2))

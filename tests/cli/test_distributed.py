@@ -67,6 +67,13 @@ def test_distributed_option_is_refused_under_torchrun(
     assert "do not give it under torchrun" in capsys.readouterr().err
 
 
+def _tiny_evaluate(n: int, out: Path, *options: str) -> list[str]:
+    """``evaluate`` argv: ``n`` 32-px images one per batch, saliency unpooled, quiet."""
+    argv = ["evaluate", *options, "--num-images", str(n), "--batch-size", "1"]
+    argv += ["--image-size", "32", "--methods", "saliency", "--segmenters", "none"]
+    return [*argv, "--quiet", "--out", str(out)]
+
+
 def _readme_command() -> list[str]:
     """The quick-check command of the README's scale-out section, as argv."""
     text = README.read_text()
@@ -246,23 +253,8 @@ def test_a_failing_rank_fails_the_torchrun_job_with_its_error(tmp_path: Path) ->
         "--nproc_per_node=2",
         "-m",
         "captum_nas.cli",
-        "evaluate",
-        "--model",
-        "tests.cli.test_distributed:rank_one_fails",
-        "--num-images",
-        "4",
-        "--batch-size",
-        "1",
-        "--image-size",
-        "32",
-        "--methods",
-        "saliency",
-        "--segmenters",
-        "none",
+        *_tiny_evaluate(4, tmp_path, "--model", "tests.cli.test_distributed:rank_one_fails"),
         "--no-curves",
-        "--quiet",
-        "--out",
-        str(tmp_path),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(README.parent)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -274,24 +266,7 @@ def test_a_failing_rank_fails_the_torchrun_job_with_its_error(tmp_path: Path) ->
 def test_evaluate_resume_redoes_only_missing_batches_and_refuses_other_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "evaluate",
-        "--num-images",
-        "3",
-        "--batch-size",
-        "1",
-        "--image-size",
-        "32",
-        "--methods",
-        "saliency",
-        "--segmenters",
-        "none",
-        "--curve-steps",
-        "2",
-        "--quiet",
-        "--out",
-        str(tmp_path),
-    ]
+    argv = [*_tiny_evaluate(3, tmp_path), "--curve-steps", "2"]
     assert main(argv) == 0
     first = (tmp_path / "results.json").read_text()
     shards = tmp_path / "shards"

@@ -129,22 +129,7 @@ def test_folder_of_images_with_tiny_model(
 
 
 def test_segmenter_none_uses_plain_captum(tmp_path: Path) -> None:
-    code = main(
-        [
-            "explain",
-            "sample:coffee",
-            "--model",
-            TINY,
-            "--method",
-            "saliency",
-            "--segmenter",
-            "none",
-            "--image-size",
-            "32",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+    code = main(_tiny_args(tmp_path, "--method", "saliency", "--segmenter", "none"))
     assert code == 0
     rec = json.loads((tmp_path / "coffee.json").read_text())
     assert rec["segment_scores"] is None and rec["top_k"] is None and rec["n_segments"] is None

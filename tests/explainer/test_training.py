@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -50,21 +51,26 @@ def _snapshot(model: nn.Module) -> tuple:
     )
 
 
+def _fit_three_epochs(clf: nn.Module, net: nn.Module, train: Any, **options: Any) -> Any:
+    """Three epochs at lr 1e-2 on ``train``, validated on one seeded batch, no early stop."""
+    return fit_explainer(
+        clf,
+        net,
+        train,
+        _data(1, seed=1),
+        epochs=3,
+        lr=1e-2,
+        patience=None,
+        progress=False,
+        **options,
+    )
+
+
 def test_training_leaves_the_classifier_alone_and_lowers_the_loss(tmp_path: Path) -> None:
     clf, net = _nets()
     clf.conv.weight.requires_grad_(True)
     before = _snapshot(clf)
-    log = fit_explainer(
-        clf,
-        net,
-        _data(),
-        _data(1, seed=1),
-        epochs=3,
-        lr=1e-2,
-        progress=False,
-        patience=None,
-        checkpoint=tmp_path / "c.pt",
-    )
+    log = _fit_three_epochs(clf, net, _data(), checkpoint=tmp_path / "c.pt")
     after = _snapshot(clf)
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
     assert before[1:] == after[1:]
@@ -110,37 +116,14 @@ class _Stopping(list):
 def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     ckpt = tmp_path / "run.pt"
     clf, full = _nets()
-    reference = fit_explainer(
-        clf, full, _data(), _data(1, seed=1), epochs=3, lr=1e-2, patience=None, progress=False
-    )
+    reference = _fit_three_epochs(clf, full, _data())
     clf, net = _nets()
     with pytest.raises(_Interrupt):
-        fit_explainer(
-            clf,
-            net,
-            _Stopping(_data(), stop=3),
-            _data(1, seed=1),
-            epochs=3,
-            lr=1e-2,
-            patience=None,
-            progress=False,
-            checkpoint=ckpt,
-        )
+        _fit_three_epochs(clf, net, _Stopping(_data(), stop=3), checkpoint=ckpt)
     finished = torch.load(ckpt, weights_only=True)["history"]
     assert [h["epoch"] for h in finished] == [1.0, 2.0]
     clf, resumed_net = _nets(seed=123)  # fresh weights: everything must come from the file
-    log = fit_explainer(
-        clf,
-        resumed_net,
-        _data(),
-        _data(1, seed=1),
-        epochs=3,
-        lr=1e-2,
-        patience=None,
-        progress=False,
-        checkpoint=ckpt,
-        resume=True,
-    )
+    log = _fit_three_epochs(clf, resumed_net, _data(), checkpoint=ckpt, resume=True)
     assert log.resumed_from == 2
     assert [h["epoch"] for h in log.history] == [1.0, 2.0, 3.0]
     for ours, theirs in zip(log.history, reference.history):
