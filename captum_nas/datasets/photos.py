@@ -352,7 +352,7 @@ def render_photos(
     Example:
         >>> batch = render_photos(4, seed=0)
         >>> batch.labels.tolist()
-        [285, 967, 665, 657]
+        [285, 967, 665, 285]
     """
     if isinstance(indices, bool):
         raise TypeError("`indices` must be an int, a sequence of ints or a tensor, got bool")
