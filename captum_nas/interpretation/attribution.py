@@ -103,8 +103,10 @@ def coverage_count(conv: nn.Conv2d, input_shape: tuple[int, int], like: Tensor) 
     """How many output positions of ``conv`` see each input pixel: (1, 1, H, W), >= 1.
 
     Example:
+        >>> from torch import nn
+        >>> x = torch.zeros(1, 1, 4, 4)     # only its dtype and device are used
         >>> coverage_count(nn.Conv2d(1, 1, 3, stride=2, padding=1), (4, 4), x)[0, 0, 0]
-        tensor([1., 2., 1., 2.])
+        tensor([1., 2., 1., 1.])
     """
     h, w = input_shape
     stride = conv.stride
