@@ -351,7 +351,7 @@ def render_photos(
 
     Example:
         >>> batch = render_photos(4, seed=0)
-        >>> batch.labels.tolist()
+        >>> batch.labels.tolist()        # targets cycle over cat, espresso, moped
         [285, 967, 665, 285]
     """
     if isinstance(indices, bool):
