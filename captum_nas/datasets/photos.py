@@ -351,8 +351,8 @@ def render_photos(
 
     Example:
         >>> batch = render_photos(4, seed=0)
-        >>> batch.labels.tolist()
-        [285, 967, 665, 657]
+        >>> batch.labels.tolist()        # targets cycle over cat, espresso, moped
+        [285, 967, 665, 285]
     """
     if isinstance(indices, bool):
         raise TypeError("`indices` must be an int, a sequence of ints or a tensor, got bool")

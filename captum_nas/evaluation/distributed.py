@@ -23,9 +23,18 @@ a deadline (``timeout_s``), so nothing hangs forever. Rank 0 shows one progress 
 the whole job, fed by a counter in the store.
 
 Example:
-    >>> with Job.start("cpu") as job:
-    ...     report = evaluate_distributed(model, batches, fns, segs, pool=p, job=job)
-    >>> # report on rank 0, None on the others
+    >>> from captum_nas.evaluation import attribution_fn
+    >>> from captum_nas.pooling import segment_pool
+    >>> batches = [EvalBatch(images, labels, boxes=[torch.tensor([[8, 8, 24, 24]])] * 2)] * 2
+    >>> fns = {"saliency": attribution_fn("saliency", model)}
+    >>> segs = {"none": None}
+    >>> p = lambda maps, segments: segment_pool(maps, segments).map
+    >>> with Job.start("cpu") as job:      # one process here; under torchrun, one per rank
+    ...     report = evaluate_distributed(
+    ...         model, batches, fns, segs, pool=p, job=job, progress=False, curves=False
+    ...     )
+    >>> job.world_size, report.n_images   # report on rank 0, None on the others
+    (1, 4)
 """
 
 from __future__ import annotations

@@ -198,8 +198,18 @@ def evaluate_batch(
         One :data:`ImageRecord` per image, in batch order.
 
     Example:
-        >>> records = evaluate_batch(model, batch, {"saliency": fn}, {"none": None}, pool=p)
+        >>> from captum_nas.evaluation import attribution_fn
+        >>> from captum_nas.pooling import segment_pool
+        >>> batch = EvalBatch(images, labels, boxes=[torch.tensor([[8, 8, 24, 24]])] * 2)
+        >>> fn = attribution_fn("saliency", model)
+        >>> p = lambda maps, segments: segment_pool(maps, segments).map
+        >>> methods, segmenters = {"saliency": fn}, {"none": None}
+        >>> records = evaluate_batch(model, batch, methods, segmenters, pool=p, curves=False)
+        >>> len(records), sorted(records[0])
+        (2, ['batch', 'label', 'name', 'position', 'prediction', 'results'])
         >>> report = aggregate(records)
+        >>> report.n_images, report.rows[0]["method"], report.rows[0]["segmenter"]
+        (2, 'saliency', 'none')
     """
     check_evaluation_options(methods, segmenters, target=target, ground_truth=ground_truth)
     if device is not None:

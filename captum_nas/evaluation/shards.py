@@ -10,9 +10,14 @@ ones; different settings are an error (never a report mixing two configurations)
 Any number of processes may write to one store (each batch has one owner).
 
 Example:
-    >>> store = ShardStore("outputs/evaluate/shards", {"methods": ["saliency"], "n": 8})
-    >>> store.prepare(resume=True)
-    >>> store.has(0) or store.save(0, records)
+    >>> import tempfile
+    >>> records = [{"batch": 0, "position": 0, "label": 3, "results": {}}]  # evaluate_batch's
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = ShardStore(f"{tmp}/shards", {"methods": ["saliency"], "n": 8})
+    ...     store.prepare(resume=True)
+    ...     store.has(0) or store.save(0, records)
+    ...     store.indices(), store.load(0) == records
+    ([0], True)
 """
 
 from __future__ import annotations

@@ -75,9 +75,15 @@ class ExplainerAttribution(Attribution):
         explainer: the Explainer, ``(N, C, H, W)`` -> mask logits ``(N, K, H, W)``.
 
     Example:
-        >>> attr = ExplainerAttribution(classifier, load_explainer(path))
+        >>> from captum_nas.attr.superpixel import SuperpixelAttribution
+        >>> explainer = ExplainerNet(5)       # untrained here; a trained one: load_explainer(path)
+        >>> attr = ExplainerAttribution(model, explainer)
         >>> masks = attr.attribute(images, target=labels)   # images.shape, values in (0, 1)
+        >>> masks.shape, bool(masks.min() > 0), bool(masks.max() < 1)
+        (torch.Size([2, 3, 32, 32]), True, True)
         >>> pooled = SuperpixelAttribution(attr).attribute(images, target=labels)
+        >>> pooled.shape
+        torch.Size([2, 3, 32, 32])
     """
 
     def __init__(self, forward_func: nn.Module, explainer: nn.Module) -> None:

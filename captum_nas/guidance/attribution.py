@@ -33,8 +33,10 @@ class GuidedLRP(Attribution):
         alpha: alpha of the alpha-beta rule.
 
     Example:
+        >>> from captum_nas.attr.superpixel import SuperpixelAttribution
         >>> lrp = GuidedLRP(model)
-        >>> attr = lrp.attribute(images, target=labels)      # images' shape
+        >>> lrp.attribute(images, target=labels).shape      # images' shape
+        torch.Size([2, 3, 32, 32])
         >>> pooled = SuperpixelAttribution(GuidedLRP(model)).attribute(images, target=labels)
     """
 

@@ -25,10 +25,14 @@ unsupported layer raises a ``TypeError`` naming it, and a forward that is not su
 chain (a functional residual, a layer used twice) raises a ``ValueError``.
 
 Example:
+    >>> import torch.nn.functional as F
     >>> decoder = LRPDecoder(model)                       # LRP-epsilon, bias detached
     >>> out = decoder(images)                             # all classes
     >>> out.heatmaps.shape                                # (N, n_classes, H, W)
+    torch.Size([2, 5, 32, 32])
+    >>> pixel_labels = torch.randint(0, 5, (2, 32, 32))   # a class for every pixel
     >>> loss = F.cross_entropy(out.heatmaps, pixel_labels)  # trains the classifier
+    >>> loss.backward()
 """
 
 from __future__ import annotations
@@ -435,8 +439,9 @@ class LRPDecoder(nn.Module):
         >>> decoder = LRPDecoder(model, epsilon=1e-6)
         >>> out = decoder(images, classes=[0, 3])   # heatmaps of classes 0 and 3
         >>> out.heatmaps.shape
-        torch.Size([N, 2, H, W])
-        >>> decoder(images, target=labels).heatmaps[:, 0]   # one class per image
+        torch.Size([2, 2, 32, 32])
+        >>> decoder(images, target=labels).heatmaps.shape   # one class per image
+        torch.Size([2, 1, 32, 32])
     """
 
     def __init__(
@@ -629,6 +634,7 @@ def lrp_heatmaps(
 
     Example:
         >>> maps = lrp_heatmaps(model, images)          # every class
-        >>> maps.sum((2, 3))                            # close to the logits (no biases)
+        >>> maps.shape
+        torch.Size([2, 5, 32, 32])
     """
     return LRPDecoder(model, **options)(inputs, classes).heatmaps

@@ -45,7 +45,9 @@ def pixel_labels(
         Long tensor (N, H, W): 0 background, ``labels[i] + 1`` on the mask.
 
     Example:
-        >>> pixel_labels(batch.part_masks, batch.labels, labelled=torch.arange(8) < 2)
+        >>> masks = torch.tensor([[[1, 0], [0, 0]], [[0, 1], [1, 1]]])
+        >>> pixel_labels(masks, labels, labelled=torch.tensor([True, False])).tolist()
+        [[[1, 0], [0, 0]], [[-1, -1], [-1, -1]]]
     """
     check_tensor(masks, "masks")
     check_tensor(labels, "labels")
@@ -115,7 +117,12 @@ def heatmap_segmentation_loss(
         pixel is labelled).
 
     Example:
-        >>> loss = heatmap_segmentation_loss(out.heatmaps, pixel_labels(masks, y), scale=4096)
+        >>> heatmaps = torch.randn(2, 5, 8, 8, requires_grad=True)   # e.g. LRPDecoder's
+        >>> masks = torch.zeros(2, 8, 8)
+        >>> masks[:, 2:6, 2:6] = 1
+        >>> loss = heatmap_segmentation_loss(heatmaps, pixel_labels(masks, labels), scale=4096)
+        >>> loss.dim(), loss.requires_grad
+        (0, True)
     """
     check_tensor(heatmaps, "heatmaps")
     check_tensor(labels, "labels")

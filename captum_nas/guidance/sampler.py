@@ -47,8 +47,13 @@ class MixedBatchSampler(Sampler[list[int]]):
         drop_last: drop a last incomplete batch.
 
     Example:
+        >>> from torch.utils.data import DataLoader, TensorDataset
         >>> sampler = MixedBatchSampler(range(10), range(10, 1000), 32, labelled_per_batch=8)
+        >>> dataset = TensorDataset(torch.arange(1000))
         >>> loader = DataLoader(dataset, batch_sampler=sampler)
+        >>> (first,) = next(iter(loader))
+        >>> len(first), int((first < 10).sum())     # 8 of the 32 are pixel-labelled
+        (32, 8)
     """
 
     def __init__(

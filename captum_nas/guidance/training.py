@@ -116,8 +116,17 @@ def guided_backward(
         A :class:`StepResult` (the batch-mean losses).
 
     Example:
+        >>> from captum_nas.guidance.losses import pixel_labels
+        >>> decoder = LRPDecoder(model)
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        >>> masks = torch.zeros(2, 32, 32)
+        >>> masks[:, 8:24, 8:24] = 1
+        >>> targets = pixel_labels(masks, labels)
         >>> optimizer.zero_grad()
-        >>> result = guided_backward(decoder, x, y, targets, GuidanceConfig(memory_saving=True))
+        >>> cfg = GuidanceConfig(memory_saving=True)
+        >>> result = guided_backward(decoder, images, labels, targets, cfg)
+        >>> model.fc.weight.grad is not None
+        True
         >>> optimizer.step()
     """
     cfg = config or GuidanceConfig()

@@ -103,8 +103,10 @@ def coverage_count(conv: nn.Conv2d, input_shape: tuple[int, int], like: Tensor) 
     """How many output positions of ``conv`` see each input pixel: (1, 1, H, W), >= 1.
 
     Example:
+        >>> from torch import nn
+        >>> x = torch.zeros(1, 1, 4, 4)     # only its dtype and device are used
         >>> coverage_count(nn.Conv2d(1, 1, 3, stride=2, padding=1), (4, 4), x)[0, 0, 0]
-        tensor([1., 2., 1., 2.])
+        tensor([1., 2., 1., 1.])
     """
     h, w = input_shape
     stride = conv.stride
@@ -193,10 +195,19 @@ class RelevantFeatures(Attribution):
         fix_stride: remove the checkerboard of strided convolutions (see module doc).
 
     Example:
-        >>> selector = RelevantFeatureSelector.load("selector.pt")
+        >>> from captum_nas.interpretation import ChannelEnergy
+        >>> energy = ChannelEnergy(model, ["layer1", "layer2"])
+        >>> x, y = torch.rand(10, 3, 32, 32), torch.arange(5).repeat(2)
+        >>> selector = RelevantFeatureSelector(max_per_class=5).fit(
+        ...     energy(x), y, layout=energy.layout
+        ... )                                                  # or RelevantFeatureSelector.load
         >>> explainer = RelevantFeatures(model, selector)
         >>> attr = explainer.attribute(images, top_n=3)        # images' shape, in [0, 1]
-        >>> explainer.top_features(images)                     # which channels were used
+        >>> attr.shape, bool(attr.min() >= 0), bool(attr.max() <= 1)
+        (torch.Size([2, 3, 32, 32]), True, True)
+        >>> indices, relevance = explainer.top_features(images)  # which channels were used
+        >>> indices.shape
+        torch.Size([2, 3])
     """
 
     def __init__(

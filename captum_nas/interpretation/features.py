@@ -148,9 +148,11 @@ class ChannelEnergy:
         input_shape: (C, H, W) of one image, used only when ``layers`` is ``None``.
 
     Example:
-        >>> energy = ChannelEnergy(model, ["layer3", "layer4"])
-        >>> energy(images).shape          # (N, C_layer3 + C_layer4)
-        >>> energy.layout.locate(70)      # ('layer4', 6)
+        >>> energy = ChannelEnergy(model, ["layer1", "layer2"])
+        >>> energy(images).shape          # (N, C_layer1 + C_layer2)
+        torch.Size([2, 48])
+        >>> energy.layout.locate(20)
+        ('layer2', 4)
     """
 
     def __init__(

@@ -147,8 +147,18 @@ def interpretation_figure(
         A matplotlib ``Figure``.
 
     Example:
-        >>> fig = interpretation_figure(explainer, batch.images, display=denormalize)
-        >>> fig.savefig("interpretation.png")
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from captum_nas.interpretation import ChannelEnergy, RelevantFeatureSelector
+        >>> energy = ChannelEnergy(model, ["layer1", "layer2"])
+        >>> x, y = torch.rand(10, 3, 32, 32), torch.arange(5).repeat(2)
+        >>> selector = RelevantFeatureSelector(max_per_class=5).fit(
+        ...     energy(x), y, layout=energy.layout
+        ... )
+        >>> explainer = RelevantFeatures(model, selector)
+        >>> fig = interpretation_figure(explainer, x, classes=[0, 3], max_features=2, top_k=2)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     fig.savefig(Path(tmp) / "interpretation.png")
     """
     views = feature_views(
         explainer, images, classes=classes, max_features=max_features, top_k=top_k, display=display

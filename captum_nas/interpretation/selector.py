@@ -94,10 +94,20 @@ class RelevantFeatureSelector:
         tol: FISTA stopping tolerance.
 
     Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> energy = ChannelEnergy(model, ["layer1", "layer2"])
+        >>> x, y = torch.rand(10, 3, 32, 32), torch.arange(5).repeat(2)   # every class twice
         >>> selector = RelevantFeatureSelector(alpha=0.01, max_per_class=5)
-        >>> selector.fit(features, labels, layout=energy.layout)
-        >>> selector.relevant(3)     # [RelevantFeature(index=.., layer='layer4', ...), ...]
-        >>> selector.save("selector.pt"); RelevantFeatureSelector.load("selector.pt")
+        >>> selector.fit(energy(x), y, layout=energy.layout)  # doctest: +ELLIPSIS
+        RelevantFeatureSelector(alpha=0.01, 5 classes, ... relevant features)
+        >>> relevant = selector.relevant(3)   # [RelevantFeature(index=.., layer=.., ...), ...]
+        >>> 1 <= len(relevant) <= 5, relevant[0].layer in ("layer1", "layer2")
+        (True, True)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = selector.save(Path(tmp) / "selector.pt")
+        ...     RelevantFeatureSelector.load(path).n_classes
+        5
     """
 
     def __init__(

@@ -459,8 +459,12 @@ def pxap_histograms(
         thresholds in the maps' working dtype.
 
     Example:
+        >>> maps = torch.tensor([[[0.9, 0.1], [0.8, 0.3]], [[0.2, 0.7], [0.6, 0.4]]])
+        >>> masks = torch.tensor([[[1, 0], [0, 1]], [[0, 1], [1, 0]]])
         >>> pos, neg, thr = pxap_histograms(maps, masks)
-        >>> pxap_from_histograms(pos.sum(0), neg.sum(0), thr).score  # == pxap(maps, masks).score
+        >>> score = pxap_from_histograms(pos.sum(0), neg.sum(0), thr).score
+        >>> bool(torch.isclose(score, pxap(maps, masks).score))
+        True
     """
     m = check_maps(maps)
     gt = check_masks(masks, "masks", like=m, nonempty=False)

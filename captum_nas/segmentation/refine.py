@@ -37,7 +37,7 @@ def rgb_to_lab(images: Tensor) -> Tensor:
         (N, 3, H, W) with L in [0, 100] and a, b in about [-128, 127].
 
     Example:
-        >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()
+        >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()  # doctest: +NORMALIZE_WHITESPACE
         tensor([100., 0., 0.])
     """
     x = images.float().clamp(0.0, 1.0)
