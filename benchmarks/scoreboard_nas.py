@@ -128,7 +128,7 @@ def cached_maps(
             out[name] = torch.load(path, weights_only=True)
             continue
         try:
-            fn = attribution_fn(name, model, n_steps=n_steps, internal_batch_size=32)
+            fn = attribution_fn(name, model, n_steps=n_steps)
             parts = [
                 fn(x[i : i + batch], labels[i : i + batch])
                 for i in tqdm(range(0, len(x), batch), desc=f"{path.stem}")

@@ -189,6 +189,34 @@ def figure(path: Path, indices: tuple[int, ...] = (0, 2, 4, 8, 13)) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _score_first(
+    label: str,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    batch: Any,
+    n: int,
+    k: int,
+    normalizer: Normalizer,
+    segmenters: list[str],
+    cache: Path,
+    n_steps: int,
+) -> list[dict[str, Any]]:
+    """Maps of all rendered images (cached), then the table rows of the first ``n``."""
+    maps = cached_maps(model, x, batch.labels, TABLE_METHODS, cache, n_steps=n_steps)
+    return run_set(
+        label,
+        model,
+        x[:n],
+        {name: m[:n] for name, m in maps.items()},
+        [b.reshape(1, 4) for b in batch.boxes[:n]],
+        batch.object_masks[:n],
+        k,
+        normalizer,
+        segmenters,
+        cache.with_name(f"{cache.name}_first{n}"),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the table; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -209,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     from captum_nas.models import reference_model
     from captum_nas.models.pretrained import efficientnet_lite0
 
+    args.out.mkdir(parents=True, exist_ok=True)  # the segment and map caches go there
     rows: list[dict[str, Any]] = []
     sets = args.sets.split(",")
     segs = [s.strip() for s in args.segmenters.split(",") if s.strip()]
@@ -216,55 +245,24 @@ def main(argv: list[str] | None = None) -> int:
         lite = efficientnet_lite0()
         pb = render_photos(range(args.maps_photos), seed=args.seed)
         px = PHOTOS_NORMALIZER(pb.images)
-        cache = args.out / f"photos_{args.maps_photos}_steps{args.n_steps}"
-        maps = cached_maps(lite, px, pb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
-        n = args.n_photos
-        maps = {k: v[:n] for k, v in maps.items()}
-        px = px[:n]
-        boxes = [b.reshape(1, 4) for b in pb.boxes[:n]]
-        cache = cache.with_name(f"{cache.name}_first{n}")
-        label = f"photos ({args.n_photos} composites, EfficientNet-Lite0, K={K_PHOTOS})"
-        rows += run_set(
-            label,
-            lite,
-            px,
-            maps,
-            boxes,
-            pb.object_masks[:n],
-            K_PHOTOS,
-            PHOTOS_NORMALIZER,
-            segs,
-            cache,
-        )
+        rows += _score_first(
+            f"photos ({args.n_photos} composites, EfficientNet-Lite0, K={K_PHOTOS})",
+            lite, px, pb, args.n_photos, K_PHOTOS, PHOTOS_NORMALIZER, segs,
+            args.out / f"photos_{args.maps_photos}_steps{args.n_steps}", args.n_steps,
+        )  # fmt: skip
     if "flowers" in sets:
         ref = reference_model("single")
         fb = render_flowers(
             range(args.maps_flowers), split="test", seed=args.seed, image_size=128, normalize=False
         )
         fx = FLOWERS_NORMALIZER(fb.images)
-        cache = args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}"
-        maps = cached_maps(ref, fx, fb.labels, TABLE_METHODS, cache, n_steps=args.n_steps)
-        n = args.n_flowers
-        maps = {k: v[:n] for k, v in maps.items()}
-        fx = fx[:n]
-        boxes = [b.reshape(1, 4) for b in fb.boxes[:n]]
-        cache = cache.with_name(f"{cache.name}_first{n}")
-        label = f"flowers ({args.n_flowers} test images, reference CNN, K={K_FLOWERS})"
-        rows += run_set(
-            label,
-            ref,
-            fx,
-            maps,
-            boxes,
-            fb.object_masks[:n],
-            K_FLOWERS,
-            FLOWERS_NORMALIZER,
-            segs,
-            cache,
-        )
+        rows += _score_first(
+            f"flowers ({args.n_flowers} test images, reference CNN, K={K_FLOWERS})",
+            ref, fx, fb, args.n_flowers, K_FLOWERS, FLOWERS_NORMALIZER, segs,
+            args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}", args.n_steps,
+        )  # fmt: skip
     text = markdown(rows)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text(text + "\n")
     (args.out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.out}/table.md and table.json", file=sys.stderr)
