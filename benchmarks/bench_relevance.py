@@ -129,8 +129,8 @@ def _row(
             target,
             segments=seg,
             order="morf",
-            baseline="zeros",
-            batch_size=batch_size,
+            baselines="zeros",
+            max_examples_per_batch=batch_size,
         )
         ratio = res.scores[:, 1:] / res.scores[:, :1]
         return (res.n_units.double() - torch.trapezoid(ratio.double(), dim=1)).cpu()
