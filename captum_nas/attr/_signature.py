@@ -113,9 +113,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def with_options(fn: _F) -> _F:
-    """Show ``fn``'s ``**options`` expanded to ``inspect.signature`` and ``help()``."""
-    fn.__signature__ = expanded_signature(fn)  # type: ignore[attr-defined]
-    return fn
+    """Check calls of ``fn`` against its signature with ``**options`` expanded (an
+    unknown option is a ``TypeError`` naming it) and show that signature to
+    ``inspect.signature`` and ``help()``."""
+    sig = expanded_signature(fn)
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        sig.bind(*args, **kwargs)
+        return fn(*args, **kwargs)
+
+    checked.__signature__ = sig  # type: ignore[attr-defined]
+    return checked  # type: ignore[return-value]
 
 
 _ATTRIBUTE_DOC = """Captum's ``{captum}.attribute``, then one value per segment.
