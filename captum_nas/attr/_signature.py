@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import textwrap
 from collections.abc import Callable, Mapping
 from typing import (
     TYPE_CHECKING,
@@ -132,7 +133,7 @@ _ATTRIBUTE_DOC = """Captum's ``{captum}.attribute``, then one value per segment.
 Args:
     inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
         1-tuple, the Captum way).
-    {params}: as in ``captum.attr.{captum}.attribute``, in the same order.
+{params}
     feature_mask: {feature_mask} segment ids (N, 1, H, W), (1, 1, H, W) or
         (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
         ``feature_mask`` the Captum way); default: segment the inputs.
@@ -148,6 +149,12 @@ Returns:
     ``AttributionResult`` instead.
 """
 _OUR_OPTIONS = ("feature_mask", "segments", "return_segments", "return_result")
+_OPTION_NAMES = set(PoolingOptions.__annotations__)
+
+
+def _wrapped(arg_line: str) -> str:
+    """One entry of an ``Args`` section, wrapped and indented."""
+    return textwrap.fill(arg_line, 84, initial_indent="    ", subsequent_indent="        ")
 
 
 def attribute_doc(captum: str, sig: inspect.Signature, *, segment_level: bool) -> str:
@@ -155,10 +162,26 @@ def attribute_doc(captum: str, sig: inspect.Signature, *, segment_level: bool) -
     params = [p for p in sig.parameters if p not in ("self", "inputs", *_OUR_OPTIONS)]
     return _ATTRIBUTE_DOC.format(
         captum=captum,
-        params=", ".join(params),
+        params=_wrapped(f"{', '.join(params)}: as in ``captum.attr.{captum}.attribute``."),
         feature_mask="Captum's argument, here the" if segment_level else "precomputed",
         returned="The signed per-segment values" if segment_level else "The pooled map",
     )
+
+
+def class_doc(doc: str | None, captum: str, init: inspect.Signature) -> str:
+    """A NAS* class's docstring with its ``Args`` written out: Captum's constructor
+    arguments (unless the class describes them itself), then our keyword-only options."""
+    text = inspect.cleandoc(doc or "")
+    params = [p for p in init.parameters.values() if p.name != "self"]
+    options = ", ".join(p.name for p in params if p.name in _OPTION_NAMES)
+    ours = _wrapped(
+        f"{options}: keyword-only, as in :class:`~captum_nas.attr.SuperpixelAttribution`."
+    )
+    if "\nArgs:\n" not in text:
+        captum_args = ", ".join(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
+        text += f"\n\nArgs:\n    {captum_args}: as in ``captum.attr.{captum}``."
+    body, example, rest = text.partition("\n\nExample:")
+    return f"{body}\n{ours}{example}{rest}\n"
 
 
 class BoundAttribute(Protocol[P]):

@@ -28,8 +28,9 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from captum._utils.typing import BaselineType, TargetType
 from captum.attr import (
@@ -56,6 +57,7 @@ from captum_nas.attr._signature import (
     PoolingOptions,
     attribute_doc,
     captum_attribute,
+    class_doc,
     with_options,
 )
 from captum_nas.attr.superpixel import SuperpixelAttribution
@@ -80,21 +82,22 @@ class CaptumSuperpixelMethod(SuperpixelAttribution):
         super().__init__(self.captum_class(forward_func), **options)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give every class's ``attribute`` its own docstring (its Captum class's name)."""
+        """Write out the docstrings of every class with a :attr:`captum_class`: its
+        ``Args`` and its ``attribute``'s (with the Captum class's name)."""
         super().__init_subclass__(**kwargs)
-        method = cls.attribute
-        if "captum_class" not in cls.__dict__ or not hasattr(method, "__signature__"):
+        if "captum_class" not in cls.__dict__:
             return
-        sig = method.__signature__
+        captum = cls.captum_class.__name__
+        cls.__doc__ = class_doc(cls.__doc__, captum, inspect.signature(cls.__init__))
+        method = cls.attribute
+        sig = inspect.signature(method)
 
         @functools.wraps(method)
         def attribute(self: Any, *args: Any, **kwargs: Any) -> Any:
             return method(self, *args, **kwargs)
 
         attribute.__signature__ = sig  # type: ignore[attr-defined]
-        attribute.__doc__ = attribute_doc(
-            cls.captum_class.__name__, sig, segment_level=cls._segments_as_feature_mask
-        )
+        attribute.__doc__ = attribute_doc(captum, sig, segment_level=cls._segments_as_feature_mask)
         cls.attribute = attribute  # type: ignore[method-assign]
 
     def _method_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +127,20 @@ class _ModelMethod(CaptumSuperpixelMethod):
         super().__init__(model, **options)
 
 
+class _MultiplierMethod(CaptumSuperpixelMethod):
+    """A Captum class whose constructor takes ``(forward_func, multiply_by_inputs)``."""
+
+    @with_options
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        multiply_by_inputs: bool = True,
+        **options: Unpack[PoolingOptions],
+    ) -> None:
+        attribution = cast(Any, self.captum_class)(forward_func, multiply_by_inputs)
+        SuperpixelAttribution.__init__(self, attribution, **options)
+
+
 def _layer(model: Any, layer: Any) -> nn.Module:
     if isinstance(layer, str):
         if not isinstance(model, nn.Module):
@@ -134,29 +151,14 @@ def _layer(model: Any, layer: Any) -> nn.Module:
     return layer
 
 
-class NASIntegratedGradients(CaptumSuperpixelMethod):
+class NASIntegratedGradients(_MultiplierMethod):
     """``captum.attr.IntegratedGradients`` pooled over superpixels.
 
     With ``pooling="contribution"`` the region contributions add up to the output
     difference to the baseline, and the convergence delta is Captum's.
-
-    Args:
-        forward_func, multiply_by_inputs: as in ``captum.attr.IntegratedGradients``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
     """
 
     captum_class = IntegratedGradients
-
-    @with_options
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        multiply_by_inputs: bool = True,
-        **options: Unpack[PoolingOptions],
-    ) -> None:
-        SuperpixelAttribution.__init__(
-            self, IntegratedGradients(forward_func, multiply_by_inputs), **options
-        )
 
     @captum_attribute
     def attribute(
@@ -176,10 +178,6 @@ class NASIntegratedGradients(CaptumSuperpixelMethod):
 class NASSaliency(CaptumSuperpixelMethod):
     """``captum.attr.Saliency`` pooled over superpixels: the gradient-weighted
     superpixels of Hartley et al. (2019).
-
-    Args:
-        forward_func: as in ``captum.attr.Saliency``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
     """
 
     captum_class = Saliency
@@ -196,23 +194,13 @@ class NASSaliency(CaptumSuperpixelMethod):
 
 
 class NASInputXGradient(_TargetMethod):
-    """``captum.attr.InputXGradient`` pooled over superpixels.
-
-    Args:
-        forward_func: as in ``captum.attr.InputXGradient``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.InputXGradient`` pooled over superpixels."""
 
     captum_class = InputXGradient
 
 
 class NASDeepLift(CaptumSuperpixelMethod):
-    """``captum.attr.DeepLift`` pooled over superpixels.
-
-    Args:
-        model, multiply_by_inputs, eps: as in ``captum.attr.DeepLift``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.DeepLift`` pooled over superpixels."""
 
     captum_class = DeepLift
 
@@ -240,12 +228,7 @@ class NASDeepLift(CaptumSuperpixelMethod):
 
 
 class NASDeepLiftShap(CaptumSuperpixelMethod):
-    """``captum.attr.DeepLiftShap`` pooled over superpixels (``baselines`` required).
-
-    Args:
-        model, multiply_by_inputs: as in ``captum.attr.DeepLiftShap``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.DeepLiftShap`` pooled over superpixels (``baselines`` required)."""
 
     captum_class = DeepLiftShap
 
@@ -268,26 +251,10 @@ class NASDeepLiftShap(CaptumSuperpixelMethod):
     ) -> Any: ...
 
 
-class NASGradientShap(CaptumSuperpixelMethod):
-    """``captum.attr.GradientShap`` pooled over superpixels (``baselines`` required).
-
-    Args:
-        forward_func, multiply_by_inputs: as in ``captum.attr.GradientShap``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+class NASGradientShap(_MultiplierMethod):
+    """``captum.attr.GradientShap`` pooled over superpixels (``baselines`` required)."""
 
     captum_class = GradientShap
-
-    @with_options
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        multiply_by_inputs: bool = True,
-        **options: Unpack[PoolingOptions],
-    ) -> None:
-        SuperpixelAttribution.__init__(
-            self, GradientShap(forward_func, multiply_by_inputs), **options
-        )
 
     @captum_attribute
     def attribute(
@@ -304,34 +271,19 @@ class NASGradientShap(CaptumSuperpixelMethod):
 
 
 class NASGuidedBackprop(_TargetMethod, _ModelMethod):
-    """``captum.attr.GuidedBackprop`` pooled over superpixels.
-
-    Args:
-        model: as in ``captum.attr.GuidedBackprop``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.GuidedBackprop`` pooled over superpixels."""
 
     captum_class = GuidedBackprop
 
 
 class NASDeconvolution(_TargetMethod, _ModelMethod):
-    """``captum.attr.Deconvolution`` pooled over superpixels.
-
-    Args:
-        model: as in ``captum.attr.Deconvolution``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.Deconvolution`` pooled over superpixels."""
 
     captum_class = Deconvolution
 
 
 class NASLRP(_ModelMethod):
-    """``captum.attr.LRP`` pooled over superpixels.
-
-    Args:
-        model: as in ``captum.attr.LRP``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.LRP`` pooled over superpixels."""
 
     captum_class = LRP
 
@@ -348,12 +300,7 @@ class NASLRP(_ModelMethod):
 
 
 class NASOcclusion(CaptumSuperpixelMethod):
-    """``captum.attr.Occlusion`` pooled over superpixels.
-
-    Args:
-        forward_func: as in ``captum.attr.Occlusion``.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
-    """
+    """``captum.attr.Occlusion`` pooled over superpixels."""
 
     captum_class = Occlusion
 
@@ -447,7 +394,6 @@ class NASGradCam(CaptumSuperpixelMethod):
             (and its gradient) into (N, C, h, w), like pytorch-grad-cam's
             ``reshape_transform`` (e.g. drop the class token, reshape to (N, h, w, D),
             permute to (N, D, h, w)). ``None``: Captum's ``LayerGradCam`` as it is.
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
 
     Example:
         >>> def tokens_to_grid(t):                      # (N, 1 + 14 * 14, D) -> (N, D, 14, 14)
@@ -510,7 +456,6 @@ class NASGuidedGradCam(CaptumSuperpixelMethod):
     Args:
         model, layer, device_ids: as in ``captum.attr.GuidedGradCam`` (``layer`` may be
             a dotted name of a submodule).
-        **options: :class:`~captum_nas.attr._signature.PoolingOptions`.
     """
 
     captum_class = GuidedGradCam

@@ -156,10 +156,6 @@ class NASFeatureAblation(_SegmentMaskMethod):
 
     Returns the signed value of every segment (the segments are Captum's
     ``feature_mask``), repeated over the segment's pixels and channels; no pooling.
-
-    Args:
-        forward_func: as in ``captum.attr.FeatureAblation``.
-        **options: :class:`~captum_nas.attr._signature.SegmenterOptions`.
     """
 
     captum_class = FeatureAblation
@@ -182,10 +178,6 @@ class NASShapleyValueSampling(_SegmentMaskMethod):
     """``captum.attr.ShapleyValueSampling`` with one feature per segment (batched).
 
     Returns the signed value of every segment, repeated over its pixels and channels.
-
-    Args:
-        forward_func: as in ``captum.attr.ShapleyValueSampling``.
-        **options: :class:`~captum_nas.attr._signature.SegmenterOptions`.
     """
 
     captum_class = ShapleyValueSampling
@@ -210,10 +202,6 @@ class NASKernelShap(_SegmentMaskMethod):
     :class:`TorchLinearRegression` (weighted least squares, no scikit-learn).
 
     Returns the signed value of every segment, repeated over its pixels and channels.
-
-    Args:
-        forward_func: as in ``captum.attr.KernelShap``.
-        **options: :class:`~captum_nas.attr._signature.SegmenterOptions`.
     """
 
     captum_class = KernelShap
@@ -253,7 +241,6 @@ class NASLime(NASKernelShap):
             ``captum.attr.Lime``; ``interpretable_model`` defaults to
             :class:`TorchLinearRegression` with ``alpha=1.0`` (a ridge fit; no
             scikit-learn).
-        **options: :class:`~captum_nas.attr._signature.SegmenterOptions`.
     """
 
     captum_class = Lime
