@@ -17,7 +17,7 @@ weighted (ridge) least squares in torch, instead of Captum's scikit-learn defaul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -135,20 +135,14 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
         SuperpixelAttribution.__init__(self, attribution, **options)
         self.pooling = None
 
-    def _explain(
-        self,
-        inputs: Tensor | tuple[Tensor, ...],
-        target: Any,
-        additional_forward_args: Any,
-        method_kwargs: Mapping[str, Any],
-        **options: Any,
-    ) -> Any:
-        if method_kwargs.get("return_input_shape", True) is not True:
+    def _method_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Captum's arguments; ``return_input_shape`` must stay ``True``."""
+        if values.get("return_input_shape", True) is not True:
             raise ValueError(
                 f"`return_input_shape`: {type(self).__name__} returns a map of the inputs' "
-                f"shape (one value per segment); got {method_kwargs['return_input_shape']!r}"
+                f"shape (one value per segment); got {values['return_input_shape']!r}"
             )
-        return super()._explain(inputs, target, additional_forward_args, method_kwargs, **options)
+        return values
 
 
 class NASFeatureAblation(_SegmentMaskMethod):

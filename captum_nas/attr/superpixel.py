@@ -470,33 +470,23 @@ class SuperpixelAttribution(Attribution):
         self,
         inputs: Tensor | tuple[Tensor, ...],
         target: Any,
-        additional_forward_args: Any,
-        method_kwargs: Mapping[str, Any],
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None,
-        segments: Tensor | None,
-        return_convergence_delta: bool,
+        *run_args: Any,
         return_segments: bool,
         return_result: bool,
+        **run_options: Any,
     ) -> Any:
-        """The body of every ``attribute``: check our options, run, shape the output."""
+        """The body of every ``attribute``: check our options, run, shape the output.
+
+        ``run_args`` and ``run_options``: the rest of :meth:`_run`'s arguments."""
         for name, flag in (("return_result", return_result), ("return_segments", return_segments)):
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` must be a bool, got {describe(flag)}")
-        run, is_tuple = self._run(
-            inputs,
-            target,
-            additional_forward_args,
-            method_kwargs,
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-        )
+        run, is_tuple = self._run(inputs, target, *run_args, **run_options)
         return self._outputs(
             run,
             is_tuple,
             target,
-            return_convergence_delta=return_convergence_delta,
+            return_convergence_delta=run_options["return_convergence_delta"],
             return_segments=return_segments,
             return_result=return_result,
         )
