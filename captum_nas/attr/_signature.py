@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from typing import Unpack  # noqa: F401  (in the annotations of the NAS* classes)
 
 P = ParamSpec("P")
+#: Captum's ``inputs``: a tensor, or a tuple of them (here a 1-tuple of images)
+TensorOrTupleOfTensors = Union[Tensor, tuple[Tensor, ...]]  # noqa: UP007
 _In = TypeVar("_In", Tensor, tuple[Tensor, ...])
 #: what ``attribute`` returns: the map (a 1-tuple for tuple inputs), with the delta
 #: and/or the segments, or an :class:`AttributionResult`
@@ -107,7 +109,13 @@ def expanded_signature(fn: Callable[..., Any]) -> inspect.Signature:
         for p in inspect.signature(source).parameters.values()
         if p.name in keys.__annotations__
     ]
-    return sig.replace(parameters=[*params[:-1], *options])
+    # ``Literal[False]`` is for type checkers (``True`` goes through the overloads of
+    # :class:`BoundAttribute`); the function takes a bool
+    shown = [
+        p.replace(annotation="bool") if p.annotation == "Literal[False]" else p
+        for p in [*params[:-1], *options]
+    ]
+    return sig.replace(parameters=shown)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -219,6 +227,10 @@ class BoundAttribute(Protocol[P]):
     def __call__(
         self, inputs: _In, *args: Any, return_segments: bool, **kwargs: Any
     ) -> _Out[_In]: ...
+    @overload
+    def __call__(
+        self, inputs: _In, *args: Any, return_convergence_delta: bool, **kwargs: Any
+    ) -> _Out[_In]: ...
 
 
 class AttributeMethod(Generic[P]):
@@ -234,7 +246,7 @@ class AttributeMethod(Generic[P]):
 
 
 def captum_attribute(
-    fn: Callable[Concatenate[Any, Tensor | tuple[Tensor, ...], P], Any],
+    fn: Callable[Concatenate[Any, TensorOrTupleOfTensors, P], Any],
 ) -> AttributeMethod[P]:
     """Make a NAS* class's ``attribute`` from its signature (the body is not run).
 

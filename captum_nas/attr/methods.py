@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from captum._utils.typing import BaselineType, TargetType
 from captum.attr import (
@@ -55,6 +55,7 @@ from captum_nas._model_state import resolve_layer
 from captum_nas.attr._signature import (
     AttributeOptions,
     PoolingOptions,
+    TensorOrTupleOfTensors,
     attribute_doc,
     captum_attribute,
     class_doc,
@@ -64,8 +65,6 @@ from captum_nas.attr.superpixel import SuperpixelAttribution
 
 if TYPE_CHECKING:
     from typing import Unpack
-
-_Inputs = Tensor | tuple[Tensor, ...]
 
 
 class CaptumSuperpixelMethod(SuperpixelAttribution):
@@ -112,7 +111,7 @@ class _TargetMethod(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         target: TargetType = None,
         additional_forward_args: Any = None,
         **options: Unpack[AttributeOptions],
@@ -163,14 +162,14 @@ class NASIntegratedGradients(_MultiplierMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
         method: str = "gausslegendre",
         internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
+        return_convergence_delta: Literal[False] = False,
         **options: Unpack[AttributeOptions],
     ) -> Any: ...
 
@@ -185,7 +184,7 @@ class NASSaliency(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         target: TargetType = None,
         abs: bool = True,
         additional_forward_args: Any = None,
@@ -217,11 +216,11 @@ class NASDeepLift(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
+        return_convergence_delta: Literal[False] = False,
         custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
         **options: Unpack[AttributeOptions],
     ) -> Any: ...
@@ -241,11 +240,11 @@ class NASDeepLiftShap(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         target: TargetType = None,
         additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
+        return_convergence_delta: Literal[False] = False,
         custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
         **options: Unpack[AttributeOptions],
     ) -> Any: ...
@@ -259,13 +258,13 @@ class NASGradientShap(_MultiplierMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         n_samples: int = 5,
         stdevs: float | tuple[float, ...] = 0.0,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
+        return_convergence_delta: Literal[False] = False,
         **options: Unpack[AttributeOptions],
     ) -> Any: ...
 
@@ -290,10 +289,10 @@ class NASLRP(_ModelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
+        return_convergence_delta: Literal[False] = False,
         verbose: bool = False,
         **options: Unpack[AttributeOptions],
     ) -> Any: ...
@@ -307,7 +306,7 @@ class NASOcclusion(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
         strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
         baselines: BaselineType = None,
@@ -439,7 +438,7 @@ class NASGradCam(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         target: TargetType = None,
         additional_forward_args: Any = None,
         attribute_to_layer_input: bool = False,
@@ -474,7 +473,7 @@ class NASGuidedGradCam(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         target: TargetType = None,
         additional_forward_args: Any = None,
         interpolate_mode: str = "nearest",

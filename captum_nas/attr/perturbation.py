@@ -31,6 +31,7 @@ from captum_nas._validation import check_number
 from captum_nas.attr._signature import (
     SegmenterOptions,
     SegmentOptions,
+    TensorOrTupleOfTensors,
     captum_attribute,
     with_options,
 )
@@ -40,7 +41,6 @@ from captum_nas.attr.superpixel import SuperpixelAttribution
 if TYPE_CHECKING:
     from typing import Unpack
 
-_Inputs = Tensor | tuple[Tensor, ...]
 _FeatureMask = Tensor | tuple[Tensor, ...] | None
 
 
@@ -157,7 +157,7 @@ class NASFeatureAblation(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -179,7 +179,7 @@ class NASShapleyValueSampling(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -211,7 +211,7 @@ class NASKernelShap(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: _Inputs,
+        inputs: TensorOrTupleOfTensors,
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from captum_nas.attr import AttributionResult, NASGradCam, NASIntegratedGradients, NASLime
+from captum_nas.attr._signature import _Out
 
 m = torch.nn.Conv2d(3, 2, 1)
 x = torch.zeros(1, 3, 4, 4)
@@ -38,6 +39,9 @@ assert_type(
 )
 assert_type(NASLime(m).attribute(x, n_samples=3), Tensor)
 assert_type(NASGradCam(m, m, relu_attributions=False).attribute(x, 0, None, False, None), Tensor)
+flag = bool(x.sum() > 0)
+assert_type(ig.attribute(x, target=3, return_convergence_delta=flag), _Out[Tensor])
+assert_type(ig.attribute(x, target=3, return_result=flag), _Out[Tensor])
 ig.attribute(x, target=3, n_step=5)  # error: misspelt Captum argument
 ig.attribute(x, target=3, segments="ids")  # error: wrong type of our option
 NASLime(m, pooling="magnitude")  # error: segment-level classes pool nothing
