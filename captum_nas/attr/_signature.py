@@ -17,7 +17,6 @@ import inspect
 import textwrap
 from collections.abc import Callable, Mapping
 from typing import (
-    TYPE_CHECKING,
     Any,
     Concatenate,
     Generic,
@@ -36,9 +35,6 @@ from torch import Tensor
 from captum_nas._types import SegmenterFn
 from captum_nas.attr.result import AttributionResult
 from captum_nas.attr.superpixel import PoolingMode, SuperpixelAttribution
-
-if TYPE_CHECKING:
-    from typing import Unpack  # noqa: F401  (in the annotations of the NAS* classes)
 
 P = ParamSpec("P")
 #: Captum's ``inputs``: a tensor, or a tuple of them (here a 1-tuple of images)

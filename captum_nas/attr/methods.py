@@ -64,7 +64,7 @@ from captum_nas.attr._signature import (
 from captum_nas.attr.superpixel import SuperpixelAttribution
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 
 class CaptumSuperpixelMethod(SuperpixelAttribution):

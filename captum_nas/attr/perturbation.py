@@ -39,7 +39,7 @@ from captum_nas.attr.methods import CaptumSuperpixelMethod
 from captum_nas.attr.superpixel import SuperpixelAttribution
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 _FeatureMask = Tensor | tuple[Tensor, ...] | None
 
