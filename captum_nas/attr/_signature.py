@@ -37,8 +37,6 @@ from captum_nas.attr.result import AttributionResult
 from captum_nas.attr.superpixel import PoolingMode, SuperpixelAttribution
 
 P = ParamSpec("P")
-#: Captum's ``inputs``: a tensor, or a tuple of them (here a 1-tuple of images)
-TensorOrTupleOfTensors = Union[Tensor, tuple[Tensor, ...]]  # noqa: UP007
 _In = TypeVar("_In", Tensor, tuple[Tensor, ...])
 #: what ``attribute`` returns: the map (a 1-tuple for tuple inputs), with the delta
 #: and/or the segments, or an :class:`AttributionResult`
@@ -242,7 +240,7 @@ class AttributeMethod(Generic[P]):
 
 
 def captum_attribute(
-    fn: Callable[Concatenate[Any, TensorOrTupleOfTensors, P], Any],
+    fn: Callable[Concatenate[Any, Tensor | tuple[Tensor, ...], P], Any],
 ) -> AttributeMethod[P]:
     """Make a NAS* class's ``attribute`` from its signature (the body is not run).
 

@@ -55,7 +55,6 @@ from captum_nas._model_state import resolve_layer
 from captum_nas.attr._signature import (
     AttributeOptions,
     PoolingOptions,
-    TensorOrTupleOfTensors,
     attribute_doc,
     captum_attribute,
     class_doc,
@@ -111,7 +110,7 @@ class _TargetMethod(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         **options: Unpack[AttributeOptions],
@@ -162,7 +161,7 @@ class NASIntegratedGradients(_MultiplierMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -184,7 +183,7 @@ class NASSaliency(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         abs: bool = True,
         additional_forward_args: Any = None,
@@ -216,7 +215,7 @@ class NASDeepLift(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -240,7 +239,7 @@ class NASDeepLiftShap(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -258,7 +257,7 @@ class NASGradientShap(_MultiplierMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         n_samples: int = 5,
         stdevs: float | tuple[float, ...] = 0.0,
@@ -289,7 +288,7 @@ class NASLRP(_ModelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         return_convergence_delta: Literal[False] = False,
@@ -306,7 +305,7 @@ class NASOcclusion(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
         strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
         baselines: BaselineType = None,
@@ -438,7 +437,7 @@ class NASGradCam(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         attribute_to_layer_input: bool = False,
@@ -473,7 +472,7 @@ class NASGuidedGradCam(CaptumSuperpixelMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         interpolate_mode: str = "nearest",

@@ -31,7 +31,6 @@ from captum_nas._validation import check_number
 from captum_nas.attr._signature import (
     SegmenterOptions,
     SegmentOptions,
-    TensorOrTupleOfTensors,
     captum_attribute,
     with_options,
 )
@@ -157,7 +156,7 @@ class NASFeatureAblation(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -179,7 +178,7 @@ class NASShapleyValueSampling(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -211,7 +210,7 @@ class NASKernelShap(_SegmentMaskMethod):
     @captum_attribute
     def attribute(
         self,
-        inputs: TensorOrTupleOfTensors,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
