@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -433,3 +434,50 @@ def photo_batches(
                 for i, o, b in zip(pb.indices, pb.objects, pb.backgrounds)
             ],
         )
+
+
+#: The scikit-image photographs :func:`seam_composites` pairs by default.
+SEAM_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry")
+
+
+def seam_composites(
+    names: Sequence[str] = SEAM_PHOTOS, *, image_size: int = 224
+) -> tuple[Tensor, Tensor]:
+    """Two photographs meeting along a straight seam, for every ordered pair of ``names``.
+
+    Image ``i`` of a pair ``(a, b)`` is photo ``a`` with one half replaced by the same
+    half of photo ``b``: first every pair split left/right (``b`` on the right), then
+    every pair split top/bottom (``b`` at the bottom). A segmenter asked for two
+    segments should follow the seam.
+
+    Args:
+        names: scikit-image sample names (see :func:`captum_nas.images.sample_image`).
+        image_size: image side.
+
+    Returns:
+        ``(images, seams)``: images (2 P, 3, S, S) in [0, 1], P = ``len(names) *
+        (len(names) - 1)``, and the seam masks (2 P, S, S), long, 1 on ``b``'s half.
+
+    Example:
+        >>> images, seams = seam_composites(("chelsea", "coffee"), image_size=32)
+        >>> images.shape, seams[0, 0].tolist()[14:18], seams[2, :, 0].tolist()[14:18]
+        (torch.Size([4, 3, 32, 32]), [0, 0, 1, 1], [0, 0, 1, 1])
+    """
+    from captum_nas.images import sample_image
+
+    size = check_positive_int(image_size, "image_size")
+    half = size // 2
+    pairs = list(itertools.permutations(names, 2))
+    images = []
+    for rows in (False, True):
+        for a, b in pairs:
+            img = sample_image(a, size).clone()
+            other = sample_image(b, size)
+            if rows:
+                img[:, half:] = other[:, half:]
+            else:
+                img[:, :, half:] = other[:, :, half:]
+            images.append(img)
+    seam = torch.zeros(size, size, dtype=torch.long)
+    seam[:, half:] = 1
+    return torch.stack(images), torch.stack([seam] * len(pairs) + [seam.T] * len(pairs))
