@@ -399,7 +399,7 @@ def photo_batches(
     n: int = 120,
     batch_size: int = 16,
     seed: int = 0,
-    image_size: int = 224,
+    image_size: int | None = None,
     normalizer: Normalizer | None = None,
 ) -> Iterator[EvalBatch]:
     """Photo composites as evaluation batches (normalised for EfficientNet-Lite0).
@@ -408,7 +408,7 @@ def photo_batches(
         n: number of images (indices ``0..n-1``).
         batch_size: images per batch.
         seed: data seed.
-        image_size: image side.
+        image_size: image side (default 224, EfficientNet-Lite0's size).
         normalizer: how the model expects its inputs (default :data:`PHOTOS_NORMALIZER`).
 
     Returns:
@@ -420,10 +420,9 @@ def photo_batches(
     n = check_positive_int(n, "n")
     batch_size = check_positive_int(batch_size, "batch_size")
     norm = normalizer or PHOTOS_NORMALIZER
+    size = 224 if image_size is None else image_size
     for start in range(0, n, batch_size):
-        pb = render_photos(
-            range(start, min(n, start + batch_size)), seed=seed, image_size=image_size
-        )
+        pb = render_photos(range(start, min(n, start + batch_size)), seed=seed, image_size=size)
         yield EvalBatch(
             images=norm(pb.images),
             labels=pb.labels,
