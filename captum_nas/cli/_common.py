@@ -117,8 +117,10 @@ nonnegative_int = int_at_least(0)
 def seed_int(text: str) -> int:
     """An argparse ``type`` for seeds: integers 0 .. :data:`MAX_SEED`."""
     value = _ascii_int(text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in 0 .. 2**32 - 1 = {MAX_SEED}, got {value}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be <= 2**32 - 1 = {MAX_SEED}, got {value}")
     return value
 
 

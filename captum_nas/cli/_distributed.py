@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from captum_nas.cli import UsageError
+from captum_nas.cli import UsageError, is_user_error
 from captum_nas.cli._common import int_at_least
 
 __all__ = ["add_distributed_arguments", "relaunch", "run_in_job", "start_job", "strip_option"]
@@ -144,8 +144,10 @@ def run_in_job(args: argparse.Namespace, body: Callable[[argparse.Namespace, Any
             return body(args, job)
         except DistributedJobError as err:
             raise UsageError(str(err)) from None
-        except (UsageError, ValueError, TypeError, FileNotFoundError) as err:
+        except Exception as err:
             if job.world_size == 1 or str(err).startswith(f"rank {job.rank}:"):
                 raise
             job.fail(err)  # the others learn the original error
-            raise UsageError(f"rank {job.rank}: {err}") from None
+            if is_user_error(err):
+                raise UsageError(f"rank {job.rank}: {err}") from None
+            raise RuntimeError(f"rank {job.rank}: {type(err).__name__}: {err}") from err

@@ -202,13 +202,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             resize=args.resize,
             recursive=args.recursive,
             on_error=args.on_error,
+            n_classes=loaded.n_classes,
         )
-        if data.max_label >= loaded.n_classes:
-            raise UsageError(
-                f"{args.dataset}: label {data.max_label} is out of range for model "
-                f"{loaded.name!r}, which has {loaded.n_classes} classes (labels 0.."
-                f"{loaded.n_classes - 1})"
-            )
         batches = data.batches(args.batch_size, n=args.n)
         total = min(args.n, len(data))
     else:

@@ -193,7 +193,7 @@ def resolve_target(target: str | None, class_names: tuple[str, ...]) -> int | No
     lowered = [c.lower() for c in class_names]
     if text.lower() in lowered:
         return lowered.index(text.lower())
-    if any(c.isdigit() for c in text):
+    if any(c.isdigit() and not c.isascii() for c in text):
         raise UsageError(
             f"--target {text!r} is neither a class name nor a class index written with the "
             f"ASCII digits 0-9 (class indices 0..{n - 1})"

@@ -87,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
         )
     loaded = load_model(args.model)
     variant = variants[args.model]
-    out = check_output_file(args.out, overwrite=args.overwrite)
+    out = Path(args.out)
     ckpt = Path(args.checkpoint or out.with_suffix(".train.pt"))
     if args.resume and not ckpt.is_file():
         raise UsageError(f"--resume: no training checkpoint at {ckpt}")
-    check_output_file(ckpt, "--checkpoint", overwrite=args.overwrite or args.resume)
+    for path, option in ((out, "--out"), (ckpt, "--checkpoint")):  # --resume continues them
+        check_output_file(path, option, overwrite=args.overwrite or args.resume)
     weights = {key: getattr(args, key) for key in WEIGHTS}
     classifier_file = reference_checkpoint_path(variant)
     metadata = {

@@ -96,11 +96,12 @@ def run(args: argparse.Namespace) -> int:
         train_guided,
     )
 
-    out = check_output_file(args.out, overwrite=args.overwrite)
+    if args.resume and (args.checkpoint is None or not args.checkpoint.is_file()):
+        raise UsageError(f"--resume: no training checkpoint at {args.checkpoint}")
+    replace = args.overwrite or args.resume  # --resume continues the run's own files
+    out = check_output_file(args.out, overwrite=replace)
     if args.checkpoint is not None:
-        if args.resume and not args.checkpoint.is_file():
-            raise UsageError(f"--resume: no training checkpoint at {args.checkpoint}")
-        check_output_file(args.checkpoint, "--checkpoint", overwrite=args.overwrite or args.resume)
+        check_output_file(args.checkpoint, "--checkpoint", overwrite=replace)
     guided = GuidedRun(
         n_train=args.n_train,
         n_labelled=args.n_labelled,
