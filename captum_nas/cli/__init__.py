@@ -46,6 +46,11 @@ class UsageError(ValueError):
     reported as one line, exit status 2."""
 
 
+class InternalError(RuntimeError):
+    """An unexpected error re-raised with context (``rank 1: ValueError: ...``): reported
+    as an internal error, exit status 1; its message already names the original type."""
+
+
 def raised_by_our_checks(err: BaseException) -> bool:
     """Whether ``err`` was raised by a ``raise`` statement in captum-nas's own code (its
     input checks), not by a library it calls nor by a failing expression of ours.
@@ -160,8 +165,9 @@ def report_error(err: BaseException, command: str, *, debug: bool = False) -> in
         print(f"captum-nas {command}: error: {_first_line(err)}", file=sys.stderr)
         return USER_ERROR
     hint = "" if debug else "; rerun with --debug to see the traceback"
+    kind = "" if isinstance(err, InternalError) else f"{type(err).__name__}: "
     print(
-        f"captum-nas {command}: internal error: {type(err).__name__}: {_first_line(err)}"
+        f"captum-nas {command}: internal error: {kind}{_first_line(err)}"
         f"{hint} (please report it if the inputs were valid)",
         file=sys.stderr,
     )

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from captum_nas.cli import UsageError, is_user_error
+from captum_nas.cli import InternalError, UsageError, is_user_error
 from captum_nas.cli._common import int_at_least
 
 __all__ = ["add_distributed_arguments", "relaunch", "run_in_job", "start_job", "strip_option"]
@@ -150,4 +150,4 @@ def run_in_job(args: argparse.Namespace, body: Callable[[argparse.Namespace, Any
             job.fail(err)  # the others learn the original error
             if is_user_error(err):
                 raise UsageError(f"rank {job.rank}: {err}") from None
-            raise RuntimeError(f"rank {job.rank}: {type(err).__name__}: {err}") from err
+            raise InternalError(f"rank {job.rank}: {type(err).__name__}: {err}") from err

@@ -359,14 +359,14 @@ def explain_image(
     except (UsageError, KeyboardInterrupt):
         raise
     except Exception as err:
-        from captum_nas.cli import is_user_error
+        from captum_nas.cli import InternalError, is_user_error
 
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         hint = "; pick a --layer whose output is spatial" if setup.spec.uses_layer else ""
         message = f"method {setup.spec.name!r} failed on this model: {first}{hint}"
         if is_user_error(err):
             raise UsageError(message) from err
-        raise RuntimeError(f"{type(err).__name__}: {message}") from err
+        raise InternalError(f"{type(err).__name__}: {message}") from err
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None
     top: list[int] | None = None
