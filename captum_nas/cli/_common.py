@@ -229,6 +229,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     group.add_argument("--resize", choices=("crop", "stretch"), default="crop", help=RESIZE_HELP)
 
 
+def add_image_file_arguments(
+    parser: argparse.ArgumentParser, *, recursive: str, on_error: str
+) -> None:
+    """``--recursive`` and ``--on-error skip|fail``, the options of commands that read
+    image folders (``explain``, ``evaluate``); the arguments are their help texts."""
+    parser.add_argument("--recursive", action="store_true", help=recursive)
+    parser.add_argument("--on-error", choices=("skip", "fail"), default="skip", help=on_error)
+
+
 def load_from_args(args: argparse.Namespace, model: str | None = None) -> Any:
     """The :class:`~captum_nas.models.loading.LoadedModel` named by the model options,
     on ``args.device``."""

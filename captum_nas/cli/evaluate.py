@@ -9,6 +9,7 @@ from typing import Any
 
 from captum_nas.cli import UsageError
 from captum_nas.cli._common import (
+    add_image_file_arguments,
     add_subparser,
     describe_methods,
     describe_segmenters,
@@ -120,14 +121,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--boxes-csv", default=None, help="boxes CSV of a folder (default ROOT/boxes.csv)"
     )
-    p.add_argument(
-        "--recursive", action="store_true", help="folder: also read images in subfolders"
-    )
-    p.add_argument(
-        "--on-error",
-        choices=("skip", "fail"),
-        default="skip",
-        help="folder: an unreadable image or one without ground truth: skip it, or stop",
+    add_image_file_arguments(
+        p,
+        recursive="folder: also read images in subfolders",
+        on_error="folder: an unreadable image or one without ground truth: skip it, or stop",
     )
     add_output_arguments(p, default=Path("outputs/evaluate"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

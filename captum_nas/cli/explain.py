@@ -18,6 +18,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch import Tensor, nn
 from captum_nas.cli import UsageError
 from captum_nas.cli._common import (
     RESIZE_HELP,
+    add_image_file_arguments,
     add_subparser,
     check_layer_option,
     describe_methods,
@@ -108,14 +110,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=32,
         help="IG steps / GradientSHAP, LIME and KernelSHAP samples",
     )
-    p.add_argument(
-        "--recursive", action="store_true", help="also read images in subfolders of folders"
-    )
-    p.add_argument(
-        "--on-error",
-        choices=("skip", "fail"),
-        default="skip",
-        help="an unreadable image file: report and skip it, or stop",
+    add_image_file_arguments(
+        p,
+        recursive="also read images in subfolders of folders",
+        on_error="an unreadable image file: report and skip it, or stop",
     )
     add_output_arguments(p, default=Path("outputs"), help="output folder")
     p.add_argument("--dpi", type=int_at_least(10), default=100, help="figure resolution")
@@ -571,7 +569,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             sign="absolute_value" if spec.nonnegative else "all",
         )
         write_atomic(png, fig.savefig)
-        write_atomic(npz, lambda tmp, result=result: _save_arrays(tmp, result))
+        write_atomic(npz, partial(_save_arrays, result=result))
         rec = {
             "image": spec_img,
             "model": loaded.name,
@@ -580,8 +578,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             "arrays": str(npz),
             "settings": settings,
         }
-        text = json.dumps(rec, indent=2)
-        write_atomic(js, lambda tmp, text=text: tmp.write_text(text))  # last: marks it done
+        # last: the JSON marks the image done
+        write_atomic(js, partial(Path.write_text, data=json.dumps(rec, indent=2)))
         done += 1
         seg_text = (
             f"{rec['n_segments']} {args.segmenter} segments, top-{args.top_k} {rec['top_k']}"

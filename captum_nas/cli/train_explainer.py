@@ -11,17 +11,6 @@ from pathlib import Path
 
 from captum_nas.cli import UsageError
 
-#: loss weights and area bounds of the Explainer (option name with '-' -> default)
-WEIGHTS = {
-    "entropy_weight": 1.0,
-    "tv_weight": 1.0,
-    "area_weight": 1.0,
-    "mean_target_weight": 0.1,
-    "mean_nontarget_weight": 0.3,
-    "min_area": 0.05,
-    "max_area": 0.3,
-}
-
 #: options passed on to ``train_flowers_explainer`` under their own names
 TRAINING_OPTIONS = ("n_train", "n_val", "batch_size", "epochs", "lr", "patience", "seed")
 
@@ -51,8 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ):
         p.add_argument(option, type=positive_int, default=default, help=what)
     p.add_argument("--lr", type=float, default=1e-2)
-    for name, default in WEIGHTS.items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=default)
+    from captum_nas.explainer.losses import DEFAULT_WEIGHTS
+
+    for name, weight in DEFAULT_WEIGHTS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=weight)
     add_output_arguments(
         p, default=Path("outputs/explainer.pt"), help="where to save the trained Explainer"
     )
@@ -76,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from captum_nas.cli._output import check_output_file, write_atomic
+    from captum_nas.explainer.losses import DEFAULT_WEIGHTS
     from captum_nas.explainer.training import save_explainer, train_flowers_explainer
     from captum_nas.models.loading import load_model
     from captum_nas.models.reference import reference_checkpoint_path
@@ -93,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume: no training checkpoint at {ckpt}")
     for path, option in ((out, "--out"), (ckpt, "--checkpoint")):  # --resume continues them
         check_output_file(path, option, overwrite=args.overwrite or args.resume)
-    weights = {key: getattr(args, key) for key in WEIGHTS}
+    weights = {key: getattr(args, key) for key in DEFAULT_WEIGHTS}
     classifier_file = reference_checkpoint_path(variant)
     metadata = {
         "command": "captum-nas " + shlex.join(["train-explainer", *sys.argv[2:]])

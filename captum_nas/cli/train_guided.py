@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 
@@ -102,19 +102,9 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, overwrite=replace)
     if args.checkpoint is not None:
         check_output_file(args.checkpoint, "--checkpoint", overwrite=replace)
+    # every GuidedRun field that has an option (the others keep their defaults)
     guided = GuidedRun(
-        n_train=args.n_train,
-        n_labelled=args.n_labelled,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        labelled_per_batch=args.labelled_per_batch,
-        lr=args.lr,
-        seed=args.seed,
-        classification_weight=args.classification_weight,
-        segmentation_weight=args.segmentation_weight,
-        background=args.background,
-        memory_saving=args.memory_saving,
+        **{f.name: getattr(args, f.name) for f in fields(GuidedRun) if f.name in vars(args)}
     )
     model, log, background = train_guided(
         guided, checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress

@@ -56,7 +56,7 @@ def test_device_meta_is_refused(command: str, capsys: pytest.CaptureFixture[str]
         ("-1", "must be >= 0, got -1"),
         (str(2**32), "must be <= 2**32 - 1 = 4294967295, got 4294967296"),
         (str(2**64), "must be <= 2**32 - 1"),
-        ("１", "expected an integer, got '１' (write numbers with the ASCII digits 0-9)"),
+        ("\uff11", "expected an integer, got '\uff11' (write numbers with the ASCII digits 0-9)"),
         ("1.5", "expected an integer, got '1.5'"),
     ],
     ids=["negative", "2**32", "2**64", "fullwidth-1", "float"],
@@ -69,7 +69,9 @@ def test_seed_out_of_range_names_the_option(
 
 
 @pytest.mark.parametrize(
-    "text", ["３", "٣", "۳", "²", "1３"], ids=["fullwidth", "arabic-indic", "persian", "sup", "mixed"]
+    "text",
+    ["\uff13", "٣", "۳", "²", "1\uff13"],
+    ids=["fullwidth", "arabic-indic", "persian", "sup", "mixed"],
 )
 def test_target_with_non_ascii_digits_is_refused(
     text: str, capsys: pytest.CaptureFixture[str]
@@ -161,8 +163,9 @@ def _truncated(path: Path) -> Path:
         lambda d: _written(d / "text.jpg", b"no image"),
         lambda d: _truncated(d / "cut.png"),
         lambda d: _truncated(d / "cut.jpg"),
-        lambda d: _save(d / "two.png", Image.new("RGB", (4, 4))).rename(d / "two.webp")
-        or d / "two.webp",
+        lambda d: (
+            _save(d / "two.png", Image.new("RGB", (4, 4))).rename(d / "two.webp") or d / "two.webp"
+        ),
     ],
     ids=["empty", "text", "truncated-png", "truncated-jpeg", "wrong-suffix"],
 )
@@ -207,14 +210,12 @@ def _folder(root: Path, rows: str) -> Path:
         ("im1.png,2,2,20,20,99999999999999999999", "line 3: label 99999999999999999999 is out"),
         ("im1.png,2,2,20,20,-1", "line 3: label must be a class index (digits 0-9) or empty"),
         ("im1.png,2,2,20,20,1.5", "line 3: label must be a class index (digits 0-9) or empty"),
-        ("im1.png,2,2,20,20,３", "line 3: label must be a class index (digits 0-9) or empty"),
+        ("im1.png,2,2,20,20,\uff13", "line 3: label must be a class index (digits 0-9) or empty"),
     ],
     ids=["nan-x0", "nan-y0", "inf", "empty", "text", "label-5", "label-huge", "label-neg",
          "label-float", "label-fullwidth"],
 )  # fmt: skip
-def test_boxes_csv_rejects_with_file_line_and_value(
-    tmp_path: Path, row: str, message: str
-) -> None:
+def test_boxes_csv_rejects_with_file_line_and_value(tmp_path: Path, row: str, message: str) -> None:
     root = _folder(tmp_path / "data", "im0.png,2,2,20,20,1\n" + row + "\n")
     with pytest.raises(ValueError) as info:
         FolderData(root, IMAGENET_NORMALIZER, size=32, n_classes=5)
