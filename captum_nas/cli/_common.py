@@ -36,8 +36,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 NO_MODEL = object()  # add_subparser(model=NO_MODEL): the subcommand has no model options
 
-#: the largest seed the options take: every random generator used accepts 0 .. 2**32 - 1
-MAX_SEED = 2**32 - 1
+#: the largest seed the options take: every random generator used (torch, numpy, and
+#: scikit-image's quickshift, whose seed is a C int) accepts 0 .. 2**31 - 1
+MAX_SEED = 2**31 - 1
 
 
 def add_subparser(
@@ -120,7 +121,7 @@ def seed_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be <= 2**32 - 1 = {MAX_SEED}, got {value}")
+        raise argparse.ArgumentTypeError(f"must be <= 2**31 - 1 = {MAX_SEED}, got {value}")
     return value
 
 

@@ -31,7 +31,7 @@ from captum_nas.cli._output import (
     write_atomic,
 )
 
-#: every file ``evaluate`` writes in --out (the report, its settings, the stored batches)
+#: the report files ``evaluate`` writes in --out (besides the batches in OUT/shards)
 OUTPUT_FILES = (
     "results.md",
     "results.csv",
@@ -40,8 +40,14 @@ OUTPUT_FILES = (
     "relevance_curves.png",
     "iou_curves.png",
     "settings.json",
-    "shards/settings.json",
 )
+
+
+def _outputs(out: Path) -> list[str]:
+    """The files of an earlier run in ``out`` that this run would replace or delete: the
+    report and the stored batches (``shards/batch-*.pt``)."""
+    shards = sorted(p.relative_to(out).as_posix() for p in (out / "shards").glob("batch-*.pt"))
+    return [*OUTPUT_FILES, *shards]
 
 
 def _describe_datasets() -> str:
@@ -179,7 +185,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
 
     if job.rank == 0:  # the other ranks write only into OUT/shards, after this check
         check_output_folder(
-            args.out, names=OUTPUT_FILES, overwrite=args.overwrite, resume=args.resume
+            args.out, names=_outputs(args.out), overwrite=args.overwrite, resume=args.resume
         )
     is_folder = Path(args.dataset).is_dir()
     if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
