@@ -18,8 +18,8 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 from __future__ import annotations
 
 import argparse
+import dis
 import importlib
-import linecache
 import sys
 import traceback
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ SUBCOMMANDS = {
 USER_ERROR, INTERNAL_ERROR = 2, 1
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_RAISE = dis.opmap["RAISE_VARARGS"]
 
 
 class UsageError(ValueError):
@@ -73,12 +74,14 @@ def raised_by_our_checks(err: BaseException) -> bool:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
-    filename = tb.tb_frame.f_code.co_filename
+    code = tb.tb_frame.f_code
     try:
-        inside = Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+        inside = Path(code.co_filename).resolve().is_relative_to(_PACKAGE_DIR)
     except (OSError, ValueError):  # pragma: no cover - odd file names
         return False
-    return inside and linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
+    # the instruction that raised: a ``raise`` statement, not a call that failed (read
+    # from the bytecode, so it holds even when the source file changed since import)
+    return inside and code.co_code[tb.tb_lasti] == _RAISE
 
 
 def is_user_error(err: BaseException) -> bool:

@@ -494,6 +494,13 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     stems = [_output_stem(spec_img, used) for spec_img in images]
     if job.rank == 0:  # before any rank writes
         names = [stem + suffix for stem in stems for suffix in OUTPUT_SUFFIXES]
+        inputs = {Path(i).resolve() for i in images if not i.startswith("sample:")}
+        clash = [n for n in names if (args.out / n).resolve() in inputs]
+        if clash:  # not even with --overwrite
+            raise UsageError(
+                f"--out {args.out}: the output {clash[0]} would replace the input image of "
+                "that name; choose another --out"
+            )
         check_output_folder(args.out, names=names, overwrite=args.overwrite, resume=args.resume)
     loaded = load_from_args(args)
     model = loaded.model

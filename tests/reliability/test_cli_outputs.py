@@ -158,6 +158,21 @@ def test_explain_and_evaluate_refuse_then_overwrite_or_resume(
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left
 
 
+def test_explain_never_replaces_its_input_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    image = tmp_path / "cat.png"
+    Image.new("RGB", (40, 40), (120, 80, 40)).save(image)
+    before = _sha(image)
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        code, err = _run([*EXPLAIN, str(image), "--out", str(tmp_path), *extra], capsys)
+        line = _one_line_error(err, "explain")
+        assert code == 2 and "the output cat.png would replace the input image" in line
+    assert _sha(image) == before and sorted(p.name for p in tmp_path.iterdir()) == ["cat.png"]
+
+
 def test_write_atomic_keeps_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
     target = tmp_path / "result.json"
     target.write_text("old")
