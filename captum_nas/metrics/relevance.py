@@ -26,13 +26,15 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from captum_nas._model_state import preserved_model_state
 from captum_nas._types import ClassTarget
 from captum_nas._validation import (
     NormalizedTarget,
@@ -502,8 +504,9 @@ def relevance_curve(
     Args:
         forward_func: model or function; called as
             ``forward_func(perturbed, *additional_forward_args)`` under ``no_grad`` and
-            must return (B, n_classes) or (B,) scores. Put the model in eval mode
-            first; its state is not changed here.
+            must return one tensor of (B, n_classes) or (B,) scores. Put the model in
+            eval mode first (it runs as it is); an ``nn.Module`` comes out unchanged,
+            hooks, modes and buffers (BatchNorm statistics) included.
         inputs: floating images (N, C, H, W).
         attributions: (N, C, H, W), (N, 1, H, W) or (N, H, W), finite; channels are
             averaged.
@@ -581,7 +584,12 @@ def relevance_curve(
     scorer = _TargetScorer(tgt, n, softmax=softmax, device=x.device)
     s = ranking.removed.shape[0]
     scores: Tensor | None = None
-    with torch.no_grad(), explain_dtype_mismatch(forward_func, x):
+    guard: AbstractContextManager[Any] = (
+        preserved_model_state(forward_func)
+        if isinstance(forward_func, nn.Module)
+        else nullcontext()
+    )
+    with torch.no_grad(), explain_dtype_mismatch(forward_func, x), guard:
         batches = _perturbed_batches(x, ranking, base, additional_forward_args, bs)
         for pairs, img, stp, batch, call_args in batches:
             val = scorer(forward_func(batch, *call_args), img, stp)
