@@ -61,7 +61,16 @@ def _target_in_range(model: nn.Module | None, target: Any) -> Iterator[None]:
     normalised ``target`` indexes it: class ids for (B, n_classes), multi-indices for
     (B, d1, ..., dk) outputs."""
     if model is None:
-        yield
+        # no hook on a plain function: translate the index error its output gives
+        try:
+            yield
+        except (IndexError, RuntimeError) as err:
+            if isinstance(target, Tensor) and "out of bounds" in str(err):
+                raise ValueError(
+                    f"`target` {int(target.max())} is out of range for the outputs of "
+                    f"`forward_func` ({err})"
+                ) from err
+            raise
         return
     if isinstance(target, Tensor):
         index: tuple[int, ...] | None = (int(target.max()),)

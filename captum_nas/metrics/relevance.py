@@ -410,10 +410,13 @@ class _TargetScorer:
         top = self.index.amax(0).tolist()
         for i, size in zip(top, dims):
             if i >= size:
-                shown = i if len(dims) == 1 else self.target
+                if len(dims) == 1:
+                    raise ValueError(
+                        f"`target` {i} is out of range for {size} outputs (class ids 0..{size - 1})"
+                    )
                 raise ValueError(
-                    f"`target` {shown!r} is out of range for outputs of shape {tuple(out.shape)}"
-                    + (f" ({size} outputs)" if len(dims) == 1 else "")
+                    f"`target` {self.target!r} is out of range for outputs of shape "
+                    f"{tuple(out.shape)}"
                 )
 
     def __call__(self, out: Any, img: Tensor, stp: Tensor) -> Tensor:
