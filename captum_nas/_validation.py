@@ -183,9 +183,10 @@ def check_seed(value: Any, name: str = "seed") -> int:
     ``0..2**32 - 1`` (:data:`MAX_SEED`, numpy's range; torch's is wider)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer >= 0 and <= 2**32 - 1, got {describe(value)}")
-    if not 0 <= value <= MAX_SEED:
-        raise ValueError(f"`{name}` must be an integer >= 0 and <= 2**32 - 1, got {value}")
-    return int(value)
+    seed = int(value)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"`{name}` must be an integer >= 0 and <= 2**32 - 1, got {seed}")
+    return seed
 
 
 def check_number(
