@@ -402,8 +402,9 @@ class _TargetScorer:
         assert self.index is not None
         dims = tuple(out.shape[1:])
         if self.index.shape[1] != len(dims):
+            shown = int(self.index.max()) if isinstance(self.target, Tensor) else self.target
             raise ValueError(
-                f"`target` {self.target!r} indexes {self.index.shape[1]} dimension(s) per "
+                f"`target` {shown!r} indexes {self.index.shape[1]} dimension(s) per "
                 f"example, but `forward_func` returns shape {tuple(out.shape)}; use class "
                 "ids for (B, n_classes) outputs, a tuple for more dimensions"
             )
