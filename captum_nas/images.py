@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,43 @@ class Normalizer:
 
 
 IMAGENET_NORMALIZER = Normalizer((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def check_image_recovery(
+    to_image: Callable[[Tensor], Tensor] | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> Normalizer | None:
+    """Check a segmenter's way back from inputs to images: ``to_image`` or ``mean``/``std``.
+
+    Args:
+        to_image: callable mapping inputs to images in [0, 1], or None.
+        mean: per-channel mean of the inputs' normalisation, or None.
+        std: per-channel std (> 0), given together with ``mean``.
+
+    Returns:
+        The :class:`Normalizer` of ``mean``/``std``, or None when they are not given.
+
+    Raises:
+        ValueError: both ways are given, ``mean`` without ``std`` (or the reverse), or a
+            std value <= 0.
+        TypeError: ``to_image`` is not callable.
+
+    Example:
+        >>> check_image_recovery(None, (0.5,), (0.25,))
+        Normalizer(mean=(0.5,), std=(0.25,))
+    """
+    if to_image is not None and (mean is not None or std is not None):
+        raise ValueError("give either `to_image` or `mean`/`std`, not both")
+    if (mean is None) != (std is None):
+        raise ValueError("`mean` and `std` must be given together")
+    if to_image is not None and not callable(to_image):
+        raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
+    if mean is None or std is None:
+        return None
+    if any(float(v) <= 0 for v in std):
+        raise ValueError(f"`std` values must be > 0, got {list(std)}")
+    return Normalizer(tuple(float(v) for v in mean), tuple(float(v) for v in std))
 
 
 def to_float_image(array: np.ndarray) -> Tensor:

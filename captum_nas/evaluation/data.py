@@ -124,7 +124,7 @@ def flowers_batches(
     *,
     n: int = 200,
     batch_size: int = 16,
-    image_size: int = 128,
+    image_size: int | None = None,
     seed: int = 0,
     normalizer: Normalizer | None = None,
 ) -> Iterator[EvalBatch]:
@@ -134,7 +134,7 @@ def flowers_batches(
         variant: ``"single"`` or ``"double"``.
         n: number of images.
         batch_size: images per batch.
-        image_size: image side in pixels.
+        image_size: image side in pixels (default 128, the reference models' size).
         seed: data seed.
         normalizer: how the model expects its inputs (default: the flowers
             normaliser the reference model was trained with).
@@ -145,6 +145,7 @@ def flowers_batches(
     from captum_nas.datasets import FLOWERS_NORMALIZER, render_flowers
 
     norm = normalizer or FLOWERS_NORMALIZER
+    image_size = 128 if image_size is None else image_size
     n = check_positive_int(n, "n")
     batch_size = check_positive_int(batch_size, "batch_size")
     for start in range(0, n, batch_size):

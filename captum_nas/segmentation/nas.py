@@ -27,7 +27,7 @@ from captum_nas._validation import (
     check_number,
     check_positive_int,
 )
-from captum_nas.images import Normalizer
+from captum_nas.images import check_image_recovery
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.connectivity import (
     connected_components,
@@ -37,7 +37,12 @@ from captum_nas.segmentation.connectivity import (
 from captum_nas.segmentation.kmeans import batched_kmeans
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
 from captum_nas.segmentation.pca import pca_reduce
-from captum_nas.segmentation.refine import cluster_distances, color_features, refine_labels
+from captum_nas.segmentation.refine import (
+    cluster_distances,
+    cluster_means,
+    color_features,
+    refine_labels,
+)
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -96,12 +101,7 @@ def _normalise(a: Tensor, how: str) -> Tensor:
 
 def _cluster_means(points: Tensor, labels: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Mean of each cluster's points (N, K, D) (zeros for an empty one) and the inertia."""
-    n, _, d = points.shape
-    sums = torch.zeros(n, k, d, dtype=points.dtype, device=points.device)
-    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
-    counts = torch.zeros(n, k, dtype=points.dtype, device=points.device)
-    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
-    centroids = sums / counts.clamp_min(1).unsqueeze(-1)
+    centroids, _ = cluster_means(points, labels, k)
     diff = points - centroids.gather(1, labels.unsqueeze(-1).expand_as(points))
     return centroids, (diff * diff).sum((1, 2))
 
@@ -246,20 +246,8 @@ class NASSegmenter:
             if refine_color_weight is None
             else check_number(refine_color_weight, "refine_color_weight", minimum=0.0)
         )
-        if to_image is not None and (mean is not None or std is not None):
-            raise ValueError("give either `to_image` or `mean`/`std`, not both")
-        if (mean is None) != (std is None):
-            raise ValueError("`mean` and `std` must be given together")
-        if to_image is not None and not callable(to_image):
-            raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
-        if std is not None and any(float(v) <= 0 for v in std):
-            raise ValueError(f"`std` values must be > 0, got {list(std)}")
+        self._normalizer = check_image_recovery(to_image, mean, std)
         self._to_image = to_image
-        self._normalizer = (
-            Normalizer(tuple(float(v) for v in mean), tuple(float(v) for v in std))
-            if mean is not None and std is not None
-            else None
-        )
         if isinstance(layers, str) and layers == "auto":
             self._modules: list[nn.Module] | None = None
         else:
