@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_nas._buffers import snapshot_buffers
+
 _HOOK_DICTS = (
     "_forward_hooks",
     "_forward_pre_hooks",
@@ -63,9 +65,11 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
         for m in modules
     ]
     attributes = [dict(vars(m)) for m in modules]
+    restore_buffers = snapshot_buffers(model)  # BatchNorm statistics, also in train mode
     try:
         yield model
     finally:
+        restore_buffers()
         for m, saved in zip(modules, attributes):
             current = vars(m)
             for key in [k for k in current if k not in saved]:

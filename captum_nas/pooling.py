@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
 
@@ -143,7 +144,9 @@ def segment_pool(
             f"`segments` is on {seg.device} but `attributions` on {attributions.device}"
         )
     h, w = seg.shape[-2:]
-    attr = attributions
+    # sums over a segment overflow float16 on ordinary maps: pool in float32 (float64
+    # stays float64), cast back at the end
+    attr = attributions.to(accumulation_dtype(attributions.dtype))
     if attr.shape[-2:] != (h, w):
         kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
         attr = F.interpolate(attr, size=(h, w), mode=interpolate_mode, **kwargs)
@@ -182,7 +185,7 @@ def segment_pool(
         pixel_map = pixel_map.expand(n, out_channels, h, w).contiguous()
     if c_reduce != "none":
         scores = scores[:, 0]
-    return PooledAttribution(pixel_map, scores)
+    return PooledAttribution(pixel_map.to(attributions.dtype), scores.to(attributions.dtype))
 
 
 def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:

@@ -28,7 +28,7 @@ from captum.log import log_usage
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from captum_nas._validation import check_number
+from captum_nas._validation import check_number, check_positive_int
 from captum_nas.attr.methods import CaptumSuperpixelMethod, _In, _Out
 from captum_nas.attr.result import AttributionResult
 from captum_nas.attr.superpixel import SegmenterFn
@@ -114,6 +114,8 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
     ``feature_mask``; the result is its signed per-segment value, never pooled."""
 
     _segments_as_feature_mask = True
+    #: the fewest distinct segments an image may have (KernelShap needs 2)
+    _min_segments = 1
 
     def __init__(
         self,
@@ -139,7 +141,27 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
                 f"`return_input_shape`: {type(self).__name__} returns a map of the inputs' "
                 f"shape (one value per segment); got {method_kwargs['return_input_shape']!r}"
             )
+        for key in ("n_samples", "perturbations_per_eval"):
+            if key in method_kwargs:
+                check_positive_int(method_kwargs[key], key)
         return super()._explain(inputs, target, additional_forward_args, method_kwargs, **options)
+
+    def _resolve_segments(
+        self, x: Tensor, feature_mask: Tensor | tuple[Tensor, ...] | None, segments: Tensor | None
+    ) -> Tensor:
+        seg = super()._resolve_segments(x, feature_mask, segments)
+        if self._min_segments > 1:
+            flat = seg.flatten(1)
+            single = torch.nonzero(flat.amax(1) == flat.amin(1)).flatten().tolist()
+            if single:
+                name = "feature_mask" if feature_mask is not None else "segments"
+                raise ValueError(
+                    f"`{name}`: {type(self).__name__} needs at least {self._min_segments} "
+                    f"segments per image (it samples coalitions of 1..K-1 segments), image(s) "
+                    f"{single[:10]} have one; ask for more segments (`n_segments`) or use "
+                    "NASFeatureAblation"
+                )
+        return seg
 
 
 def _lime_model(interpretable_model: Model | None) -> Model:
@@ -570,6 +592,7 @@ class NASKernelShap(_SegmentMaskMethod):
     """
 
     captum_class = KernelShap
+    _min_segments = 2
 
     def __init__(
         self,

@@ -527,9 +527,9 @@ def test_tuple_targets_still_reach_captum() -> None:
 
 
 def test_target_of_a_plain_forward_function_is_checked_by_captum() -> None:
-    """No hook on a plain function: Captum's own IndexError (see docs/robustness.md)."""
+    """No hook on a plain function: Captum's index error, named (see docs/robustness.md)."""
     model = _model()
-    with pytest.raises(IndexError, match="out of bounds"):
+    with pytest.raises(ValueError, match=r"`target` 9 is out of range .* out of bounds"):
         na.NASSaliency(lambda t: model(t), segmenter=ns.GridSegmenter(4)).attribute(
             _images(h=H, w=W), target=9
         )
