@@ -26,6 +26,7 @@ from captum_nas._validation import (
     check_image_batch,
     check_number,
     check_positive_int,
+    check_seed,
 )
 from captum_nas.images import Normalizer
 from captum_nas.segmentation.base import relabel_contiguous
@@ -133,7 +134,7 @@ class NASSegmenter:
             submodules or dotted names.
         n_segments: number of k-means clusters K per image (before the optional
             connectivity step splits or merges them).
-        seed: seed of the k-means++ seeding (an int in [-2**63, 2**64 - 1]); the same
+        seed: seed of the k-means++ seeding (an int in [0, 2**64 - 1]); the same
             seed gives the same segments, and an image gets the same segments alone or
             inside a batch, in every mode.
         grid_size: cap on the longer side of the working grid; the grid is the finest
@@ -242,11 +243,10 @@ class NASSegmenter:
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.n_segments = check_positive_int(n_segments, "n_segments")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
-        if not -(2**63) <= seed < 2**64:
+        seed = check_seed(seed)
+        if seed >= 2**64:
             raise ValueError(
-                f"`seed` must be an int in [-2**63, 2**64 - 1] (a torch seed), got {seed}"
+                f"`seed` must be an integer in [0, 2**64 - 1] (a torch seed), got {seed}"
             )
         self.seed = seed
         self.grid_size = check_positive_int(grid_size, "grid_size")
