@@ -83,7 +83,7 @@ def segment_pool(
             size with ``interpolate_mode``.
         segments: integer ids (N, 1, H, W), or one mask (1, 1, H, W) shared by the
             batch. Ids need not be contiguous (absent ids give NaN scores) but must be
-            below H * W (relabel larger ones with ``relabel_contiguous``).
+            below max(H * W, 2**16) (relabel larger ones with ``relabel_contiguous``).
         reduce: the pooling of the values inside a segment: ``"mean"`` (default, the
             "superpixelification" of NAS), ``"sum"``, ``"max"``, ``"min"``,
             ``"median"`` (the lower of the two middle values for an even count, like

@@ -60,13 +60,18 @@ def relabel_contiguous(segments: Tensor) -> Tensor:
     return torch.empty_like(flat).scatter_(1, order, ranks).reshape(seg.shape)
 
 
-def check_id_bound(segments: Tensor, name: str = "segments") -> Tensor:
-    """Reject ids that a table indexed by id could not hold: ids >= the pixel count.
+#: ids below this bound are accepted by :func:`check_id_bound` whatever the image size
+MIN_ID_BOUND = 2**16
 
-    For functions whose output has one slot per id (``segment_pool``'s scores): an
-    image of ``H * W`` pixels has at most ``H * W`` segments, so a larger id means
-    gaps, and a table sized by it could need gigabytes. Relabel such masks first with
-    :func:`relabel_contiguous`.
+
+def check_id_bound(segments: Tensor, name: str = "segments") -> Tensor:
+    """Reject ids that a table indexed by id could not hold.
+
+    For functions whose output has one slot per id (``segment_pool``'s scores, sized
+    by the largest id + 1): an image of ``H * W`` pixels has at most ``H * W``
+    segments, so ids at or above ``max(H * W, 2**16)`` can only be sparse labels, and a
+    table sized by them could need gigabytes (an id of ``10**9`` asks for 8 GB per
+    image and channel). Relabel such masks first with :func:`relabel_contiguous`.
 
     Args:
         segments: integer ids (N, 1, H, W) with ids >= 0.
@@ -76,15 +81,22 @@ def check_id_bound(segments: Tensor, name: str = "segments") -> Tensor:
         The same tensor.
 
     Raises:
-        ValueError: an id is >= ``H * W``.
+        ValueError: an id is >= ``max(H * W, 2**16)``.
+
+    Example:
+        >>> check_id_bound(torch.tensor([[[[0, 70000]]]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: `segments` has id 70000, ...
     """
-    pixels = int(segments.shape[-2]) * int(segments.shape[-1])
+    bound = max(int(segments.shape[-2]) * int(segments.shape[-1]), MIN_ID_BOUND)
     top = int(segments.max()) if segments.numel() else 0
-    if top >= pixels:
+    if top >= bound:
         raise ValueError(
-            f"`{name}` has id {top}, not below the {pixels} pixels of an image; the result "
-            f"has one slot per id (largest id + 1), so relabel the ids to 0..K-1 first "
-            f"with captum_nas.segmentation.relabel_contiguous"
+            f"`{name}` has id {top}, ids must be below {bound} (the larger of the "
+            f"pixel count and 2**16): the result has one slot per id (largest id + 1), "
+            f"so relabel the ids to 0..K-1 first with "
+            f"captum_nas.segmentation.relabel_contiguous"
         )
     return segments
 

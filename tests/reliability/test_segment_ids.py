@@ -144,13 +144,16 @@ def test_semantic_mass_and_relevance_curve_with_a_billion() -> None:
     assert torch.equal(a.scores, b.scores) and torch.equal(a.n_units, b.n_units)
 
 
-def test_segment_pool_rejects_ids_beyond_the_pixel_count() -> None:
+def test_segment_pool_rejects_ids_beyond_its_bound() -> None:
     attr = torch.rand(1, 1, H, W)
-    with pytest.raises(ValueError, match=r"`segments` has id 1000000000.*relabel_contiguous"):
+    with pytest.raises(ValueError, match=r"`segments` has id 1000000000, ids must be below 65536"):
         segment_pool(attr, _three_ids(0, 7, BIG))
-    # the largest id an image can need (H * W - 1) still works, with NaN for the gaps
-    pooled = segment_pool(attr, _three_ids(0, 7, H * W - 1))
-    assert pooled.scores.shape == (1, 1, H * W)
+    # on a 300x300 image the bound is its pixel count
+    with pytest.raises(ValueError, match=r"has id 90000, ids must be below 90000"):
+        segment_pool(torch.rand(1, 1, 300, 300), torch.full((1, 1, 300, 300), 90000))
+    # the largest allowed id still works, with NaN for the gaps
+    pooled = segment_pool(attr, _three_ids(0, 7, 2**16 - 1))
+    assert pooled.scores.shape == (1, 1, 2**16)
     assert int(torch.isfinite(pooled.scores).sum()) == 3
     relabelled = segment_pool(attr, relabel_contiguous(_three_ids(0, 7, BIG)))
     assert torch.equal(relabelled.map, pooled.map)
