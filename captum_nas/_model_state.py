@@ -10,9 +10,9 @@ Two reusable pieces:
 
 Concurrency: every model has one re-entrant lock (:func:`model_lock`), held for the
 whole of a :func:`preserved_model_state` block. Calls that guard the same model (NAS,
-the NAS* classes, in any number of threads) therefore run one at
-a time on that model, each seeing and restoring the state the user left, and a thread
-may nest guards on the model it already holds. Different models run in parallel. The
+the NAS* classes, in any number of threads) therefore run one at a time on that
+model, each seeing and restoring the state the user left, and a thread may nest
+guards on the model it already holds. Different models run in parallel. The
 state a guarded call changes (train/eval mode, hooks, Captum's temporary attributes,
 LRP's weights) is shared by every thread using the model, so serialising the calls is
 what keeps each one correct; for parallel work on one architecture, give each thread
