@@ -18,6 +18,7 @@ from torch import Tensor
 from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
+from captum_nas.segmentation.base import check_id_bound
 
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
 POOLING_MODES = ("magnitude", "contribution")
@@ -82,7 +83,8 @@ def segment_pool(
             the mask's (e.g. an (N, 1, h, w) layer map) is first upsampled to the mask
             size with ``interpolate_mode``.
         segments: integer ids (N, 1, H, W), or one mask (1, 1, H, W) shared by the
-            batch. Ids need not be contiguous; absent ids give NaN scores.
+            batch. Ids need not be contiguous (absent ids give NaN scores) but must be
+            below max(H * W, 2**16) (relabel larger ones with ``relabel_contiguous``).
         reduce: the pooling of the values inside a segment: ``"mean"`` (default, the
             "superpixelification" of NAS), ``"sum"``, ``"max"``, ``"min"``,
             ``"median"`` (the lower of the two middle values for an even count, like
@@ -129,7 +131,7 @@ def segment_pool(
             "`attributions` contains NaN or Inf values; one such pixel would make its "
             "whole segment's score NaN or Inf"
         )
-    seg = check_segments(segments)
+    seg = check_id_bound(check_segments(segments))
     check_choice(reduce, "reduce", REDUCTIONS)
     c_reduce = _check_channel_reduce(channel_reduce)
     check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)

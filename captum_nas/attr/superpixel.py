@@ -34,6 +34,7 @@ from captum_nas.pooling import (
     pool_segments,
     segment_pool,
 )
+from captum_nas.segmentation.base import relabel_contiguous
 
 #: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
@@ -151,7 +152,7 @@ def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") ->
     Returns:
         LongTensor (N, 1, H, W) on the inputs' device.
     """
-    seg = check_segments(segments, name)
+    seg = relabel_contiguous(check_segments(segments, name))
     n, _, h, w = inputs.shape
     if seg.shape[-2:] != (h, w):
         raise ValueError(
@@ -347,7 +348,7 @@ class SuperpixelAttribution(Attribution):
         x = check_image_batch(inputs)
         with self._state_guard(), torch.no_grad():
             seg = self.segmenter(x.detach())
-        seg = check_segments(seg, "segmenter output", like=x)
+        seg = relabel_contiguous(check_segments(seg, "segmenter output", like=x))
         return seg.to(x.device).expand(x.shape[0], 1, *x.shape[-2:]).contiguous()
 
     def _to_input_size(self, attr: Tensor, inputs: Tensor) -> Tensor:

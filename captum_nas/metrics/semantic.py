@@ -17,6 +17,7 @@ from torch import Tensor
 from captum_nas._precision import accumulation_dtype
 from captum_nas._validation import check_choice, check_segments, check_tensor
 from captum_nas.metrics._checks import check_maps
+from captum_nas.segmentation.base import relabel_contiguous
 
 OBJECT = 1
 BACKGROUND = 0
@@ -88,7 +89,7 @@ def semantic_mass(
     check_choice(unlabelled, "unlabelled", ("background", "exclude"))
     check_tensor(segments, "segments")
     seg_in = segments.unsqueeze(1) if segments.dim() == 3 else segments
-    seg = check_segments(seg_in, "segments", like=m.unsqueeze(1)).to(m.device)
+    seg = relabel_contiguous(check_segments(seg_in, "segments", like=m.unsqueeze(1))).to(m.device)
     seg = seg.expand(n, 1, h, w).reshape(n, h * w)
     check_tensor(labelled_pixels, "labelled_pixels")
     lab = labelled_pixels
