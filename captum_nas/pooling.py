@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
+from captum_nas.segmentation.base import check_id_bound
 
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
 POOLING_MODES = ("magnitude", "contribution")
@@ -81,7 +83,8 @@ def segment_pool(
             the mask's (e.g. an (N, 1, h, w) layer map) is first upsampled to the mask
             size with ``interpolate_mode``.
         segments: integer ids (N, 1, H, W), or one mask (1, 1, H, W) shared by the
-            batch. Ids need not be contiguous; absent ids give NaN scores.
+            batch. Ids need not be contiguous (absent ids give NaN scores) but must be
+            below max(H * W, 2**16) (relabel larger ones with ``relabel_contiguous``).
         reduce: the pooling of the values inside a segment: ``"mean"`` (default, the
             "superpixelification" of NAS), ``"sum"``, ``"max"``, ``"min"``,
             ``"median"`` (the lower of the two middle values for an even count, like
@@ -128,7 +131,7 @@ def segment_pool(
             "`attributions` contains NaN or Inf values; one such pixel would make its "
             "whole segment's score NaN or Inf"
         )
-    seg = check_segments(segments)
+    seg = check_id_bound(check_segments(segments))
     check_choice(reduce, "reduce", REDUCTIONS)
     c_reduce = _check_channel_reduce(channel_reduce)
     check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
@@ -143,7 +146,9 @@ def segment_pool(
             f"`segments` is on {seg.device} but `attributions` on {attributions.device}"
         )
     h, w = seg.shape[-2:]
-    attr = attributions
+    # sums over a segment overflow float16 on ordinary maps: pool in float32 (float64
+    # stays float64), cast back at the end
+    attr = attributions.to(accumulation_dtype(attributions.dtype))
     if attr.shape[-2:] != (h, w):
         kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
         attr = F.interpolate(attr, size=(h, w), mode=interpolate_mode, **kwargs)
@@ -182,7 +187,7 @@ def segment_pool(
         pixel_map = pixel_map.expand(n, out_channels, h, w).contiguous()
     if c_reduce != "none":
         scores = scores[:, 0]
-    return PooledAttribution(pixel_map, scores)
+    return PooledAttribution(pixel_map.to(attributions.dtype), scores.to(attributions.dtype))
 
 
 def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:

@@ -27,7 +27,7 @@ from captum.attr import FeatureAblation, KernelShap, Lime, ShapleyValueSampling
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from captum_nas._validation import check_number
+from captum_nas._validation import check_number, check_positive_int
 from captum_nas.attr._signature import (
     SegmenterOptions,
     SegmentOptions,
@@ -123,6 +123,8 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
     ``feature_mask``; the result is its signed per-segment value, never pooled."""
 
     _segments_as_feature_mask = True
+    #: the fewest distinct segments an image may have (KernelShap needs 2)
+    _min_segments = 1
 
     @with_options
     def __init__(
@@ -141,7 +143,27 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
                 f"`return_input_shape`: {type(self).__name__} returns a map of the inputs' "
                 f"shape (one value per segment); got {values['return_input_shape']!r}"
             )
+        for key in ("n_samples", "perturbations_per_eval"):
+            if key in values:
+                check_positive_int(values[key], key)
         return values
+
+    def _resolve_segments(
+        self, x: Tensor, feature_mask: Tensor | tuple[Tensor, ...] | None, segments: Tensor | None
+    ) -> Tensor:
+        seg = super()._resolve_segments(x, feature_mask, segments)
+        if self._min_segments > 1:
+            flat = seg.flatten(1)
+            single = torch.nonzero(flat.amax(1) == flat.amin(1)).flatten().tolist()
+            if single:
+                name = "feature_mask" if feature_mask is not None else "segments"
+                raise ValueError(
+                    f"`{name}`: {type(self).__name__} needs at least {self._min_segments} "
+                    f"segments per image (it samples coalitions of 1..K-1 segments), image(s) "
+                    f"{single[:10]} have one; ask for more segments (`n_segments`) or use "
+                    "NASFeatureAblation"
+                )
+        return seg
 
 
 class NASFeatureAblation(_SegmentMaskMethod):
@@ -198,6 +220,7 @@ class NASKernelShap(_SegmentMaskMethod):
     """
 
     captum_class = KernelShap
+    _min_segments = 2
 
     @with_options
     def __init__(
@@ -227,7 +250,8 @@ class NASLime(NASKernelShap):
     """``captum.attr.Lime`` with one interpretable feature per segment.
 
     Returns the signed value of every segment, repeated over its pixels and channels.
-    ``attribute`` is Lime's (KernelShap is a Lime with its own kernel).
+    ``attribute`` is Lime's (KernelShap is a Lime with its own kernel); unlike
+    KernelShap, one segment per image is enough.
 
     Args:
         forward_func, interpretable_model, similarity_func, perturb_func: as in
@@ -237,6 +261,7 @@ class NASLime(NASKernelShap):
     """
 
     captum_class = Lime
+    _min_segments = 1
 
     @with_options
     def __init__(

@@ -19,11 +19,12 @@ from captum_nas._validation import (
     check_choice,
     check_image_batch,
     check_image_input,
+    check_model_output,
     check_positive_int,
     check_segments,
-    check_target,
     describe,
     explain_dtype_mismatch,
+    normalize_target,
 )
 from captum_nas.pooling import (
     CHANNEL_REDUCTIONS,
@@ -33,6 +34,7 @@ from captum_nas.pooling import (
     pool_segments,
     segment_pool,
 )
+from captum_nas.segmentation.base import relabel_contiguous
 
 #: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
@@ -46,36 +48,92 @@ def _model_of(forward_func: Any) -> nn.Module | None:
     return forward_func if isinstance(forward_func, nn.Module) else None
 
 
-def _target_classes(target: Any, n: int) -> Tensor | None:
-    """Class id per image of a Captum ``target`` (checked), or ``None`` when there is none
-    or it indexes a multi-dimensional output (tuples), which only Captum can check."""
-    if isinstance(target, tuple) or (
-        isinstance(target, list) and any(isinstance(t, tuple) for t in target)
-    ):
-        return None
-    return check_target(target, n)
+def _target_classes(
+    target: Any, n: int, device: torch.device | None = None
+) -> Tensor | tuple[int, ...] | list[tuple[int, ...]] | None:
+    """The checked, normalised ``target`` (see :func:`captum_nas._validation.normalize_target`):
+    what is passed on to Captum and stored in results."""
+    return normalize_target(target, n, device=device)
 
 
 @contextmanager
-def _target_in_range(model: nn.Module | None, classes: Tensor | None) -> Iterator[None]:
-    """Check on every forward of ``model`` that ``classes`` index its (B, n_classes) output."""
-    if model is None or classes is None:
-        yield
+def _target_in_range(model: nn.Module | None, target: Any) -> Iterator[None]:
+    """Check on every forward of ``model`` that it returns one tensor and that the
+    normalised ``target`` indexes it: class ids for (B, n_classes), multi-indices for
+    (B, d1, ..., dk) outputs."""
+    if model is None:
+        # no hook on a plain function: translate the index error its output gives
+        try:
+            yield
+        except (IndexError, RuntimeError) as err:
+            if isinstance(target, Tensor) and "out of bounds" in str(err):
+                raise ValueError(
+                    f"`target` {int(target.max())} is out of range for the outputs of "
+                    f"`forward_func` ({err})"
+                ) from err
+            raise
         return
-    top = int(classes.max())
+    if isinstance(target, Tensor):
+        index: tuple[int, ...] | None = (int(target.max()),)
+    elif isinstance(target, tuple):
+        index = target
+    elif isinstance(target, list):
+        index = tuple(max(col) for col in zip(*target))
+    else:
+        index = None
 
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-        if isinstance(output, Tensor) and output.dim() == 2 and top >= output.shape[1]:
+        check_model_output(output)
+        if index is None or output.dim() < 2:
+            return
+        dims = tuple(output.shape[1:])
+        if len(index) != len(dims):
+            shown = index[0] if isinstance(target, Tensor) else target
             raise ValueError(
-                f"`target` {top} is out of range for the model's {output.shape[1]} outputs "
-                f"(class ids 0..{output.shape[1] - 1})"
+                f"`target` {shown!r} indexes {len(index)} dimension(s) per example, but the "
+                f"model returns shape {tuple(output.shape)} ({len(dims)} per example); use "
+                "an int per image for (N, n_classes) outputs, a tuple for more dimensions"
             )
+        for i, size in zip(index, dims):
+            if i >= size:
+                if len(dims) == 1:
+                    raise ValueError(
+                        f"`target` {i} is out of range for the model's {size} outputs "
+                        f"(class ids 0..{size - 1})"
+                    )
+                raise ValueError(
+                    f"`target` {target!r} is out of range for the model's output of shape "
+                    f"{tuple(output.shape)}"
+                )
 
     handle = model.register_forward_hook(hook)
     try:
         yield
     finally:
         handle.remove()
+
+
+def _non_finite_message(method: str, dtype: torch.dtype) -> str:
+    """Why a wrapped attribution returned NaN or Inf, as far as we can tell."""
+    name = method.lstrip("_")
+    if dtype in (torch.float16, torch.bfloat16):
+        if "LRP" in name or "DeepLift" in name:
+            return (
+                f"the wrapped attribution {name} returned NaN or Inf values on {dtype} inputs: "
+                "its epsilon rule (LRP divides by a layer's output plus 1e-9, DeepLift by "
+                "input differences guarded by 1e-10) underflows in half precision, where "
+                "that epsilon rounds to 0 and the division gives Inf; run the model and the "
+                "inputs in float32 (`model.float()`, `inputs.float()`)"
+            )
+        return (
+            f"the wrapped attribution {name} returned NaN or Inf values on {dtype} inputs; "
+            "half precision overflows or underflows easily in gradients: run the model and "
+            "the inputs in float32 (`model.float()`, `inputs.float()`)"
+        )
+    return (
+        f"the wrapped attribution {name} returned NaN or Inf values; check the model's "
+        "outputs and gradients on these inputs"
+    )
 
 
 def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") -> Tensor:
@@ -94,7 +152,7 @@ def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") ->
     Returns:
         LongTensor (N, 1, H, W) on the inputs' device.
     """
-    seg = check_segments(segments, name)
+    seg = relabel_contiguous(check_segments(segments, name))
     n, _, h, w = inputs.shape
     if seg.shape[-2:] != (h, w):
         raise ValueError(
@@ -290,7 +348,7 @@ class SuperpixelAttribution(Attribution):
         x = check_image_batch(inputs)
         with self._state_guard(), torch.no_grad():
             seg = self.segmenter(x.detach())
-        seg = check_segments(seg, "segmenter output", like=x)
+        seg = relabel_contiguous(check_segments(seg, "segmenter output", like=x))
         return seg.to(x.device).expand(x.shape[0], 1, *x.shape[-2:]).contiguous()
 
     def _to_input_size(self, attr: Tensor, inputs: Tensor) -> Tensor:
@@ -301,10 +359,7 @@ class SuperpixelAttribution(Attribution):
                 "or to the inputs)"
             )
         if not bool(torch.isfinite(attr).all()):
-            raise ValueError(
-                f"the wrapped attribution {type(self.attribution).__name__} returned NaN or "
-                "Inf values; check the model's outputs and gradients on these inputs"
-            )
+            raise ValueError(_non_finite_message(type(self.attribution).__name__, inputs.dtype))
         h, w = inputs.shape[-2:]
         if attr.shape[-2:] != (h, w):
             kwargs = (
@@ -419,7 +474,7 @@ class SuperpixelAttribution(Attribution):
                 f"`return_convergence_delta`: {type(self.attribution).__name__} has no "
                 "convergence delta"
             )
-        classes = _target_classes(target, x.shape[0])
+        classes = _target_classes(target, x.shape[0], x.device)
         seg = self._resolve_segments(x, feature_mask, segments)
         kwargs = {**self.default_kwargs, **method_kwargs}
         if self._segments_as_feature_mask:
@@ -433,7 +488,7 @@ class SuperpixelAttribution(Attribution):
             _target_in_range(model, classes),
         ):
             result = self.attribution.attribute(
-                x, target=target, additional_forward_args=additional_forward_args, **kwargs
+                x, target=classes, additional_forward_args=additional_forward_args, **kwargs
             )
         delta = None
         if return_convergence_delta:
@@ -510,7 +565,7 @@ class SuperpixelAttribution(Attribution):
                 pixel_map=run.pixel_map,
                 segments=run.segments,
                 scores=run.scores,
-                target=target if classes is None and target is not None else classes,
+                target=classes,
                 delta=run.delta,
                 inputs=run.inputs,
                 pooling=self.pooling,
