@@ -212,23 +212,8 @@ class NASShapleyValueSampling(_SegmentMaskMethod):
     ) -> Any: ...
 
 
-class NASKernelShap(_SegmentMaskMethod):
-    """``captum.attr.KernelShap`` with one feature per segment, fitted by
-    :class:`TorchLinearRegression` (weighted least squares, no scikit-learn).
-
-    Returns the signed value of every segment, repeated over its pixels and channels.
-    """
-
-    captum_class = KernelShap
-    _min_segments = 2
-
-    @with_options
-    def __init__(
-        self, forward_func: Callable[..., Any], **options: Unpack[SegmenterOptions]
-    ) -> None:
-        self._init(KernelShap(forward_func), **options)
-        assert isinstance(self.attribution, Lime)
-        self.attribution.interpretable_model = TorchLinearRegression(alpha=0.0)
+class _LimeMethod(_SegmentMaskMethod):
+    """Lime and KernelShap (a Lime with its own kernel): Captum's ``Lime.attribute``."""
 
     @captum_attribute
     def attribute(
@@ -246,12 +231,26 @@ class NASKernelShap(_SegmentMaskMethod):
     ) -> Any: ...
 
 
-class NASLime(NASKernelShap):
+class NASKernelShap(_LimeMethod):
+    """``captum.attr.KernelShap`` with one feature per segment, fitted by
+    :class:`TorchLinearRegression` (weighted least squares, no scikit-learn).
+
+    Returns the signed value of every segment, repeated over its pixels and channels.
+    """
+
+    captum_class = KernelShap
+    _min_segments = 2
+
+    def _init(self, attribution: Any, **options: Unpack[SegmenterOptions]) -> None:
+        super()._init(attribution, **options)
+        attribution.interpretable_model = TorchLinearRegression(alpha=0.0)
+
+
+class NASLime(_LimeMethod):
     """``captum.attr.Lime`` with one interpretable feature per segment.
 
     Returns the signed value of every segment, repeated over its pixels and channels.
-    ``attribute`` is Lime's (KernelShap is a Lime with its own kernel); unlike
-    KernelShap, one segment per image is enough.
+    Unlike KernelShap, one segment per image is enough.
 
     Args:
         forward_func, interpretable_model, similarity_func, perturb_func: as in
@@ -261,7 +260,6 @@ class NASLime(NASKernelShap):
     """
 
     captum_class = Lime
-    _min_segments = 1
 
     @with_options
     def __init__(
