@@ -134,7 +134,7 @@ class NASSegmenter:
             submodules or dotted names.
         n_segments: number of k-means clusters K per image (before the optional
             connectivity step splits or merges them).
-        seed: seed of the k-means++ seeding (an int in [0, 2**64 - 1]); the same
+        seed: seed of the k-means++ seeding (an int in [0, 2**32 - 1]); the same
             seed gives the same segments, and an image gets the same segments alone or
             inside a batch, in every mode.
         grid_size: cap on the longer side of the working grid; the grid is the finest
@@ -243,12 +243,7 @@ class NASSegmenter:
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.n_segments = check_positive_int(n_segments, "n_segments")
-        seed = check_seed(seed)
-        if seed >= 2**64:
-            raise ValueError(
-                f"`seed` must be an integer in [0, 2**64 - 1] (a torch seed), got {seed}"
-            )
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.grid_size = check_positive_int(grid_size, "grid_size")
         self.normalize = check_choice(normalize, "normalize", NORMALIZATIONS)
         self.pca_dims = None if pca_dims is None else check_positive_int(pca_dims, "pca_dims")

@@ -134,7 +134,7 @@ def test_half_precision_overflow_names_float16() -> None:
         ("layer_weights", 1e-9, r"`layer_weights` must be >= 1e-06"),
         ("layer_weights", [1.0, float("nan"), 1.0], r"`layer_weights` must be finite"),
         ("min_size", 2.0, r"`min_size` must be <= 1\.0"),
-        ("seed", 2**64, r"`seed` must be an integer in \[0, 2\*\*64 - 1\]"),
+        ("seed", 2**32, r"`seed` must be an integer >= 0 and <= 2\*\*32 - 1"),
         ("seed", -1, r"`seed` must be an integer >= 0"),
         ("superpixels", 0, r"`superpixels` must be an integer >= 1"),
         ("refine", -1, r"`refine` must be None or >= 0"),
