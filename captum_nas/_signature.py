@@ -10,6 +10,7 @@ reference) show every option with its default, as if written out.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -31,7 +32,8 @@ def expand_options(
             shown after the expanded ones (to keep a documented order).
 
     Returns:
-        A decorator that sets ``__signature__`` and returns the function unchanged.
+        A decorator: the function with that ``__signature__``, raising ``TypeError``
+        for a keyword that is neither its own nor an option (as Python would).
 
     Example:
         >>> from typing import TypedDict
@@ -43,6 +45,10 @@ def expand_options(
         ...     return x * opts.get("size", 3)
         >>> str(inspect.signature(f))
         "(x, *, size: 'int' = 3)"
+        >>> f(2, sise=4)
+        Traceback (most recent call last):
+        ...
+        TypeError: f() got an unexpected keyword argument 'sise'
     """
     source = inspect.signature(defaults).parameters
     missing = [name for name in options.__annotations__ if name not in source]
@@ -58,9 +64,20 @@ def expand_options(
         own = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
         moved = [p for p in own if p.name in last]
         kept = [p for p in own if p.name not in last]
-        func.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        allowed = {p.name for p in own} | {p.name for p in expanded}
+
+        @functools.wraps(func)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            unknown = [key for key in kwargs if key not in allowed]
+            if unknown:
+                raise TypeError(
+                    f"{func.__qualname__}() got an unexpected keyword argument {unknown[0]!r}"
+                )
+            return func(*args, **kwargs)
+
+        checked.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[*kept, *expanded, *moved]
         )
-        return func
+        return checked  # type: ignore[return-value]
 
     return decorate
