@@ -176,7 +176,8 @@ def roc_auc(maps: Tensor, masks: Tensor) -> Tensor:
         masks: object masks (N, H, W) or (N, 1, H, W).
 
     Returns:
-        (N,) scores in [0, 1].
+        (N,) areas under the ROC curve in [0, 1] (0.5: chance, 1: every object pixel
+        scores above every background pixel).
 
     Example:
         >>> maps = torch.tensor([[[0.9, 0.5], [0.5, 0.1]]])
