@@ -469,13 +469,9 @@ def _simple(class_name: str) -> Callable[[nn.Module, BuildContext], Attribution]
     return build
 
 
-def _register_captum(
-    name: str, class_name: str, summary: str, *aliases: str, **fields: Any
-) -> MethodSpec:
+def _register_captum(name: str, class_name: str, summary: str, **fields: Any) -> MethodSpec:
     """Register the Captum class ``class_name``, built from the model alone, as ``name``."""
-    return register_method(
-        MethodSpec(name, _simple(class_name), summary=summary, aliases=aliases, **fields)
-    )
+    return register_method(MethodSpec(name, _simple(class_name), summary=summary, **fields))
 
 
 def _gradcam(model: nn.Module, ctx: BuildContext) -> Attribution:
@@ -570,7 +566,7 @@ _register_captum(
     "integrated-gradients",
     "IntegratedGradients",
     "integrated gradients from a zero baseline (--n-steps steps)",
-    "ig",
+    aliases=("ig",),
     steps_kwarg="n_steps",
 )
 register_method(
@@ -595,17 +591,21 @@ register_method(
         aliases=("differentiable-lrp",),
     )
 )
-_register_captum("inputxgradient", "InputXGradient", "input times gradient", "input-x-gradient")
+_register_captum(
+    "inputxgradient", "InputXGradient", "input times gradient", aliases=("input-x-gradient",)
+)
 _register_captum("deeplift", "DeepLift", "DeepLIFT from a zero baseline")
 _register_captum(
     "gradientshap",
     "GradientShap",
     "GradientSHAP, 4 fixed Gaussian baselines (sd 0.1), --n-steps samples",
-    "gradient-shap",
+    aliases=("gradient-shap",),
     attribute_kwargs=_gradientshap_baselines,
     steps_kwarg="n_samples",
 )
-_register_captum("guidedbackprop", "GuidedBackprop", "guided backpropagation", "guided-backprop")
+_register_captum(
+    "guidedbackprop", "GuidedBackprop", "guided backpropagation", aliases=("guided-backprop",)
+)
 _register_captum("deconvolution", "Deconvolution", "deconvolution (Zeiler)")
 _register_captum(
     "occlusion",
@@ -638,7 +638,7 @@ _register_captum(
     "featureablation",
     "FeatureAblation",
     "ablate one segment at a time",
-    "feature-ablation",
+    aliases=("feature-ablation",),
     attribute_kwargs=_batched_perturbations,
     segment_level=True,
 )
