@@ -469,6 +469,11 @@ def _simple(class_name: str) -> Callable[[nn.Module, BuildContext], Attribution]
     return build
 
 
+def _register_captum(name: str, class_name: str, summary: str, **fields: Any) -> MethodSpec:
+    """Register the Captum class ``class_name``, built from the model alone, as ``name``."""
+    return register_method(MethodSpec(name, _simple(class_name), summary=summary, **fields))
+
+
 def _gradcam(model: nn.Module, ctx: BuildContext) -> Attribution:
     from captum.attr import LayerGradCam
 
@@ -554,22 +559,15 @@ def _seg_nas(model: nn.Module, n_segments: int, seed: int) -> SegmenterFn:
 # ----------------------------------------------------------------------------- the table
 # One entry per method / segmenter. A new method is one more register_method line.
 
-register_method(
-    MethodSpec(
-        "saliency",
-        _simple("Saliency"),
-        summary="absolute input gradients (Simonyan et al.)",
-        nonnegative=True,
-    )
+_register_captum(
+    "saliency", "Saliency", "absolute input gradients (Simonyan et al.)", nonnegative=True
 )
-register_method(
-    MethodSpec(
-        "integrated-gradients",
-        _simple("IntegratedGradients"),
-        summary="integrated gradients from a zero baseline (--n-steps steps)",
-        aliases=("ig",),
-        steps_kwarg="n_steps",
-    )
+_register_captum(
+    "integrated-gradients",
+    "IntegratedGradients",
+    "integrated gradients from a zero baseline (--n-steps steps)",
+    aliases=("ig",),
+    steps_kwarg="n_steps",
 )
 register_method(
     MethodSpec(
@@ -582,7 +580,7 @@ register_method(
         nonnegative=True,
     )
 )
-register_method(MethodSpec("lrp", _simple("LRP"), summary="layer-wise relevance propagation"))
+_register_captum("lrp", "LRP", "layer-wise relevance propagation")
 register_method(
     MethodSpec(
         "guided-lrp",
@@ -593,45 +591,27 @@ register_method(
         aliases=("differentiable-lrp",),
     )
 )
-register_method(
-    MethodSpec(
-        "inputxgradient",
-        _simple("InputXGradient"),
-        summary="input times gradient",
-        aliases=("input-x-gradient",),
-    )
+_register_captum(
+    "inputxgradient", "InputXGradient", "input times gradient", aliases=("input-x-gradient",)
 )
-register_method(
-    MethodSpec("deeplift", _simple("DeepLift"), summary="DeepLIFT from a zero baseline")
+_register_captum("deeplift", "DeepLift", "DeepLIFT from a zero baseline")
+_register_captum(
+    "gradientshap",
+    "GradientShap",
+    "GradientSHAP, 4 fixed Gaussian baselines (sd 0.1), --n-steps samples",
+    aliases=("gradient-shap",),
+    attribute_kwargs=_gradientshap_baselines,
+    steps_kwarg="n_samples",
 )
-register_method(
-    MethodSpec(
-        "gradientshap",
-        _simple("GradientShap"),
-        attribute_kwargs=_gradientshap_baselines,
-        summary="GradientSHAP, 4 fixed Gaussian baselines (sd 0.1), --n-steps samples",
-        aliases=("gradient-shap",),
-        steps_kwarg="n_samples",
-    )
+_register_captum(
+    "guidedbackprop", "GuidedBackprop", "guided backpropagation", aliases=("guided-backprop",)
 )
-register_method(
-    MethodSpec(
-        "guidedbackprop",
-        _simple("GuidedBackprop"),
-        summary="guided backpropagation",
-        aliases=("guided-backprop",),
-    )
-)
-register_method(
-    MethodSpec("deconvolution", _simple("Deconvolution"), summary="deconvolution (Zeiler)")
-)
-register_method(
-    MethodSpec(
-        "occlusion",
-        _simple("Occlusion"),
-        attribute_kwargs=_occlusion_window,
-        summary="occlusion with a square window of 1/14 of the image side, same stride",
-    )
+_register_captum("deconvolution", "Deconvolution", "deconvolution (Zeiler)")
+_register_captum(
+    "occlusion",
+    "Occlusion",
+    "occlusion with a square window of 1/14 of the image side, same stride",
+    attribute_kwargs=_occlusion_window,
 )
 register_method(
     MethodSpec(
@@ -654,15 +634,13 @@ register_method(
         segment_level=True,
     )
 )
-register_method(
-    MethodSpec(
-        "featureablation",
-        _simple("FeatureAblation"),
-        attribute_kwargs=_batched_perturbations,
-        summary="ablate one segment at a time",
-        aliases=("feature-ablation",),
-        segment_level=True,
-    )
+_register_captum(
+    "featureablation",
+    "FeatureAblation",
+    "ablate one segment at a time",
+    aliases=("feature-ablation",),
+    attribute_kwargs=_batched_perturbations,
+    segment_level=True,
 )
 
 

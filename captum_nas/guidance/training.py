@@ -18,6 +18,7 @@ The optimiser step is the caller's (the shared training loop's).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -209,6 +210,9 @@ class SegmentationScores:
     correct: int = 0
     n_images: int = 0
 
+    #: the scores :meth:`as_dict` reports, in order
+    SCORES: ClassVar[tuple[str, ...]] = ("class_iou", "foreground_iou", "miou", "accuracy")
+
     def update(self, predicted: Tensor, target: Tensor, logits_correct: int | None = None) -> None:
         """Add (N, H, W) predicted and true pixel labels (and correct classifications)."""
         k = self.n_labels
@@ -253,12 +257,7 @@ class SegmentationScores:
 
     def as_dict(self) -> dict[str, float]:
         """Plain floats for reports."""
-        return {
-            "class_iou": self.class_iou,
-            "foreground_iou": self.foreground_iou,
-            "miou": self.miou,
-            "accuracy": self.accuracy,
-        }
+        return {name: getattr(self, name) for name in self.SCORES}
 
 
 def heatmap_segmentation(

@@ -42,6 +42,15 @@ from captum_nas.metrics._checks import (
 from captum_nas.segmentation.connectivity import mask_components
 
 
+def _best_cam_threshold(
+    accuracy: Tensor, cam_thresholds: Tensor, dim: int
+) -> tuple[Tensor, Tensor]:
+    """The best accuracy over the CAM thresholds (along ``dim``) and the threshold reaching it
+    (the first on ties)."""
+    best, arg = accuracy.max(dim)
+    return best, cam_thresholds[arg]
+
+
 @dataclass(frozen=True)
 class MaxBoxAccResult:
     """Result of :func:`max_box_acc`. Higher is better for every accuracy.
@@ -74,11 +83,11 @@ class MaxBoxAccResult:
         """Build a result from per-image IoUs (N, n_cam)."""
         hits = best_iou[None, :, :] >= iou_thresholds[:, None, None]  # (n_iou, N, n_cam)
         box_acc = hits.to(best_iou.dtype).mean(1)
-        best, arg = box_acc.max(1)
+        best, best_cam = _best_cam_threshold(box_acc, cam_thresholds, dim=1)
         return cls(
             score=best.mean(),
             max_box_acc=best,
-            best_cam_threshold=cam_thresholds[arg],
+            best_cam_threshold=best_cam,
             box_acc=box_acc,
             best_iou=best_iou,
             iou_thresholds=iou_thresholds,
@@ -625,10 +634,10 @@ def top1_loc(
     hit = best_iou >= iou_thr
     gt_known = hit.to(m.dtype).mean(0)
     top1 = (hit & correct[:, None]).to(m.dtype).mean(0)
-    best, arg = top1.max(0)
+    best, best_cam = _best_cam_threshold(top1, cams, dim=0)
     return Top1LocResult(
         score=best,
-        best_cam_threshold=cams[arg],
+        best_cam_threshold=best_cam,
         top1_loc=top1,
         gt_known_loc=gt_known,
         correct=correct,

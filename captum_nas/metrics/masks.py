@@ -12,11 +12,13 @@ maps' device in their dtype. Higher is better for every function here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import Tensor
 
 from captum_nas._precision import accumulation_dtype
+from captum_nas._signature import expand_options
 from captum_nas._types import ThresholdsLike
 from captum_nas.metrics._checks import (
     check_maps,
@@ -25,6 +27,17 @@ from captum_nas.metrics._checks import (
     flat_maps_and_masks,
     minmax_normalize,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class ThresholdOptions(TypedDict, total=False):
+    """The keyword options of :func:`mask_iou` and :func:`mask_f1`: ``thresholds``
+    (default 0.5) and ``normalize`` (default ``False``)."""
+
+    thresholds: ThresholdsLike
+    normalize: bool
 
 
 def _counts_above(scores: Tensor, gt: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
@@ -47,27 +60,20 @@ def _counts_above(scores: Tensor, gt: Tensor, thresholds: Tensor) -> tuple[Tenso
     return pred_pos, tp
 
 
-def _prepare(
-    maps: Tensor, masks: Tensor, thresholds: ThresholdsLike, normalize: bool
-) -> tuple[Tensor, Tensor, Tensor, bool]:
-    m = check_maps(maps)
-    gt = check_masks(masks, "masks", like=m)
-    if not isinstance(normalize, bool):
-        raise TypeError(f"`normalize` must be a bool, got {normalize!r}")
-    t, scalar = check_thresholds(thresholds, "thresholds", m)
-    scores = minmax_normalize(m) if normalize else m
-    return scores, gt, t, scalar
-
-
 def _threshold_counts(
-    maps: Tensor, masks: Tensor, thresholds: ThresholdsLike, normalize: bool
+    maps: Tensor, masks: Tensor, *, thresholds: ThresholdsLike = 0.5, normalize: bool = False
 ) -> tuple[Tensor, Tensor, Tensor, Callable[[Tensor], Tensor]]:
     """Predicted positives, true positives (N, T), object sizes (N, 1) and a finisher.
 
     The finisher casts a float64 (N, T) result to the maps' dtype and drops T for a
     single threshold.
     """
-    scores, gt, t, scalar = _prepare(maps, masks, thresholds, normalize)
+    m = check_maps(maps)
+    gt = check_masks(masks, "masks", like=m)
+    if not isinstance(normalize, bool):
+        raise TypeError(f"`normalize` must be a bool, got {normalize!r}")
+    t, scalar = check_thresholds(thresholds, "thresholds", m)
+    scores = minmax_normalize(m) if normalize else m
     pred_pos, tp = _counts_above(scores, gt, t)
     n_gt = gt.reshape(gt.shape[0], -1).sum(1, keepdim=True).long()
 
@@ -78,13 +84,8 @@ def _threshold_counts(
     return pred_pos, tp, n_gt, finish
 
 
-def mask_iou(
-    maps: Tensor,
-    masks: Tensor,
-    *,
-    thresholds: ThresholdsLike = 0.5,
-    normalize: bool = False,
-) -> Tensor:
+@expand_options(ThresholdOptions, _threshold_counts)
+def mask_iou(maps: Tensor, masks: Tensor, **options: Unpack[ThresholdOptions]) -> Tensor:
     """IoU of the thresholded map (``map > t``) with the object mask, per image.
 
     Higher is better. Sensitive to the threshold (pass several to get a curve, and
@@ -106,17 +107,12 @@ def mask_iou(
         >>> mask_iou(maps, torch.tensor([[[1, 0], [1, 0]]]))
         tensor([0.3333])
     """
-    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, thresholds, normalize)
+    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, **options)
     return finish(tp.to(torch.float64) / (pred_pos + n_gt - tp).to(torch.float64))
 
 
-def mask_f1(
-    maps: Tensor,
-    masks: Tensor,
-    *,
-    thresholds: ThresholdsLike = 0.5,
-    normalize: bool = False,
-) -> Tensor:
+@expand_options(ThresholdOptions, _threshold_counts)
+def mask_f1(maps: Tensor, masks: Tensor, **options: Unpack[ThresholdOptions]) -> Tensor:
     """F1 (Dice) of the thresholded map (``map > t``) with the object mask, per image.
 
     ``2 TP / (2 TP + FP + FN)``. Higher is better; arguments, result shape and
@@ -128,7 +124,7 @@ def mask_f1(
         >>> mask_f1(maps, torch.tensor([[[1, 0], [1, 0]]]))
         tensor([0.5000])
     """
-    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, thresholds, normalize)
+    pred_pos, tp, n_gt, finish = _threshold_counts(maps, masks, **options)
     return finish((2 * tp).to(torch.float64) / (pred_pos + n_gt).to(torch.float64))
 
 
@@ -180,7 +176,8 @@ def roc_auc(maps: Tensor, masks: Tensor) -> Tensor:
         masks: object masks (N, H, W) or (N, 1, H, W).
 
     Returns:
-        (N,) scores in [0, 1].
+        (N,) areas under the ROC curve in [0, 1] (0.5: chance, 1: every object pixel
+        scores above every background pixel).
 
     Example:
         >>> maps = torch.tensor([[[0.9, 0.5], [0.5, 0.1]]])
@@ -217,4 +214,4 @@ def roc_auc(maps: Tensor, masks: Tensor) -> Tensor:
     return auc.to(m.dtype)
 
 
-__all__ = ["continuous_iou", "mask_f1", "mask_iou", "roc_auc"]
+__all__ = ["ThresholdOptions", "continuous_iou", "mask_f1", "mask_iou", "roc_auc"]

@@ -28,13 +28,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_nas._model_state import preserved_model_state
+from captum_nas._signature import expand_options
 from captum_nas._types import ClassTarget
 from captum_nas._validation import (
     NormalizedTarget,
@@ -52,6 +53,9 @@ from captum_nas._validation import (
 )
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.grid import GridSegmenter
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Deprecated name of :data:`captum_nas._types.ClassTarget` (it shadowed Captum's own
 #: ``TargetType``, which also accepts tuples).
@@ -245,6 +249,24 @@ def _split_args(additional_forward_args: Any, n: int) -> tuple[list[Any], list[b
     return args, per_example
 
 
+class RemovalOptions(TypedDict, total=False):
+    """The keyword options shared by :func:`relevance_curve` and :func:`relevance_gap`
+    (what a unit is, what removed units become, batching, scoring); their defaults are
+    :func:`relevance_curve`'s."""
+
+    segments: Tensor | None
+    patch_size: int | None
+    baselines: BaselineType
+    n_steps: int | None
+    max_examples_per_batch: int
+    additional_forward_args: Any
+    seed: int
+    softmax: bool
+    segment_relevance: str
+    baseline: Any
+    batch_size: Any
+
+
 def _renamed(new_value: Any, new_default: Any, old_value: Any, new_name: str, old_name: str) -> Any:
     """The value of a renamed argument: the new one, or the deprecated old one with a warning."""
     if old_value is _UNSET:
@@ -253,11 +275,22 @@ def _renamed(new_value: Any, new_default: Any, old_value: Any, new_name: str, ol
         f"`{old_name}` is deprecated and will be removed in a future release; use "
         f"`{new_name}` (Captum's name) instead",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     if not (type(new_value) is type(new_default) and new_value == new_default):
         raise TypeError(f"give only one of `{new_name}` and its deprecated alias `{old_name}`")
     return old_value
+
+
+def _captum_names(
+    baselines: Any, max_examples_per_batch: Any, baseline: Any, batch_size: Any
+) -> tuple[Any, Any]:
+    """``baselines`` and ``max_examples_per_batch``, or their deprecated pre-Captum
+    names ``baseline`` and ``batch_size`` (with a warning at the public call)."""
+    return (
+        _renamed(baselines, "zeros", baseline, "baselines", "baseline"),
+        _renamed(max_examples_per_batch, 64, batch_size, "max_examples_per_batch", "batch_size"),
+    )
 
 
 @dataclass(frozen=True)
@@ -556,9 +589,8 @@ def relevance_curve(
         >>> res.scores.shape, res.fraction_removed[0, -1].item()
         (torch.Size([2, 5]), 1.0)
     """
-    baselines = _renamed(baselines, "zeros", baseline, "baselines", "baseline")
-    max_examples_per_batch = _renamed(
-        max_examples_per_batch, 64, batch_size, "max_examples_per_batch", "batch_size"
+    baselines, max_examples_per_batch = _captum_names(
+        baselines, max_examples_per_batch, baseline, batch_size
     )
     x = check_image_batch(inputs)
     n = x.shape[0]
@@ -621,23 +653,13 @@ def relevance_curve(
     )
 
 
+@expand_options(RemovalOptions, relevance_curve)
 def relevance_gap(
     forward_func: Callable[..., Tensor],
     inputs: Tensor,
     attributions: Tensor,
     target: ClassTarget = None,
-    *,
-    segments: Tensor | None = None,
-    patch_size: int | None = None,
-    baselines: BaselineType = "zeros",
-    n_steps: int | None = None,
-    max_examples_per_batch: int = 64,
-    additional_forward_args: Any = None,
-    seed: int = 0,
-    softmax: bool = True,
-    segment_relevance: str = "mean",
-    baseline: Any = _UNSET,
-    batch_size: Any = _UNSET,
+    **options: Unpack[RemovalOptions],
 ) -> RelevanceGapResult:
     """MoRF and LeRF curves on the same units and their gap ``LeRF AUC - MoRF AUC``.
 
@@ -658,20 +680,12 @@ def relevance_gap(
         >>> relevance_gap(model, x, x, target=0, patch_size=2).gap.shape
         torch.Size([2])
     """
-    baselines = _renamed(baselines, "zeros", baseline, "baselines", "baseline")
-    max_examples_per_batch = _renamed(
-        max_examples_per_batch, 64, batch_size, "max_examples_per_batch", "batch_size"
-    )
-    kwargs: dict[str, Any] = dict(
-        segments=segments,
-        patch_size=patch_size,
-        baselines=baselines,
-        n_steps=n_steps,
-        max_examples_per_batch=max_examples_per_batch,
-        additional_forward_args=additional_forward_args,
-        seed=seed,
-        softmax=softmax,
-        segment_relevance=segment_relevance,
+    kwargs: RemovalOptions = {**options}
+    kwargs["baselines"], kwargs["max_examples_per_batch"] = _captum_names(
+        kwargs.get("baselines", "zeros"),
+        kwargs.get("max_examples_per_batch", 64),
+        kwargs.pop("baseline", _UNSET),
+        kwargs.pop("batch_size", _UNSET),
     )
     morf = relevance_curve(forward_func, inputs, attributions, target, order="morf", **kwargs)
     lerf = relevance_curve(forward_func, inputs, attributions, target, order="lerf", **kwargs)
@@ -684,6 +698,7 @@ __all__ = [
     "ORDERS",
     "RelevanceCurveResult",
     "RelevanceGapResult",
+    "RemovalOptions",
     "gaussian_blur",
     "relevance_curve",
     "relevance_gap",

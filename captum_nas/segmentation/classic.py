@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from captum_nas._signature import expand_options
 from captum_nas._validation import (
     check_image_batch,
     check_number,
@@ -25,6 +26,17 @@ from captum_nas._validation import (
 )
 from captum_nas.images import check_image_recovery
 from captum_nas.segmentation.base import relabel_contiguous
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class ImageRecovery(TypedDict, total=False):
+    """How a segmenter recovers images in [0, 1] from the (normalised) inputs."""
+
+    to_image: Callable[[Tensor], Tensor] | None
+    mean: Sequence[float] | None
+    std: Sequence[float] | None
 
 
 class _SkimageSegmenter:
@@ -146,6 +158,7 @@ class QuickshiftSegmenter(_SkimageSegmenter):
 
     _channels = (1, 3)
 
+    @expand_options(ImageRecovery, _SkimageSegmenter.__init__)
     def __init__(
         self,
         *,
@@ -153,11 +166,9 @@ class QuickshiftSegmenter(_SkimageSegmenter):
         max_dist: float = 200.0,
         ratio: float = 0.2,
         seed: int = 42,
-        to_image: Callable[[Tensor], Tensor] | None = None,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
+        **image: Unpack[ImageRecovery],
     ) -> None:
-        super().__init__(to_image=to_image, mean=mean, std=std)
+        super().__init__(**image)
         self.kernel_size = check_number(kernel_size, "kernel_size", minimum=0.0, strict_min=True)
         self.max_dist = check_number(max_dist, "max_dist", minimum=0.0, strict_min=True)
         self.ratio = check_number(ratio, "ratio", minimum=0.0, maximum=1.0)
@@ -188,18 +199,17 @@ class FelzenszwalbSegmenter(_SkimageSegmenter):
         min_size: deprecated alias of ``min_pixels``.
     """
 
+    @expand_options(ImageRecovery, _SkimageSegmenter.__init__, last=("min_size",))
     def __init__(
         self,
         *,
         scale: float = 100.0,
         sigma: float = 0.8,
         min_pixels: int = 50,
-        to_image: Callable[[Tensor], Tensor] | None = None,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
         min_size: int | None = None,
+        **image: Unpack[ImageRecovery],
     ) -> None:
-        super().__init__(to_image=to_image, mean=mean, std=std)
+        super().__init__(**image)
         self.scale = check_number(scale, "scale", minimum=0.0, strict_min=True)
         self.sigma = check_number(sigma, "sigma", minimum=0.0)
         name = "min_pixels"
@@ -238,22 +248,21 @@ class WatershedSegmenter(_SkimageSegmenter):
     Args:
         n_segments: number of markers (segments).
         compactness: higher gives more regularly shaped segments.
-        to_image, mean, std: how to recover images in [0, 1] from the inputs; the
-            images must have 1 (grey) or 3 (RGB) channels.
+        to_image, mean, std: how to recover grey (1 channel) or RGB (3 channel) images
+            in [0, 1] from the inputs.
     """
 
     _channels = (1, 3)
 
+    @expand_options(ImageRecovery, _SkimageSegmenter.__init__)
     def __init__(
         self,
         n_segments: int = 32,
         *,
         compactness: float = 1e-3,
-        to_image: Callable[[Tensor], Tensor] | None = None,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
+        **image: Unpack[ImageRecovery],
     ) -> None:
-        super().__init__(to_image=to_image, mean=mean, std=std)
+        super().__init__(**image)
         self.n_segments = check_positive_int(n_segments, "n_segments")
         self.compactness = check_number(compactness, "compactness", minimum=0.0)
 

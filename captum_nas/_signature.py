@@ -1,0 +1,83 @@
+"""Shared keyword-only options written once: ``**options: Unpack[SomeTypedDict]``.
+
+A block of keyword-only options that several public callables accept is declared
+once, as a ``TypedDict`` (PEP 692: mypy and IDEs check and complete the keys), with
+its defaults in one reference function that spells the options out. :func:`expand_options`
+then gives each callable taking ``**options: Unpack[...]`` a ``__signature__`` with
+the options expanded, so that ``inspect.signature`` and ``help()`` (and the API
+reference) show every option with its default, as if written out.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def expand_options(
+    options: type, defaults: Callable[..., Any], *, last: Sequence[str] = ()
+) -> Callable[[F], F]:
+    """Decorator: show ``**kwargs: Unpack[options]`` as keyword-only parameters.
+
+    Args:
+        options: the ``TypedDict`` of the options; its keys in declaration order are
+            the expanded parameters.
+        defaults: a function with every key of ``options`` as a named parameter; its
+            defaults and annotations are the ones shown.
+        last: names of the decorated function's own keyword-only parameters that are
+            shown after the expanded ones (to keep a documented order).
+
+    Returns:
+        A decorator: the function with that ``__signature__``, raising ``TypeError``
+        for a keyword that is neither its own nor an option (as Python would).
+
+    Example:
+        >>> from typing import TypedDict
+        >>> class Opts(TypedDict, total=False):
+        ...     size: int
+        >>> def _reference(*, size: int = 3) -> None: ...
+        >>> @expand_options(Opts, _reference)
+        ... def f(x, **opts):
+        ...     return x * opts.get("size", 3)
+        >>> str(inspect.signature(f))
+        "(x, *, size: 'int' = 3)"
+        >>> f(2, sise=4)
+        Traceback (most recent call last):
+        ...
+        TypeError: f() got an unexpected keyword argument 'sise'
+    """
+    source = inspect.signature(defaults).parameters
+    missing = [name for name in options.__annotations__ if name not in source]
+    if missing:
+        raise TypeError(f"`defaults` lacks the options {missing} of {options.__name__}")
+    expanded = [
+        source[name].replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for name in options.__annotations__
+    ]
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        own = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+        moved = [p for p in own if p.name in last]
+        kept = [p for p in own if p.name not in last]
+        allowed = {p.name for p in own} | {p.name for p in expanded}
+
+        @functools.wraps(func)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            unknown = [key for key in kwargs if key not in allowed]
+            if unknown:
+                raise TypeError(
+                    f"{func.__qualname__}() got an unexpected keyword argument {unknown[0]!r}"
+                )
+            return func(*args, **kwargs)
+
+        checked.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*kept, *expanded, *moved]
+        )
+        return checked  # type: ignore[return-value]
+
+    return decorate
