@@ -50,34 +50,70 @@ def expand_options(
         ...
         TypeError: f() got an unexpected keyword argument 'sise'
     """
+    expanded = option_parameters(options, defaults)
+
+    def decorate(func: F) -> F:
+        own = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
+        moved = [p for p in own if p.name in last]
+        kept = [p for p in own if p.name not in last]
+        return checked_keywords(func, [*kept, *expanded, *moved])
+
+    return decorate
+
+
+def option_parameters(options: type, defaults: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The keys of the ``TypedDict`` ``options`` as keyword-only parameters.
+
+    Args:
+        options: the ``TypedDict``.
+        defaults: a function with every key of ``options`` as a named parameter.
+
+    Returns:
+        One keyword-only parameter per key, with the default and annotation that
+        ``defaults`` gives it, in ``defaults``' order.
+
+    Example:
+        >>> from typing import TypedDict
+        >>> class Opts(TypedDict, total=False):
+        ...     size: int
+        >>> def _reference(x, size: int = 3) -> None: ...
+        >>> [str(p) for p in option_parameters(Opts, _reference)]
+        ["size: 'int' = 3"]
+    """
     source = inspect.signature(defaults).parameters
     missing = [name for name in options.__annotations__ if name not in source]
     if missing:
         raise TypeError(f"`defaults` lacks the options {missing} of {options.__name__}")
-    expanded = [
-        source[name].replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for name in options.__annotations__
+    return [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in source.values()
+        if p.name in options.__annotations__
     ]
 
-    def decorate(func: F) -> F:
-        signature = inspect.signature(func)
-        own = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
-        moved = [p for p in own if p.name in last]
-        kept = [p for p in own if p.name not in last]
-        allowed = {p.name for p in own} | {p.name for p in expanded}
 
-        @functools.wraps(func)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            unknown = [key for key in kwargs if key not in allowed]
-            if unknown:
-                raise TypeError(
-                    f"{func.__qualname__}() got an unexpected keyword argument {unknown[0]!r}"
-                )
-            return func(*args, **kwargs)
+def checked_keywords(func: F, parameters: Sequence[inspect.Parameter]) -> F:
+    """``func`` (which takes ``**kwargs``) shown with ``parameters`` as its signature,
+    and a ``TypeError`` for a keyword that is not one of them, as Python would raise.
 
-        checked.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[*kept, *expanded, *moved]
-        )
-        return checked  # type: ignore[return-value]
+    Args:
+        func: the function.
+        parameters: its parameters as shown (its own and the expanded options).
 
-    return decorate
+    Returns:
+        The wrapped function, with ``__signature__`` set.
+    """
+    allowed = {p.name for p in parameters}
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        unknown = [key for key in kwargs if key not in allowed]
+        if unknown:
+            raise TypeError(
+                f"{func.__qualname__}() got an unexpected keyword argument {unknown[0]!r}"
+            )
+        return func(*args, **kwargs)
+
+    checked.__signature__ = inspect.signature(func).replace(  # type: ignore[attr-defined]
+        parameters=list(parameters)
+    )
+    return checked  # type: ignore[return-value]

@@ -32,6 +32,7 @@ from typing import (
 from captum.log import log_usage
 from torch import Tensor
 
+from captum_nas._signature import checked_keywords, option_parameters
 from captum_nas._types import SegmenterFn
 from captum_nas.attr.result import AttributionResult
 from captum_nas.attr.superpixel import PoolingMode, SuperpixelAttribution
@@ -98,11 +99,7 @@ def expanded_signature(fn: Callable[..., Any]) -> inspect.Signature:
             f"{fn.__qualname__} must end in **options: Unpack[<one of {set(_OPTIONS)}>]"
         )
     keys, source = _OPTIONS[name]
-    options = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in inspect.signature(source).parameters.values()
-        if p.name in keys.__annotations__
-    ]
+    options = option_parameters(keys, source)
     # ``Literal[False]`` is for type checkers (``True`` goes through the overloads of
     # :class:`BoundAttribute`); the function takes a bool
     shown = [
@@ -119,15 +116,7 @@ def with_options(fn: _F) -> _F:
     """Check calls of ``fn`` against its signature with ``**options`` expanded (an
     unknown option is a ``TypeError`` naming it) and show that signature to
     ``inspect.signature`` and ``help()``."""
-    sig = expanded_signature(fn)
-
-    @functools.wraps(fn)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        sig.bind(*args, **kwargs)
-        return fn(*args, **kwargs)
-
-    checked.__signature__ = sig  # type: ignore[attr-defined]
-    return checked  # type: ignore[return-value]
+    return checked_keywords(fn, list(expanded_signature(fn).parameters.values()))
 
 
 _ATTRIBUTE_DOC = """Captum's ``{captum}.attribute``, then one value per segment.
