@@ -491,11 +491,49 @@ class NASSegmenter:
         acts = self._activations(x, self.layers_for(x))
         return self._embed(acts, self._grid(acts), self._colors(x))
 
-    def segment(self, inputs: Tensor) -> NASResult:
+    def shares_forward(self, inputs: Tensor) -> bool:
+        """Whether activations captured from another forward of the model on ``inputs``
+        are the ones :meth:`segment` would compute itself: the model is in eval mode
+        (NAS runs it in eval mode) and ``inputs`` already have the model's dtype."""
+        if any(m.training for m in self.model.modules()):
+            return False
+        return inputs.dtype == self._dtype(inputs)
+
+    def _checked_activations(
+        self, activations: Sequence[Tensor], x: Tensor, modules: list[nn.Module]
+    ) -> list[Tensor]:
+        """Precomputed activations checked against the layers and the inputs' batch."""
+        if isinstance(activations, Tensor) or not isinstance(activations, Sequence):
+            raise TypeError(
+                "`activations` must be a sequence of tensors, one per layer, got "
+                f"{type(activations).__name__}"
+            )
+        if len(activations) != len(modules):
+            raise ValueError(
+                f"`activations` has {len(activations)} tensors for {len(modules)} layers "
+                f"{[layer_name(self.model, m) for m in modules]}"
+            )
+        acts: list[Tensor] = []
+        for act, module in zip(activations, modules):
+            if not isinstance(act, Tensor) or act.dim() != 4 or act.shape[0] != x.shape[0]:
+                got = tuple(act.shape) if isinstance(act, Tensor) else type(act).__name__
+                raise ValueError(
+                    f"`activations` for layer {layer_name(self.model, module)!r}: expected a "
+                    f"4-D (N, C, h, w) tensor with N={x.shape[0]}, got {got}"
+                )
+            acts.append(act.detach())
+        return acts
+
+    def segment(self, inputs: Tensor, *, activations: Sequence[Tensor] | None = None) -> NASResult:
         """Segment ``inputs`` and return the segments with the embedding and centroids.
 
         Args:
             inputs: images (N, C, H, W) as the model expects them (normalised).
+            activations: the outputs of :meth:`layers_for` ``(inputs)``'s layers, in that
+                order, from a forward of the model (in eval mode) on ``inputs``, e.g.
+                captured while an attribution ran it
+                (:class:`~captum_nas.attr.shared_forward.CleanForwardCapture`); NAS then
+                runs no forward of its own. ``None``: NAS runs the forward.
 
         Returns:
             A :class:`NASResult`.
@@ -505,7 +543,10 @@ class NASSegmenter:
         """
         x = check_image_batch(inputs)
         modules = self.layers_for(x)
-        acts = self._activations(x, modules)
+        if activations is None:
+            acts = self._activations(x, modules)
+        else:
+            acts = self._checked_activations(activations, x, modules)
         grid = self._grid(acts)
         if self.n_segments > grid[0] * grid[1]:
             raise ValueError(
