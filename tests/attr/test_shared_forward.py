@@ -110,7 +110,10 @@ def test_pretrained_architecture_resnet18_gradcam_and_saliency(images: torch.Ten
     model = torchvision.models.resnet18(weights=None, num_classes=5).eval()
     x = torch.nn.functional.interpolate(images, size=64)
     reference = NASSegmenter(model, n_segments=8)(x)
-    for wrapper in (NASGradCam(model, model.layer4, n_segments=8), NASSaliency(model, n_segments=8)):
+    for wrapper in (
+        NASGradCam(model, model.layer4, n_segments=8),
+        NASSaliency(model, n_segments=8),
+    ):
         wrapper.segmenter.layers_for(x)
         calls, handle = _count_forwards(model)
         _, seg = wrapper.attribute(x, target=0, return_segments=True)
@@ -132,9 +135,7 @@ def test_noise_tunnel_segments_each_noisy_batch_as_before(images: torch.Tensor) 
     # with the clean image's segments given, no capture and the given segments are used
     seg = shared.segment(images)
     torch.manual_seed(5)
-    nt = NoiseTunnel(shared).attribute(
-        images, target=0, nt_samples=3, stdevs=0.2, feature_mask=seg
-    )
+    nt = NoiseTunnel(shared).attribute(images, target=0, nt_samples=3, stdevs=0.2, feature_mask=seg)
     torch.manual_seed(5)
     ref = NoiseTunnel(separate).attribute(
         images, target=0, nt_samples=3, stdevs=0.2, feature_mask=seg
