@@ -13,6 +13,7 @@ from captum.attr import NoiseTunnel
 from torch import nn
 
 from captum_nas.attr import (
+    NASLRP,
     NASDeconvolution,
     NASDeepLift,
     NASGradCam,
@@ -21,7 +22,6 @@ from captum_nas.attr import (
     NASGuidedGradCam,
     NASInputXGradient,
     NASIntegratedGradients,
-    NASLRP,
     NASOcclusion,
     NASSaliency,
 )
