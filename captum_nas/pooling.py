@@ -217,9 +217,10 @@ def segment_pool(
     # once per output channel instead of being copied afterwards)
     out_ids = own.expand(n, out_channels, p)
     pixel_map = torch.gather(pooled.expand(n, out_channels, n_seg), 2, out_ids)
+    pixel_map = pixel_map.reshape(n, out_channels, h, w)
     if c_reduce != "none":
         scores = scores[:, 0]
-    return PooledAttribution(pixel_map.reshape(n, out_channels, h, w), scores)
+    return PooledAttribution(pixel_map, scores)
 
 
 def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:
