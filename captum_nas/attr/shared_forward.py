@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_nas._model_state import _first_tensor
+from captum_nas._model_state import ActivationCapture
 
 #: elements compared before a full comparison of a candidate block (a cheap filter)
 _PROBE = 4096
@@ -74,7 +74,7 @@ def matching_block(candidate: Any, inputs: Tensor) -> int | None:
     return None
 
 
-class CleanForwardCapture:
+class CleanForwardCapture(ActivationCapture):
     """Record the outputs of ``layers`` during the first forward of ``model`` on ``inputs``.
 
     A context manager: on entry, forward hooks go on ``layers`` (buffering each forward's
@@ -99,24 +99,22 @@ class CleanForwardCapture:
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[nn.Module], inputs: Tensor) -> None:
+        super().__init__(layers)
         self.model = model
-        self.layers = list(layers)
         self.inputs = inputs
         self.activations: list[Tensor] | None = None
-        self._pending: dict[int, Tensor] = {}
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
-    def _layer_hook(self, index: int) -> Any:
-        def hook(_module: nn.Module, _args: Any, output: Any) -> None:
+    def _hook(self, index: int) -> Any:
+        record = super()._hook(index)  # buffers each forward's outputs in ``_store``
+
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
             if self.activations is None:
-                tensor = _first_tensor(output)
-                if tensor is not None:
-                    self._pending[index] = tensor.detach()
+                record(module, args, output)
 
         return hook
 
     def _model_hook(self, _module: nn.Module, args: Any, _output: Any) -> None:
-        pending, self._pending = self._pending, {}
+        pending, self._store = self._store, {}
         if self.activations is not None or not args or len(pending) != len(self.layers):
             return
         j = matching_block(args[0], self.inputs)
@@ -131,9 +129,8 @@ class CleanForwardCapture:
         self.activations = acts
 
     def __enter__(self) -> CleanForwardCapture:
+        super().__enter__()
         try:
-            for i, layer in enumerate(self.layers):
-                self._handles.append(layer.register_forward_hook(self._layer_hook(i)))
             self._handles.append(self.model.register_forward_hook(self._model_hook))
         except BaseException:
             self.remove()
@@ -142,10 +139,5 @@ class CleanForwardCapture:
 
     def remove(self) -> None:
         """Remove all hooks and drop buffered outputs (idempotent)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-        self._pending = {}
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
+        super().remove()
+        self._store = {}
