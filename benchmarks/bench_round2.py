@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -93,7 +94,10 @@ def _methods_rows(
     from captum_nas.attr import NASGradCam, NASSaliency
 
     layer = resolve_layer(model, layer_name, "layer")
-    options = {"n_segments": k, "nas_options": {"to_image": EFFICIENTNET_LITE_NORMALIZER.inverse}}
+    options: dict[str, Any] = {
+        "n_segments": k,
+        "nas_options": {"to_image": EFFICIENTNET_LITE_NORMALIZER.inverse},
+    }
     nas_cam, own_cam = NASGradCam(model, layer, **options), NASGradCam(model, layer, **options)
     nas_sal, own_sal = NASSaliency(model, **options), NASSaliency(model, **options)
     own_cam.share_forward = own_sal.share_forward = False
@@ -148,7 +152,7 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     values = torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(0))
     fns: dict[str, Callable[[], Any]] = {"clone": values.clone}
     for reduce in ("mean", "sum", "abs-mean", "l2", "max", "min"):
-        fns[reduce] = lambda reduce=reduce: segment_pool(values, segments, reduce=reduce)
+        fns[reduce] = partial(segment_pool, values, segments, reduce=reduce)
     med = interleaved(fns, repeats)
     for reduce in fns:
         if reduce == "clone":

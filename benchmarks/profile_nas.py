@@ -148,8 +148,8 @@ def floor(
         width = pca_dims + OVERSAMPLE
         pca_flops += n * (2 * s * c * m + (POWER_ITERATIONS + 2) * 2 * m * m * width)
         pca_flops += n * 2 * s * c * pca_dims  # the projection
-    c = torch.randn(n, k, d, device=dev)
-    rate_s = _time(lambda: torch.bmm(points, c.transpose(1, 2)), 5, dev)
+    centres = torch.randn(n, k, d, device=dev)
+    rate_s = _time(lambda: torch.bmm(points, centres.transpose(1, 2)), 5, dev)
     rate = 2 * n * p * k * d / rate_s
     floor_s = (kmeans_flops + pca_flops) / rate
     print(
