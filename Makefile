@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/captum-nas explain --out $(OUT)
+	$(VENV)/bin/captum-nas explain --out $(OUT) --overwrite
 
 NOTEBOOKS := $(wildcard tutorials/*.ipynb)
 

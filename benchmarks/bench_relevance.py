@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from _harness import comparison_markdown
+from _peers import quantus_irof
 from torch import nn
 
 from captum_nas.metrics.relevance import relevance_curve
@@ -60,33 +60,6 @@ def _resnet18() -> nn.Module:
     return resnet18(weights=None)
 
 
-@contextmanager
-def _quantus_patched(segments: np.ndarray) -> Iterator[None]:
-    """Feed Quantus IROF our segments, and alias np.trapz for NumPy 2."""
-    from quantus.helpers import utils as qutils
-
-    original = qutils.get_superpixel_segments
-    had_trapz = hasattr(np, "trapz")
-    queue = iter(list(segments))
-
-    def fixed_segments(img: np.ndarray, segmentation_method: str) -> np.ndarray:
-        return next(queue)
-
-    qutils.get_superpixel_segments = fixed_segments
-    if not had_trapz:
-        np.trapz = np.trapezoid  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        qutils.get_superpixel_segments = original
-        if not had_trapz:
-            del np.trapz  # type: ignore[attr-defined]
-
-
-def _broadcast_mask_perturb(arr: np.ndarray, mask: np.ndarray, **kwargs: Any) -> np.ndarray:
-    return np.where(mask, 0.0, arr).astype(arr.dtype)
-
-
 def _median_time(fn: Callable[[], Any], repeats: int, device: torch.device) -> tuple[float, Any]:
     out = fn()  # warm-up
     times = []
@@ -108,8 +81,6 @@ def _row(
     batch_size: int,
     device: torch.device,
 ) -> dict[str, Any]:
-    import quantus
-
     torch.manual_seed(0)  # same random weights on every run
     model = make_model().eval().to(device)
     gen = torch.Generator().manual_seed(0)
@@ -139,25 +110,9 @@ def _row(
     seg_np = seg[:, 0].cpu().numpy()
 
     def peer() -> np.ndarray:
-        metric = quantus.IROF(
-            perturb_func=_broadcast_mask_perturb,
-            normalise=False,
-            abs=False,
-            return_aggregate=False,
-            disable_warnings=True,
+        return quantus_irof(
+            model, x_np, y_np, a_np, seg_np, device=str(device), batch_size=N_IMAGES
         )
-        with _quantus_patched(seg_np):
-            return np.array(
-                metric(
-                    model=model,
-                    x_batch=x_np,
-                    y_batch=y_np,
-                    a_batch=a_np,
-                    device=str(device),
-                    softmax=True,
-                    batch_size=N_IMAGES,
-                )
-            )
 
     ours_s, ours_scores = _median_time(ours, repeats, device)
     peer_s, peer_scores = _median_time(peer, repeats, device)

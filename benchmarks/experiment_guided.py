@@ -35,22 +35,10 @@ from typing import Any
 import torch
 from _harness import markdown_table
 
-from captum_nas.guidance.flowers import (
-    GuidedRun,
-    SegNetRun,
-    checkpoint_path,
-    evaluate_segmenter,
-    flower_set,
-    load_model,
-    lrp_segmenter,
-    save_model,
-    segnet_segmenter,
-    train_guided,
-    train_segnet,
-)
+from captum_nas.guidance import flowers
 from captum_nas.models.reference import reference_model
 
-BASE = GuidedRun()
+BASE = flowers.GuidedRun()
 N_TEST = 300
 
 
@@ -58,7 +46,7 @@ def _name(kind: str, n_labelled: int) -> str:
     return f"{kind}_{n_labelled}"
 
 
-def train_all(budgets: list[int], base: GuidedRun, only: str | None = None) -> None:
+def train_all(budgets: list[int], base: flowers.GuidedRun, only: str | None = None) -> None:
     """Train the guided classifier and the encoder-decoder for every budget; save them."""
     for n in budgets:
         if only != "segnet":
@@ -67,14 +55,14 @@ def train_all(budgets: list[int], base: GuidedRun, only: str | None = None) -> N
             _train_segnet(n, base)
 
 
-def _train_guided(n: int, base: GuidedRun) -> None:
+def _train_guided(n: int, base: flowers.GuidedRun) -> None:
     run = replace(base, n_labelled=n)
     t0 = time.perf_counter()
-    model, log, background = train_guided(run)
+    model, log, background = flowers.train_guided(run)
     seconds = time.perf_counter() - t0
-    save_model(
+    flowers.save_model(
         model,
-        checkpoint_path(_name("guided", n)),
+        flowers.checkpoint_path(_name("guided", n)),
         {
             "kind": "guided",
             "run": asdict(run),
@@ -88,13 +76,13 @@ def _train_guided(n: int, base: GuidedRun) -> None:
     )
 
 
-def _train_segnet(n: int, base: GuidedRun) -> None:
-    seg_run = SegNetRun(n_labelled=n, image_size=base.image_size, seed=base.seed)
+def _train_segnet(n: int, base: flowers.GuidedRun) -> None:
+    seg_run = flowers.SegNetRun(n_labelled=n, image_size=base.image_size, seed=base.seed)
     t0 = time.perf_counter()
-    net, seg_log = train_segnet(seg_run)
-    save_model(
+    net, seg_log = flowers.train_segnet(seg_run)
+    flowers.save_model(
         net,
-        checkpoint_path(_name("segnet", n)),
+        flowers.checkpoint_path(_name("segnet", n)),
         {
             "kind": "segnet",
             "run": asdict(seg_run),
@@ -109,19 +97,19 @@ def _train_segnet(n: int, base: GuidedRun) -> None:
 
 def evaluate_all(budgets: list[int], image_size: int) -> list[dict[str, Any]]:
     """Scores of (a), (b), (c) per budget from the saved checkpoints."""
-    test = flower_set(N_TEST, split="test", image_size=image_size)
+    test = flowers.flower_set(N_TEST, split="test", image_size=image_size)
     reference = reference_model("single")
     rows = []
     for n in budgets:
-        guided, meta = load_model(checkpoint_path(_name("guided", n)))
-        net, _ = load_model(checkpoint_path(_name("segnet", n)))
+        guided, meta = flowers.load_model(flowers.checkpoint_path(_name("guided", n)))
+        net, _ = flowers.load_model(flowers.checkpoint_path(_name("segnet", n)))
         bg = float(meta["background"])
         for kind, segment in (
-            ("(a) reference LRP", lrp_segmenter(reference, background=bg)),
-            ("(b) guided LRP", lrp_segmenter(guided, background=bg)),
-            ("(c) encoder-decoder", segnet_segmenter(net)),  # type: ignore[arg-type]
+            ("(a) reference LRP", flowers.lrp_segmenter(reference, background=bg)),
+            ("(b) guided LRP", flowers.lrp_segmenter(guided, background=bg)),
+            ("(c) encoder-decoder", flowers.segnet_segmenter(net)),  # type: ignore[arg-type]
         ):
-            scores = evaluate_segmenter(segment, test)
+            scores = flowers.evaluate_segmenter(segment, test)
             rows.append({"pixel_labels": n, "model": kind, **scores, "background": bg})
     return rows
 
@@ -135,14 +123,14 @@ def figure(budget: int, image_size: int, path: Path, n_images: int = 4) -> Path:
 
     from captum_nas.datasets import denormalize
 
-    test = flower_set(n_images, split="test", image_size=image_size)
-    guided, meta = load_model(checkpoint_path(_name("guided", budget)))
-    net, _ = load_model(checkpoint_path(_name("segnet", budget)))
+    test = flowers.flower_set(n_images, split="test", image_size=image_size)
+    guided, meta = flowers.load_model(flowers.checkpoint_path(_name("guided", budget)))
+    net, _ = flowers.load_model(flowers.checkpoint_path(_name("segnet", budget)))
     bg = float(meta["background"])
     preds = [
-        ("(a) reference LRP", lrp_segmenter(reference_model("single"), background=bg)),
-        ("(b) guided LRP", lrp_segmenter(guided, background=bg)),
-        ("(c) encoder-decoder", segnet_segmenter(net)),  # type: ignore[arg-type]
+        ("(a) reference LRP", flowers.lrp_segmenter(reference_model("single"), background=bg)),
+        ("(b) guided LRP", flowers.lrp_segmenter(guided, background=bg)),
+        ("(c) encoder-decoder", flowers.segnet_segmenter(net)),  # type: ignore[arg-type]
     ]
     labels = [p(test.images)[0] for _, p in preds]
     fig, axes = plt.subplots(n_images, 5, figsize=(10, 2.1 * n_images))

@@ -39,7 +39,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from captum_nas.datasets import FLOWERS_NORMALIZER, PHOTOS_NORMALIZER, render_flowers
+from captum_nas.datasets import (
+    FLOWERS_NORMALIZER,
+    PHOTOS_NORMALIZER,
+    render_flowers,
+    seam_composites,
+)
 from captum_nas.datasets.photos import render_photos
 from captum_nas.evaluation import attribution_fn
 from captum_nas.metrics import max_box_acc_v1_v2
@@ -165,8 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default="", help="comma-separated subset of CONFIGS")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
-    from sweep_nas import seam_images
-
     from captum_nas.models import reference_model
     from captum_nas.models.pretrained import efficientnet_lite0
 
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     pmasks = pb.object_masks[: args.n_photos]
     fboxes = [b.reshape(1, 4) for b in fb.boxes[: args.n_flowers]]
     pboxes = [b.reshape(1, 4) for b in pb.boxes[: args.n_photos]]
-    simg, struth = seam_images()
+    simg, struth = seam_composites()
     sx = PHOTOS_NORMALIZER(simg)
 
     rows: list[dict[str, Any]] = []

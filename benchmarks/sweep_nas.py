@@ -24,7 +24,6 @@ fraction of pixels on the correct side of the seam (``seams.md``).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import torch
 
 from captum_nas.attr.registry import build_segmenter
-from captum_nas.datasets import FLOWERS_NORMALIZER
+from captum_nas.datasets import FLOWERS_NORMALIZER, seam_composites
 from captum_nas.evaluation import attribution_fn, evaluate, flowers_batches
 from captum_nas.models import reference_model
 from captum_nas.pooling import segment_pool
@@ -128,36 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-SEAM_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry")
-
-
-def seam_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """40 two-photo images (N, 3, 224, 224) in [0, 1] and their seam masks (N, 224, 224)."""
-    from captum_nas.images import sample_image
-
-    pairs = list(itertools.permutations(SEAM_PHOTOS, 2))
-    images, truths = [], []
-    truth = torch.zeros(224, 224, dtype=torch.long)
-    truth[:, 112:] = 1
-    for vertical in (False, True):
-        for a, b in pairs:
-            img = sample_image(a).clone()
-            other = sample_image(b)
-            if vertical:
-                img[:, 112:] = other[:, 112:]
-            else:
-                img[:, :, 112:] = other[:, :, 112:]
-            images.append(img)
-            truths.append(truth.T if vertical else truth)
-    return torch.stack(images), torch.stack(truths)
-
-
 def seam_sweep(device: torch.device, out: Path) -> int:
     """Seam accuracy of each NAS configuration (K=2) on the 40 two-photo images."""
     from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
 
     model = efficientnet_lite0().to(device)
-    images, truths = seam_images()
+    images, truths = seam_composites()
     x = EFFICIENTNET_LITE_NORMALIZER(images).to(device)
     lines = [
         "| configuration | mean | median | images >= 0.9 |",

@@ -217,6 +217,27 @@ def _score_first(
     )
 
 
+def _score_set(name: str, args: argparse.Namespace, segmenters: list[str]) -> list[dict[str, Any]]:
+    """The table rows of data set ``name`` ("photos" or "flowers")."""
+    from captum_nas.models import reference_model
+    from captum_nas.models.pretrained import efficientnet_lite0
+
+    n_maps = args.maps_photos if name == "photos" else args.maps_flowers
+    if name == "photos":
+        batch: Any = render_photos(range(n_maps), seed=args.seed)
+        model, norm, k, n = efficientnet_lite0(), PHOTOS_NORMALIZER, K_PHOTOS, args.n_photos
+        label = f"photos ({n} composites, EfficientNet-Lite0, K={k})"
+    else:
+        batch = render_flowers(
+            range(n_maps), split="test", seed=args.seed, image_size=128, normalize=False
+        )
+        model, norm, k, n = reference_model("single"), FLOWERS_NORMALIZER, K_FLOWERS, args.n_flowers
+        label = f"flowers ({n} test images, reference CNN, K={k})"
+    cache = args.out / f"{name}_{n_maps}_steps{args.n_steps}"
+    x = norm(batch.images)
+    return _score_first(label, model, x, batch, n, k, norm, segmenters, cache, args.n_steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the table; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -234,33 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.figure is not None:
         figure(args.figure)
         return 0
-    from captum_nas.models import reference_model
-    from captum_nas.models.pretrained import efficientnet_lite0
-
     args.out.mkdir(parents=True, exist_ok=True)  # the segment and map caches go there
     rows: list[dict[str, Any]] = []
     sets = args.sets.split(",")
     segs = [s.strip() for s in args.segmenters.split(",") if s.strip()]
-    if "photos" in sets:
-        lite = efficientnet_lite0()
-        pb = render_photos(range(args.maps_photos), seed=args.seed)
-        px = PHOTOS_NORMALIZER(pb.images)
-        rows += _score_first(
-            f"photos ({args.n_photos} composites, EfficientNet-Lite0, K={K_PHOTOS})",
-            lite, px, pb, args.n_photos, K_PHOTOS, PHOTOS_NORMALIZER, segs,
-            args.out / f"photos_{args.maps_photos}_steps{args.n_steps}", args.n_steps,
-        )  # fmt: skip
-    if "flowers" in sets:
-        ref = reference_model("single")
-        fb = render_flowers(
-            range(args.maps_flowers), split="test", seed=args.seed, image_size=128, normalize=False
-        )
-        fx = FLOWERS_NORMALIZER(fb.images)
-        rows += _score_first(
-            f"flowers ({args.n_flowers} test images, reference CNN, K={K_FLOWERS})",
-            ref, fx, fb, args.n_flowers, K_FLOWERS, FLOWERS_NORMALIZER, segs,
-            args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}", args.n_steps,
-        )  # fmt: skip
+    for name in ("photos", "flowers"):
+        if name in sets:
+            rows += _score_set(name, args, segs)
     text = markdown(rows)
     print(text)
     (args.out / "table.md").write_text(text + "\n")

@@ -7,17 +7,33 @@ Two reusable pieces:
   them on exit, also when an exception escapes.
 * :class:`ActivationCapture` registers forward hooks on chosen layers, records their
   outputs and removes the hooks on exit.
+
+Concurrency: every model has one re-entrant lock (:func:`model_lock`), held for the
+whole of a :func:`preserved_model_state` block. Calls that guard the same model (NAS,
+the NAS* classes, in any number of threads) therefore run one at a time on that
+model, each seeing and restoring the state the user left, and a thread may nest
+guards on the model it already holds. Different models run in parallel. The
+state a guarded call changes (train/eval mode, hooks, Captum's temporary attributes,
+LRP's weights) is shared by every thread using the model, so serialising the calls is
+what keeps each one correct; for parallel work on one architecture, give each thread
+its own copy of the model. :class:`ActivationCapture` records only the forward passes
+run by the thread that entered it, so a forward of the same model in another thread
+(the user's own code, outside any guard) never lands in its record.
 """
 
 from __future__ import annotations
 
 import difflib
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from captum_nas._buffers import snapshot_buffers
 
 _HOOK_DICTS = (
     "_forward_hooks",
@@ -31,6 +47,28 @@ _HOOK_DICTS = (
 )
 
 
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The re-entrant lock of ``model``, created on first use (one per model object).
+
+    :func:`preserved_model_state` holds it for its whole block; it is dropped with the
+    model (weak reference).
+
+    Example:
+        >>> model_lock(model) is model_lock(model)
+        True
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = threading.RLock()
+            _LOCKS[model] = lock
+        return lock
+
+
 @contextmanager
 def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
     """Restore modes, ``requires_grad`` flags, hooks and attributes of ``model`` on exit.
@@ -41,6 +79,10 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
     back (Captum's DeepLift leaves ``input``/``output`` tensors on modules when an
     exception escapes, its LRP leaves ``activations`` on every layer and deletes
     rules the user had set); attributes that existed before keep their current value.
+
+    The block holds :func:`model_lock` of ``model``: guarded blocks on the same model
+    in other threads wait until it ends (the same thread may nest them), so each block
+    snapshots the state the user left and no other call can change it meanwhile.
 
     Args:
         model: the module to protect.
@@ -54,34 +96,37 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
         >>> model.training  # as before the block
         False
     """
-    modules = list(model.modules())
-    modes = [m.training for m in modules]
-    params = list(model.parameters())
-    flags = [p.requires_grad for p in params]
-    hook_keys = [
-        {attr: set(getattr(m, attr).keys()) for attr in _HOOK_DICTS if hasattr(m, attr)}
-        for m in modules
-    ]
-    attributes = [dict(vars(m)) for m in modules]
-    try:
-        yield model
-    finally:
-        for m, saved in zip(modules, attributes):
-            current = vars(m)
-            for key in [k for k in current if k not in saved]:
-                del current[key]
-            for key, value in saved.items():
-                current.setdefault(key, value)
-        for m, mode in zip(modules, modes):
-            m.training = mode
-        for p, flag in zip(params, flags):
-            if p.requires_grad != flag:
-                p.requires_grad_(flag)
-        for m, keys in zip(modules, hook_keys):
-            for attr, before in keys.items():
-                hooks = getattr(m, attr)
-                for key in [k for k in hooks.keys() if k not in before]:
-                    del hooks[key]
+    with model_lock(model):
+        modules = list(model.modules())
+        modes = [m.training for m in modules]
+        params = list(model.parameters())
+        flags = [p.requires_grad for p in params]
+        hook_keys = [
+            {attr: set(getattr(m, attr).keys()) for attr in _HOOK_DICTS if hasattr(m, attr)}
+            for m in modules
+        ]
+        attributes = [dict(vars(m)) for m in modules]
+        restore_buffers = snapshot_buffers(model)  # BatchNorm statistics, also in train mode
+        try:
+            yield model
+        finally:
+            restore_buffers()
+            for m, saved in zip(modules, attributes):
+                current = vars(m)
+                for key in [k for k in current if k not in saved]:
+                    del current[key]
+                for key, value in saved.items():
+                    current.setdefault(key, value)
+            for m, mode in zip(modules, modes):
+                m.training = mode
+            for p, flag in zip(params, flags):
+                if p.requires_grad != flag:
+                    p.requires_grad_(flag)
+            for m, keys in zip(modules, hook_keys):
+                for attr, before in keys.items():
+                    hooks = getattr(m, attr)
+                    for key in [k for k in hooks.keys() if k not in before]:
+                        del hooks[key]
 
 
 def named_module_lookup(model: nn.Module) -> dict[str, nn.Module]:
@@ -133,6 +178,8 @@ class ActivationCapture:
 
     Use as a context manager: hooks are registered on enter and always removed on
     exit. When a layer runs several times in one forward, its last output is kept.
+    Only forward passes run by the thread that entered the context are recorded: a
+    forward of the same layers in another thread at the same time is ignored.
 
     Args:
         layers: modules whose outputs to record.
@@ -150,9 +197,12 @@ class ActivationCapture:
         self.detach = detach
         self._store: dict[int, Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._thread: int | None = None
 
     def _hook(self, index: int) -> Any:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if threading.get_ident() != self._thread:
+                return  # another thread's forward through the same layer
             tensor = _first_tensor(output)
             if tensor is not None:
                 self._store[index] = tensor.detach() if self.detach else tensor
@@ -161,6 +211,7 @@ class ActivationCapture:
 
     def __enter__(self) -> ActivationCapture:
         self._store.clear()
+        self._thread = threading.get_ident()
         try:
             for i, layer in enumerate(self.layers):
                 self._handles.append(layer.register_forward_hook(self._hook(i)))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -172,13 +173,20 @@ def lookup_name(kind: str, name: Any, table: Mapping[str, Any], lookup: Mapping[
     raise ValueError(f"unknown {kind} {name!r}{hint} Choose from: {', '.join(table)}")
 
 
+#: the largest seed: numpy's ``RandomState`` takes 0..2**32 - 1 (torch takes more), and
+#: a seed may reach both
+MAX_SEED = 2**32 - 1
+
+
 def check_seed(value: Any, name: str = "seed") -> int:
-    """Return ``value`` as int when it is a valid random seed: an integer >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer >= 0, got {describe(value)}")
-    if value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0, got {value}")
-    return int(value)
+    """Return ``value`` as int when it is a valid random seed: an integer in
+    ``0..2**32 - 1`` (:data:`MAX_SEED`, numpy's range; torch's is wider)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer >= 0 and <= 2**32 - 1, got {describe(value)}")
+    seed = int(value)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"`{name}` must be an integer >= 0 and <= 2**32 - 1, got {seed}")
+    return seed
 
 
 def check_number(
@@ -211,27 +219,89 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     return value
 
 
-def check_target(target: Any, n: int, *, device: torch.device | None = None) -> Tensor | None:
-    """Check a class target for a batch of ``n`` images.
+#: the largest class id a target may hold (torch indexes with int64)
+_MAX_CLASS_ID = 2**63 - 1
+
+#: a normalised target: class ids per image, one multi-index for all images, one
+#: multi-index per image, or nothing
+NormalizedTarget = Tensor | tuple[int, ...] | list[tuple[int, ...]] | None
+
+
+def _class_id(value: Any, where: str = "") -> int:
+    """One class id (or multi-index entry) as a Python int in ``0..2**63-1``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"`target`{where} must hold integer class ids, got bool {value!r} (a bool would "
+            "silently select class 0 or 1)"
+        )
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"`target`{where} must hold integer class ids, got {describe(value)}")
+        value = value.item()
+    if not isinstance(value, numbers.Integral):
+        raise TypeError(f"`target`{where} must hold integer class ids, got {describe(value)}")
+    v = int(value)
+    if v < 0:
+        raise ValueError(f"`target` must hold class ids >= 0, got {v}")
+    if v > _MAX_CLASS_ID:
+        raise ValueError(f"`target` {v} is too large for a class id (at most 2**63 - 1)")
+    return v
+
+
+def _multi_index(value: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(value) == 0:
+        raise ValueError(
+            "`target` is an empty tuple; a tuple target indexes the output per example"
+        )
+    return tuple(_class_id(v, " (a tuple)") for v in value)
+
+
+def normalize_target(
+    target: Any, n: int, *, device: torch.device | None = None
+) -> NormalizedTarget:
+    """Check a Captum ``target`` for a batch of ``n`` images and give it one canonical form.
+
+    Captum's convention, followed everywhere in captum-nas: an int (or numpy integer,
+    or one-element integer tensor) is the class of every image; a list, ``range``,
+    numpy array or integer tensor of ``n`` values gives one class per image; a
+    **tuple** is one multi-index into a multi-dimensional per-example output, the
+    same for every image (``target=(1, 3)`` tracks ``output[:, 1, 3]``); a list of
+    ``n`` tuples gives one multi-index per image.
 
     Args:
-        target: ``None``, an int, a sequence of ``n`` ints, or an integer tensor with
-            one element or of shape ``(n,)``; class ids must be >= 0.
+        target: the value to check.
         n: the batch size.
-        device: device of the returned tensor (default: the target's own, or CPU).
+        device: device of a returned tensor (default: the target's own, or CPU).
 
     Returns:
-        ``None`` for ``None``, else the class of every image as a LongTensor (n,).
+        ``None``; a LongTensor (n,) of class ids; a tuple of Python ints (one
+        multi-index for all images); or a list of ``n`` such tuples, all of one length.
+        Pass this value on to Captum instead of the raw one: Captum rejects numpy
+        integers and ranges, and indexes with uint8 tensors as masks.
 
     Raises:
-        TypeError: not an int, sequence or integer tensor.
-        ValueError: wrong length or shape, or a negative class id.
+        TypeError: not one of the forms above, a bool, or non-integer values.
+        ValueError: wrong length or shape, a negative class id, one beyond int64.
+
+    Example:
+        >>> normalize_target(np.int64(2), 3)
+        tensor([2, 2, 2])
+        >>> normalize_target(range(3), 3)
+        tensor([0, 1, 2])
+        >>> normalize_target((1, 3), 3)
+        (1, 3)
     """
     if target is None:
         return None
-    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
-        t = torch.full((n,), int(target), dtype=torch.long, device=device)
-    elif isinstance(target, Tensor):
+    if isinstance(target, tuple):
+        return _multi_index(target)
+    if isinstance(target, np.ndarray):
+        if target.dtype == np.bool_ or not np.issubdtype(target.dtype, np.integer):
+            raise TypeError(f"`target` must hold integer class ids, got numpy dtype {target.dtype}")
+        if target.dtype == np.uint64 and target.size and int(target.max()) > _MAX_CLASS_ID:
+            raise ValueError(f"`target` {int(target.max())} is too large for a class id")
+        target = torch.from_numpy(target.astype(np.int64))
+    if isinstance(target, Tensor):
         if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
             raise TypeError(f"`target` must hold integer class ids, got dtype {target.dtype}")
         if target.numel() == 1:
@@ -242,21 +312,103 @@ def check_target(target: Any, n: int, *, device: torch.device | None = None) -> 
             raise ValueError(
                 f"`target` must be an int, or have shape ({n},), got shape {tuple(target.shape)}"
             )
-        t = t.to(device=device, dtype=torch.long)
-    elif isinstance(target, Sequence) and not isinstance(target, str):
-        if len(target) != n or not all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in target
-        ):
-            raise ValueError(f"`target` as a sequence must hold {n} ints, got {describe(target)}")
-        t = torch.tensor([int(v) for v in target], dtype=torch.long, device=device)
+        t = t.to(device=device if device is not None else t.device, dtype=torch.long)
+    elif isinstance(target, (numbers.Integral, np.bool_)):
+        t = torch.full((n,), _class_id(target), dtype=torch.long, device=device)
+    elif isinstance(target, Sequence) and not isinstance(target, (str, bytes)):
+        if len(target) != n:
+            raise ValueError(
+                f"`target` as a sequence must hold {n} ints (one per image) or {n} tuples, "
+                f"got {describe(target)}"
+            )
+        if isinstance(target, list) and target and all(isinstance(v, tuple) for v in target):
+            indices = [_multi_index(v) for v in target]
+            if len({len(i) for i in indices}) != 1:
+                raise ValueError(
+                    f"`target`: the tuples of a list must have one length, got {describe(target)}"
+                )
+            return indices
+        if any(isinstance(v, tuple) for v in target):
+            raise TypeError(
+                "`target` as a list must hold only ints (one class per image) or only tuples "
+                f"(one multi-index per image), got {describe(target)}"
+            )
+        ids = [_class_id(v, " (a sequence)") for v in target]
+        t = torch.tensor(ids, dtype=torch.long, device=device)
     else:
         raise TypeError(
-            f"`target` must be None, an int, a sequence or a tensor, got {describe(target)}"
+            "`target` must be None, an int, a sequence or tensor of ints, or a tuple "
+            f"(one multi-index), got {describe(target)}"
         )
     t_min = int(t.min())
     if t_min < 0:
         raise ValueError(f"`target` must hold class ids >= 0, got {t_min}")
     return t
+
+
+def check_target(target: Any, n: int, *, device: torch.device | None = None) -> Tensor | None:
+    """Check a class target for a batch of ``n`` images: one class id per image.
+
+    Accepts what :func:`normalize_target` accepts for class outputs (N, n_classes):
+    ``None``, an int (also a numpy integer), a sequence, ``range``, numpy array or
+    integer tensor of ``n`` class ids, and a 1-tuple ``(c,)`` (Captum's multi-index of
+    length one, the same as ``c``). A longer tuple is one multi-index into a
+    multi-dimensional output, which a class per image cannot express.
+
+    Args:
+        target: the value to check.
+        n: the batch size.
+        device: device of the returned tensor (default: the target's own, or CPU).
+
+    Returns:
+        ``None`` for ``None``, else the class of every image as a LongTensor (n,).
+
+    Raises:
+        TypeError: not an int, sequence or integer tensor.
+        ValueError: wrong length or shape, a negative class id, or a multi-index.
+    """
+    t = normalize_target(target, n, device=device)
+    if isinstance(t, tuple) and len(t) == 1:
+        return torch.full((n,), t[0], dtype=torch.long, device=device)
+    if isinstance(t, (tuple, list)):
+        raise ValueError(
+            f"`target` {describe(target)} is a multi-index (a tuple indexes a "
+            "multi-dimensional output per example, Captum's convention); one class per "
+            "image is needed here: pass an int, a list or a tensor of class ids"
+        )
+    return t
+
+
+def check_model_output(output: Any, name: str = "forward_func") -> Tensor:
+    """Raise a ``TypeError`` unless a model's ``output`` is one tensor of scores.
+
+    Models returning a tuple or dict (auxiliary heads, Hugging Face style outputs)
+    must be wrapped: captum-nas and Captum index the scores as ``output[:, class]``.
+
+    Args:
+        output: what the model returned.
+        name: the argument that holds the model, for the message.
+
+    Returns:
+        ``output``.
+    """
+    if isinstance(output, Tensor):
+        return output
+    kind = type(output).__name__
+    if isinstance(output, Mapping):
+        what = f"a dict with keys {list(output)[:5]}"
+        example = f"`model(x)[{next(iter(output), 'key')!r}]`"
+    elif isinstance(output, (tuple, list)):
+        what = f"a {kind} of {len(output)} items"
+        example = "`model(x)[0]`"
+    else:
+        what = describe(output)
+        example = "the scores"
+    raise TypeError(
+        f"`{name}` returned {what}; it must return one Tensor of scores of shape "
+        "(N, n_classes) (or (N, d1, d2, ...) indexed by a tuple `target`): wrap the model "
+        f"in an nn.Module whose forward returns that tensor, e.g. {example}"
+    )
 
 
 def _parameter_dtype(model: Any) -> torch.dtype | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from skimage.util import img_as_float32
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
@@ -57,32 +58,93 @@ class Normalizer:
 IMAGENET_NORMALIZER = Normalizer((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
-def to_float_image(array: np.ndarray) -> Tensor:
-    """An image array (H, W), (H, W, 3) or (H, W, 4), uint8 or float, as (3, H, W) in [0, 1].
+def check_image_recovery(
+    to_image: Callable[[Tensor], Tensor] | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> Normalizer | None:
+    """Check a segmenter's way back from inputs to images: ``to_image`` or ``mean``/``std``.
 
-    uint8, uint16 and bool arrays are scaled by scikit-image's ``img_as_float32``; float
-    arrays are kept, except that values above 1 are read as 0..255. Grey images are
-    repeated over three channels and an alpha channel is dropped.
+    Args:
+        to_image: callable mapping inputs to images in [0, 1], or None.
+        mean: per-channel mean of the inputs' normalisation, or None.
+        std: per-channel std (> 0), given together with ``mean``.
+
+    Returns:
+        The :class:`Normalizer` of ``mean``/``std``, or None when they are not given.
+
+    Raises:
+        ValueError: both ways are given, ``mean`` without ``std`` (or the reverse), or a
+            std value <= 0.
+        TypeError: ``to_image`` is not callable.
+
+    Example:
+        >>> check_image_recovery(None, (0.5,), (0.25,))
+        Normalizer(mean=(0.5,), std=(0.25,))
+    """
+    if to_image is not None and (mean is not None or std is not None):
+        raise ValueError("give either `to_image` or `mean`/`std`, not both")
+    if (mean is None) != (std is None):
+        raise ValueError("`mean` and `std` must be given together")
+    if to_image is not None and not callable(to_image):
+        raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
+    if mean is None or std is None:
+        return None
+    if any(float(v) <= 0 for v in std):
+        raise ValueError(f"`std` values must be > 0, got {list(std)}")
+    return Normalizer(tuple(float(v) for v in mean), tuple(float(v) for v in std))
+
+
+def to_float_image(array: np.ndarray) -> Tensor:
+    """An image array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as (3, H, W) in [0, 1].
+
+    uint8, uint16 and bool arrays are scaled by scikit-image's ``img_as_float32``
+    (0..255, 0..65535, False/True). Float arrays must already lie in [0, 1]: values
+    outside (0..255 floats, negative values, NaN) raise instead of being guessed at.
+    Grey images are repeated over three channels and an alpha channel is dropped.
+
+    Raises:
+        ValueError: another shape, or float values outside [0, 1] or not finite.
+        TypeError: another dtype (signed integers, complex, object).
 
     Example:
         >>> to_float_image(np.full((2, 2), 255, dtype=np.uint8)).unique()
         tensor([1.])
+        >>> try:
+        ...     to_float_image(np.full((2, 2), 127.5))
+        ... except ValueError as err:
+        ...     print(str(err).split(";")[0])
+        float image values must lie in [0, 1], got 127.5 .. 127.5
     """
     arr = np.asarray(array)
     if arr.ndim == 2:
-        arr = np.stack([arr] * 3, -1)
+        arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
         raise ValueError(f"expected an image of shape (H, W[, 1|3|4]), got {arr.shape}")
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, -1)
-    arr = arr[..., :3]
+    arr = np.repeat(arr, 3, -1) if arr.shape[-1] == 1 else arr[..., :3]
     if arr.dtype in (np.uint8, np.uint16, np.bool_):
         img = torch.from_numpy(img_as_float32(arr))
-    else:
+    elif np.issubdtype(arr.dtype, np.floating):
         img = torch.from_numpy(arr.astype(np.float32))
-        if img.numel() and float(img.max()) > 1.0:
-            img = img / 255.0
+        if img.numel():
+            low, high = float(img.min()), float(img.max())
+            if not (np.isfinite(low) and np.isfinite(high)):
+                raise ValueError("float image values must be finite, got NaN or Inf")
+            if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+                raise ValueError(
+                    f"float image values must lie in [0, 1], got {low:g} .. {high:g}; scale "
+                    "0..255 data by 1/255 (or pass uint8)"
+                )
+    else:
+        raise TypeError(
+            f"image arrays must be uint8 (0..255), uint16 (0..65535), bool or floats in "
+            f"[0, 1], got dtype {arr.dtype}"
+        )
     return img.permute(2, 0, 1).contiguous().clamp(0.0, 1.0)
+
+
+#: float images may overshoot [0, 1] by this much (rounding of resampled data); clamped
+_FLOAT_SLACK = 1e-4
 
 
 def resize_image(image: Tensor, size: int | tuple[int, int]) -> Tensor:
@@ -109,23 +171,59 @@ def resize_image(image: Tensor, size: int | tuple[int, int]) -> Tensor:
     return x[0] if image.dim() == 3 else x
 
 
-def load_image(path: str | Path, size: int | tuple[int, int] | None = 224) -> Tensor:
-    """Read an image file as a (3, H, W) float tensor in [0, 1], resized when ``size``.
+def _pixels(image: Image.Image) -> np.ndarray:
+    """The pixels of an opened Pillow image in a form :func:`to_float_image` reads."""
+    mode = image.mode
+    if mode in ("L", "RGB", "F") or mode.startswith("I;16"):
+        return np.asarray(image)  # uint8, uint16 or float32 as stored
+    if mode == "I":  # 32-bit integers: what Pillow makes of 16-bit grey files
+        arr = np.asarray(image)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError(f"32-bit integer pixels {arr.min()} .. {arr.max()} do not fit 16 bits")
+        return arr.astype(np.uint16)
+    if mode in ("1", "LA", "La"):
+        return np.asarray(image.convert("L"))
+    return np.asarray(image.convert("RGB"))  # Pillow's conversions: CMYK, palette, YCbCr, ...
+
+
+def read_image_array(path: str | Path) -> np.ndarray:
+    """The pixels of an image file as Pillow decodes and converts them.
+
+    Colour images come as (H, W, 3) uint8 RGB through Pillow's own conversions (CMYK,
+    palette, YCbCr, alpha dropped); grey ones as (H, W) uint8, uint16 (16-bit files)
+    or float32 (32-bit float files). Multi-frame files give their first frame.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable image.
+        ValueError: the file is not an image Pillow can decode completely (truncated,
+            another format); the message names the file.
     """
-    from skimage import io
-
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"image file not found: {p}")
     try:
-        arr = io.imread(str(p))
-    except Exception as err:
+        with Image.open(p) as image:
+            image.load()
+            return _pixels(image)
+    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, ...
         raise ValueError(f"cannot read {p} as an image: {err}") from err
-    img = to_float_image(arr)
+
+
+def load_image(path: str | Path, size: int | tuple[int, int] | None = 224) -> Tensor:
+    """Read an image file as a (3, H, W) float tensor in [0, 1], resized when ``size``.
+
+    Pixels are read by :func:`read_image_array` and scaled by :func:`to_float_image`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable image, or its pixels are not an image
+            (a float file with values outside [0, 1]); the message names the file.
+    """
+    arr = read_image_array(path)
+    try:
+        img = to_float_image(arr)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"cannot read {path} as an image: {err}") from err
     return img if size is None else resize_image(img, size)
 
 

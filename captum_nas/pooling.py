@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
+from captum_nas.segmentation.base import MIN_ID_BOUND, check_id_bound
 
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
 POOLING_MODES = ("magnitude", "contribution")
@@ -57,8 +59,9 @@ def _check_finite(attributions: Tensor) -> None:
 
 
 def _segment_ids(segments: Tensor) -> tuple[Tensor, int]:
-    """The mask as long ids (checked like :func:`check_segments`) and K = max id + 1,
-    with a single pass over the ids for their range."""
+    """The mask as long ids (checked like :func:`check_segments` and
+    :func:`~captum_nas.segmentation.base.check_id_bound`) and K = max id + 1, with a
+    single pass over the ids for their range."""
     if (
         not isinstance(segments, Tensor)
         or segments.is_floating_point()
@@ -72,6 +75,8 @@ def _segment_ids(segments: Tensor) -> tuple[Tensor, int]:
     lo, hi = torch.aminmax(segments)
     if int(lo) < 0:
         check_segments(segments)
+    if int(hi) >= max(int(segments.shape[-2]) * int(segments.shape[-1]), MIN_ID_BOUND):
+        check_id_bound(segments)
     return segments.long(), int(hi) + 1
 
 
@@ -117,7 +122,8 @@ def segment_pool(
             the mask's (e.g. an (N, 1, h, w) layer map) is first upsampled to the mask
             size with ``interpolate_mode``.
         segments: integer ids (N, 1, H, W), or one mask (1, 1, H, W) shared by the
-            batch. Ids need not be contiguous; absent ids give NaN scores.
+            batch. Ids need not be contiguous (absent ids give NaN scores) but must be
+            below max(H * W, 2**16) (relabel larger ones with ``relabel_contiguous``).
         reduce: the pooling of the values inside a segment: ``"mean"`` (default, the
             "superpixelification" of NAS), ``"sum"``, ``"max"``, ``"min"``,
             ``"median"`` (the lower of the two middle values for an even count, like
@@ -170,7 +176,9 @@ def segment_pool(
             f"`segments` is on {seg.device} but `attributions` on {attributions.device}"
         )
     h, w = seg.shape[-2:]
-    attr = attributions
+    # sums over a segment overflow float16 on ordinary maps: pool in float32 (float64
+    # stays float64), cast back at the end
+    attr = attributions.to(accumulation_dtype(attributions.dtype))
     if attr.shape[-2:] != (h, w):
         kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
         attr = F.interpolate(attr, size=(h, w), mode=interpolate_mode, **kwargs)
@@ -220,7 +228,7 @@ def segment_pool(
     pixel_map = pixel_map.reshape(n, out_channels, h, w)
     if c_reduce != "none":
         scores = scores[:, 0]
-    return PooledAttribution(pixel_map, scores)
+    return PooledAttribution(pixel_map.to(attributions.dtype), scores.to(attributions.dtype))
 
 
 def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:

@@ -27,8 +27,9 @@ def test_to_float_image_scales_by_dtype() -> None:
     assert to_float_image(u16)[0].tolist() == [[0.0, 1.0]]
     f = np.array([[0.25, 0.5]], dtype=np.float64)
     assert to_float_image(f)[0].tolist() == [[0.25, 0.5]]
-    # floats above 1 are read as 0..255
-    assert to_float_image(np.array([[0.0, 127.5]]))[0].tolist() == [[0.0, 0.5]]
+    # floats outside [0, 1] are refused, not guessed to be 0..255
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\], got 0 .. 127.5"):
+        to_float_image(np.array([[0.0, 127.5]]))
 
 
 def test_to_float_image_channels() -> None:

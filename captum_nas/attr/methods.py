@@ -1,19 +1,22 @@
 """NAS* classes: Captum's pixel and layer attributions pooled over (NAS) superpixels.
 
 Every class is a drop-in for the Captum class it wraps: the constructor takes that
-class's own arguments (same names, order and defaults), then keyword-only options of
-:class:`SuperpixelAttribution`: ``segmenter`` (default: ``NASSegmenter`` on the same
-model, built on first use), ``n_segments`` and ``nas_options`` for that default,
-``pooling`` and ``interpolate_mode`` (and, with ``pooling="custom"``, ``reduce`` and
+class's own arguments (same names, order and defaults), then the keyword-only options
+of :class:`SuperpixelAttribution` (:class:`~captum_nas.attr._signature.PoolingOptions`):
+``segmenter`` (default: ``NASSegmenter`` on the same model, built on first use),
+``n_segments`` and ``nas_options`` for that default, ``pooling`` and
+``interpolate_mode`` (and, with ``pooling="custom"``, ``reduce`` and
 ``channel_reduce``). ``attribute`` takes the Captum method's own parameters in
 Captum's positional order, then keyword-only ``feature_mask`` (precomputed segments;
-alias ``segments``), ``return_segments`` and ``return_result``.
+alias ``segments``), ``return_segments`` and ``return_result``. Each signature is
+written once, in the class (:mod:`captum_nas.attr._signature`).
 
 What they return by default (``pooling="magnitude"``): a map of the inputs' shape in
 which every pixel holds its segment's **mean magnitude**, the mean over the segment of
 ``|sum over channels of the Captum attribution|`` (>= 0, the map that localises).
 ``pooling="contribution"`` returns signed region contributions instead: segment scores
-that are sums of the signed attribution and add up to the unpooled total.
+that are sums of the signed attribution and add up to the unpooled total (and, for the
+methods that have one, a convergence delta that is Captum's).
 
 Example:
     >>> ig = NASIntegratedGradients(model, n_segments=32)
@@ -24,8 +27,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal, TypeVar, Union, overload
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from captum._utils.typing import BaselineType, TargetType
 from captum.attr import (
@@ -47,20 +52,91 @@ from captum.log import log_usage
 from torch import Tensor, nn
 
 from captum_nas._model_state import resolve_layer
-from captum_nas.attr.result import AttributionResult
-from captum_nas.attr.superpixel import PoolingMode, SegmenterFn, SuperpixelAttribution
+from captum_nas.attr._signature import (
+    AttributeOptions,
+    PoolingOptions,
+    attribute_doc,
+    captum_attribute,
+    class_doc,
+    with_options,
+)
+from captum_nas.attr.superpixel import SuperpixelAttribution
 
-_In = TypeVar("_In", Tensor, tuple[Tensor, ...])
-#: what ``attribute`` returns: the map (a 1-tuple for tuple inputs), with the delta
-#: and/or the segments, or an :class:`AttributionResult`
-_Out = Union[_In, tuple[_In, Tensor], tuple[_In, Tensor, Tensor], AttributionResult]  # noqa: UP007
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 
 class CaptumSuperpixelMethod(SuperpixelAttribution):
     """Base of the NAS* classes: a Captum attribution (of :attr:`captum_class`) pooled
-    over superpixels. Subclasses give the Captum class's own signatures."""
+    over superpixels. Subclasses give the Captum class's own signatures; this base has
+    the ``forward_func`` constructor that several Captum classes share."""
 
     captum_class: ClassVar[type[Attribution]]
+
+    @with_options
+    def __init__(
+        self, forward_func: Callable[..., Tensor], **options: Unpack[PoolingOptions]
+    ) -> None:
+        super().__init__(self.captum_class(forward_func), **options)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Write out the docstrings of every class with a :attr:`captum_class`: its
+        ``Args`` and its ``attribute``'s (with the Captum class's name)."""
+        super().__init_subclass__(**kwargs)
+        if "captum_class" not in cls.__dict__:
+            return
+        captum = cls.captum_class.__name__
+        cls.__doc__ = class_doc(cls.__doc__, captum, inspect.signature(cls.__init__))
+        method = cls.attribute
+        sig = inspect.signature(method)
+
+        @functools.wraps(method)
+        def attribute(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return method(self, *args, **kwargs)
+
+        attribute.__signature__ = sig  # type: ignore[attr-defined]
+        attribute.__doc__ = attribute_doc(captum, sig, segment_level=cls._segments_as_feature_mask)
+        cls.attribute = attribute  # type: ignore[method-assign]
+
+    def _method_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The Captum method's own keyword arguments from the bound call."""
+        return values
+
+
+class _TargetMethod(CaptumSuperpixelMethod):
+    """A Captum class whose ``attribute`` takes ``(inputs, target,
+    additional_forward_args)`` only."""
+
+    @captum_attribute
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
+
+
+class _ModelMethod(CaptumSuperpixelMethod):
+    """A Captum class whose constructor takes ``model`` (an ``nn.Module``)."""
+
+    @with_options
+    def __init__(self, model: nn.Module, **options: Unpack[PoolingOptions]) -> None:
+        super().__init__(model, **options)
+
+
+class _MultiplierMethod(CaptumSuperpixelMethod):
+    """A Captum class whose constructor takes ``(forward_func, multiply_by_inputs)``."""
+
+    @with_options
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        multiply_by_inputs: bool = True,
+        **options: Unpack[PoolingOptions],
+    ) -> None:
+        attribution = cast(Any, self.captum_class)(forward_func, multiply_by_inputs)
+        SuperpixelAttribution.__init__(self, attribution, **options)
 
 
 def _layer(model: Any, layer: Any) -> nn.Module:
@@ -73,51 +149,19 @@ def _layer(model: Any, layer: Any) -> nn.Module:
     return layer
 
 
-class NASIntegratedGradients(CaptumSuperpixelMethod):
+class NASIntegratedGradients(_MultiplierMethod):
     """``captum.attr.IntegratedGradients`` pooled over superpixels.
 
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed integrated gradients (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total (the output difference to the baseline), and a convergence
-    delta that is Captum's.
-
-    Args:
-        forward_func, multiply_by_inputs: as in ``captum.attr.IntegratedGradients``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
+    With ``pooling="contribution"`` the region contributions add up to the output
+    difference to the baseline, and the convergence delta is Captum's.
     """
 
     captum_class = IntegratedGradients
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        multiply_by_inputs: bool = True,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            IntegratedGradients(forward_func, multiply_by_inputs),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
@@ -125,1279 +169,143 @@ class NASIntegratedGradients(CaptumSuperpixelMethod):
         method: str = "gausslegendre",
         internal_batch_size: int | None = None,
         return_convergence_delta: Literal[False] = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        *,
-        return_convergence_delta: Literal[True],
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> tuple[_In, Tensor]: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``IntegratedGradients.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, n_steps, method, internal_batch_size,
-                return_convergence_delta::
-                as in ``captum.attr.IntegratedGradients.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_convergence_delta`` also the delta of that map;
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "baselines": baselines,
-                "n_steps": n_steps,
-                "method": method,
-                "internal_batch_size": internal_batch_size,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
 class NASSaliency(CaptumSuperpixelMethod):
     """``captum.attr.Saliency`` pooled over superpixels: the gradient-weighted
     superpixels of Hartley et al. (2019).
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed saliency (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        forward_func: as in ``captum.attr.Saliency``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Saliency
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            Saliency(forward_func),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         abs: bool = True,
         additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        abs: bool = True,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        abs: bool = True,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        abs: bool = True,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``Saliency.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, abs, additional_forward_args::
-                as in ``captum.attr.Saliency.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {"abs": abs},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
-class NASInputXGradient(CaptumSuperpixelMethod):
-    """``captum.attr.InputXGradient`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed input x gradient (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        forward_func: as in ``captum.attr.InputXGradient``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+class NASInputXGradient(_TargetMethod):
+    """``captum.attr.InputXGradient`` pooled over superpixels."""
 
     captum_class = InputXGradient
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            InputXGradient(forward_func),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``InputXGradient.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args::
-                as in ``captum.attr.InputXGradient.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
-
 
 class NASDeepLift(CaptumSuperpixelMethod):
-    """``captum.attr.DeepLift`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed DeepLift attribution (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        model, multiply_by_inputs, eps: as in ``captum.attr.DeepLift``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+    """``captum.attr.DeepLift`` pooled over superpixels."""
 
     captum_class = DeepLift
 
+    @with_options
     def __init__(
         self,
         model: nn.Module,
         multiply_by_inputs: bool = True,
         eps: float = 1e-10,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        **options: Unpack[PoolingOptions],
     ) -> None:
-        super().__init__(
-            DeepLift(model, multiply_by_inputs, eps),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
+        SuperpixelAttribution.__init__(self, DeepLift(model, multiply_by_inputs, eps), **options)
 
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
         return_convergence_delta: Literal[False] = False,
         custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        return_convergence_delta: Literal[True],
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> tuple[_In, Tensor]: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``DeepLift.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, return_convergence_delta,
-                custom_attribution_func::
-                as in ``captum.attr.DeepLift.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_convergence_delta`` also the delta of that map;
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {"baselines": baselines, "custom_attribution_func": custom_attribution_func},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
 class NASDeepLiftShap(CaptumSuperpixelMethod):
-    """``captum.attr.DeepLiftShap`` pooled over superpixels (``baselines`` required).
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed DeepLiftShap attribution (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        model, multiply_by_inputs: as in ``captum.attr.DeepLiftShap``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+    """``captum.attr.DeepLiftShap`` pooled over superpixels (``baselines`` required)."""
 
     captum_class = DeepLiftShap
 
+    @with_options
     def __init__(
-        self,
-        model: nn.Module,
-        multiply_by_inputs: bool = True,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        self, model: nn.Module, multiply_by_inputs: bool = True, **options: Unpack[PoolingOptions]
     ) -> None:
-        super().__init__(
-            DeepLiftShap(model, multiply_by_inputs),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
+        SuperpixelAttribution.__init__(self, DeepLiftShap(model, multiply_by_inputs), **options)
 
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         target: TargetType = None,
         additional_forward_args: Any = None,
         return_convergence_delta: Literal[False] = False,
         custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        return_convergence_delta: Literal[True],
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> tuple[_In, Tensor]: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., tuple[Tensor, ...]] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``DeepLiftShap.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, return_convergence_delta,
-                custom_attribution_func::
-                as in ``captum.attr.DeepLiftShap.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_convergence_delta`` also the delta of that map;
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {"baselines": baselines, "custom_attribution_func": custom_attribution_func},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
-class NASGradientShap(CaptumSuperpixelMethod):
-    """``captum.attr.GradientShap`` pooled over superpixels (``baselines`` required).
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed GradientShap attribution (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        forward_func, multiply_by_inputs: as in ``captum.attr.GradientShap``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+class NASGradientShap(_MultiplierMethod):
+    """``captum.attr.GradientShap`` pooled over superpixels (``baselines`` required)."""
 
     captum_class = GradientShap
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        multiply_by_inputs: bool = True,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            GradientShap(forward_func, multiply_by_inputs),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
         n_samples: int = 5,
         stdevs: float | tuple[float, ...] = 0.0,
         target: TargetType = None,
         additional_forward_args: Any = None,
         return_convergence_delta: Literal[False] = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        n_samples: int = 5,
-        stdevs: float | tuple[float, ...] = 0.0,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        return_convergence_delta: Literal[True],
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> tuple[_In, Tensor]: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        n_samples: int = 5,
-        stdevs: float | tuple[float, ...] = 0.0,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        n_samples: int = 5,
-        stdevs: float | tuple[float, ...] = 0.0,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: Tensor | tuple[Tensor, ...] | Callable[..., Any],
-        n_samples: int = 5,
-        stdevs: float | tuple[float, ...] = 0.0,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``GradientShap.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, n_samples, stdevs, target, additional_forward_args,
-                return_convergence_delta::
-                as in ``captum.attr.GradientShap.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_convergence_delta`` also the delta of that map;
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {"baselines": baselines, "n_samples": n_samples, "stdevs": stdevs},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
-class NASGuidedBackprop(CaptumSuperpixelMethod):
-    """``captum.attr.GuidedBackprop`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed guided backpropagation (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        model: as in ``captum.attr.GuidedBackprop``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+class NASGuidedBackprop(_TargetMethod, _ModelMethod):
+    """``captum.attr.GuidedBackprop`` pooled over superpixels."""
 
     captum_class = GuidedBackprop
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            GuidedBackprop(model),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
 
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``GuidedBackprop.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args::
-                as in ``captum.attr.GuidedBackprop.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
-
-
-class NASDeconvolution(CaptumSuperpixelMethod):
-    """``captum.attr.Deconvolution`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed deconvolution map (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        model: as in ``captum.attr.Deconvolution``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+class NASDeconvolution(_TargetMethod, _ModelMethod):
+    """``captum.attr.Deconvolution`` pooled over superpixels."""
 
     captum_class = Deconvolution
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            Deconvolution(model),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
 
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``Deconvolution.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args::
-                as in ``captum.attr.Deconvolution.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
-
-
-class NASLRP(CaptumSuperpixelMethod):
-    """``captum.attr.LRP`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed relevance (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        model: as in ``captum.attr.LRP``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+class NASLRP(_ModelMethod):
+    """``captum.attr.LRP`` pooled over superpixels."""
 
     captum_class = LRP
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            LRP(model),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         return_convergence_delta: Literal[False] = False,
         verbose: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        *,
-        return_convergence_delta: Literal[True],
-        verbose: bool = False,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> tuple[_In, Tensor]: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        verbose: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        verbose: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        verbose: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``LRP.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args, return_convergence_delta, verbose::
-                as in ``captum.attr.LRP.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_convergence_delta`` also the delta of that map;
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {"verbose": verbose},
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
 class NASOcclusion(CaptumSuperpixelMethod):
-    """``captum.attr.Occlusion`` pooled over superpixels.
-
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed occlusion map (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
-    Args:
-        forward_func: as in ``captum.attr.Occlusion``.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
+    """``captum.attr.Occlusion`` pooled over superpixels."""
 
     captum_class = Occlusion
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            Occlusion(forward_func),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
         strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
         baselines: BaselineType = None,
@@ -1405,104 +313,8 @@ class NASOcclusion(CaptumSuperpixelMethod):
         additional_forward_args: Any = None,
         perturbations_per_eval: int = 1,
         show_progress: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
-        strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
-        strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
-        strides: int | tuple[int, ...] | tuple[int | tuple[int, ...], ...] | None = None,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``Occlusion.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            sliding_window_shapes, strides, baselines, target, additional_forward_args,
-                perturbations_per_eval, show_progress::
-                as in ``captum.attr.Occlusion.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "sliding_window_shapes": sliding_window_shapes,
-                "strides": strides,
-                "baselines": baselines,
-                "perturbations_per_eval": perturbations_per_eval,
-                "show_progress": show_progress,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
 class _ReshapedLayerGradCam(LayerGradCam):
@@ -1570,11 +382,6 @@ class _ReshapedLayerGradCam(LayerGradCam):
 class NASGradCam(CaptumSuperpixelMethod):
     """``captum.attr.LayerGradCam`` upsampled to the inputs and pooled over superpixels.
 
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed GradCAM map (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
     Args:
         forward_func, layer, device_ids: as in ``captum.attr.LayerGradCam`` (``layer``
             may be a dotted name of a submodule).
@@ -1585,8 +392,6 @@ class NASGradCam(CaptumSuperpixelMethod):
             (and its gradient) into (N, C, h, w), like pytorch-grad-cam's
             ``reshape_transform`` (e.g. drop the class token, reshape to (N, h, w, D),
             permute to (N, D, h, w)). ``None``: Captum's ``LayerGradCam`` as it is.
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
 
     Example:
         >>> def tokens_to_grid(t):                      # (N, 1 + 14 * 14, D) -> (N, D, 14, 14)
@@ -1597,6 +402,7 @@ class NASGradCam(CaptumSuperpixelMethod):
 
     captum_class = LayerGradCam
 
+    @with_options
     def __init__(
         self,
         forward_func: Callable[..., Tensor],
@@ -1605,13 +411,7 @@ class NASGradCam(CaptumSuperpixelMethod):
         *,
         relu_attributions: bool = True,
         reshape_transform: Callable[[Tensor], Tensor] | None = None,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        **options: Unpack[PoolingOptions],
     ) -> None:
         if not isinstance(relu_attributions, bool):
             raise TypeError(f"`relu_attributions` must be a bool, got {relu_attributions!r}")
@@ -1625,262 +425,57 @@ class NASGradCam(CaptumSuperpixelMethod):
             if reshape_transform is None
             else _ReshapedLayerGradCam(forward_func, module, device_ids, reshape_transform)
         )
-        super().__init__(
-            base,
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
+        SuperpixelAttribution.__init__(self, base, **options)
         self.default_kwargs["relu_attributions"] = relu_attributions
 
-    def _relu(self, relu_attributions: bool | None) -> bool:
-        """The per-call ``relu_attributions``, or the constructor's default."""
-        if relu_attributions is None:
-            return bool(self.default_kwargs["relu_attributions"])
-        return relu_attributions
+    def _method_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``relu_attributions=None``: the constructor's default."""
+        if values["relu_attributions"] is None:
+            values["relu_attributions"] = bool(self.default_kwargs["relu_attributions"])
+        return values
 
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         attribute_to_layer_input: bool = False,
         relu_attributions: bool | None = None,
         attr_dim_summation: bool = True,
         grad_kwargs: dict[str, Any] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        attribute_to_layer_input: bool = False,
-        relu_attributions: bool | None = None,
-        attr_dim_summation: bool = True,
-        grad_kwargs: dict[str, Any] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        attribute_to_layer_input: bool = False,
-        relu_attributions: bool | None = None,
-        attr_dim_summation: bool = True,
-        grad_kwargs: dict[str, Any] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        attribute_to_layer_input: bool = False,
-        relu_attributions: bool | None = None,
-        attr_dim_summation: bool = True,
-        grad_kwargs: dict[str, Any] | None = None,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``LayerGradCam.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args, attribute_to_layer_input, relu_attributions,
-                attr_dim_summation, grad_kwargs::
-                as in ``captum.attr.LayerGradCam.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "attribute_to_layer_input": attribute_to_layer_input,
-                "relu_attributions": self._relu(relu_attributions),
-                "attr_dim_summation": attr_dim_summation,
-                "grad_kwargs": grad_kwargs,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...
 
 
 class NASGuidedGradCam(CaptumSuperpixelMethod):
     """``captum.attr.GuidedGradCam`` pooled over superpixels.
 
-    By default (``pooling="magnitude"``) every pixel holds its segment's mean
-    magnitude of the channel-summed guided GradCAM map (>= 0, the map that localises);
-    ``pooling="contribution"`` gives signed region contributions that add up to
-    the unpooled total.
-
     Args:
         model, layer, device_ids: as in ``captum.attr.GuidedGradCam`` (``layer`` may be
             a dotted name of a submodule).
-        segmenter, pooling, reduce, channel_reduce, interpolate_mode, n_segments,
-            nas_options: as in :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = GuidedGradCam
 
+    @with_options
     def __init__(
         self,
         model: nn.Module,
         layer: nn.Module | str,
         device_ids: list[int] | None = None,
-        *,
-        segmenter: SegmenterFn | None = None,
-        pooling: PoolingMode = "magnitude",
-        reduce: str | None = None,
-        channel_reduce: str | None = None,
-        interpolate_mode: str = "bilinear",
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        **options: Unpack[PoolingOptions],
     ) -> None:
-        super().__init__(
-            GuidedGradCam(model, _layer(model, layer), device_ids),
-            segmenter,
-            pooling=pooling,
-            reduce=reduce,
-            channel_reduce=channel_reduce,
-            interpolate_mode=interpolate_mode,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
+        module = _layer(model, layer)
+        SuperpixelAttribution.__init__(self, GuidedGradCam(model, module, device_ids), **options)
 
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         target: TargetType = None,
         additional_forward_args: Any = None,
         interpolate_mode: str = "nearest",
         attribute_to_layer_input: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        interpolate_mode: str = "nearest",
-        attribute_to_layer_input: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        interpolate_mode: str = "nearest",
-        attribute_to_layer_input: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        interpolate_mode: str = "nearest",
-        attribute_to_layer_input: bool = False,
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``GuidedGradCam.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            target, additional_forward_args, interpolate_mode, attribute_to_layer_input::
-                as in ``captum.attr.GuidedGradCam.attribute``, in the same order.
-            feature_mask: precomputed segment ids (N, 1, H, W), (1, 1, H, W) or
-                (M, 1, H, W) for NoiseTunnel's repeated batch (NoiseTunnel expands a
-                ``feature_mask`` the Captum way); default: segment the inputs.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The pooled map (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "interpolate_mode": interpolate_mode,
-                "attribute_to_layer_input": attribute_to_layer_input,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[AttributeOptions],
+    ) -> Any: ...

@@ -17,21 +17,30 @@ weighted (ridge) least squares in torch, instead of Captum's scikit-learn defaul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, overload
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from captum._utils.models.model import Model
 from captum._utils.typing import BaselineType, TargetType
-from captum.attr import Attribution, FeatureAblation, KernelShap, Lime, ShapleyValueSampling
-from captum.log import log_usage
+from captum.attr import FeatureAblation, KernelShap, Lime, ShapleyValueSampling
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from captum_nas._validation import check_number
-from captum_nas.attr.methods import CaptumSuperpixelMethod, _In, _Out
-from captum_nas.attr.result import AttributionResult
-from captum_nas.attr.superpixel import SegmenterFn
+from captum_nas._validation import check_number, check_positive_int
+from captum_nas.attr._signature import (
+    SegmenterOptions,
+    SegmentOptions,
+    captum_attribute,
+    with_options,
+)
+from captum_nas.attr.methods import CaptumSuperpixelMethod
+from captum_nas.attr.superpixel import SuperpixelAttribution
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+_FeatureMask = Tensor | tuple[Tensor, ...] | None
 
 
 class TorchLinearRegression(Model):
@@ -114,36 +123,47 @@ class _SegmentMaskMethod(CaptumSuperpixelMethod):
     ``feature_mask``; the result is its signed per-segment value, never pooled."""
 
     _segments_as_feature_mask = True
+    #: the fewest distinct segments an image may have (KernelShap needs 2)
+    _min_segments = 1
 
+    @with_options
     def __init__(
-        self,
-        attribution: Attribution,
-        segmenter: SegmenterFn | None = None,
-        *,
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        self, forward_func: Callable[..., Any], **options: Unpack[SegmenterOptions]
     ) -> None:
-        super().__init__(attribution, segmenter, n_segments=n_segments, nas_options=nas_options)
+        self._init(self.captum_class(forward_func), **options)
+
+    def _init(self, attribution: Any, **options: Unpack[SegmenterOptions]) -> None:
+        SuperpixelAttribution.__init__(self, attribution, **options)
         self.pooling = None
 
-    def _explain(
-        self,
-        inputs: Tensor | tuple[Tensor, ...],
-        target: Any,
-        additional_forward_args: Any,
-        method_kwargs: Mapping[str, Any],
-        **options: Any,
-    ) -> Any:
-        if method_kwargs.get("return_input_shape", True) is not True:
+    def _method_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Captum's arguments; ``return_input_shape`` must stay ``True``."""
+        if values.get("return_input_shape", True) is not True:
             raise ValueError(
                 f"`return_input_shape`: {type(self).__name__} returns a map of the inputs' "
-                f"shape (one value per segment); got {method_kwargs['return_input_shape']!r}"
+                f"shape (one value per segment); got {values['return_input_shape']!r}"
             )
-        return super()._explain(inputs, target, additional_forward_args, method_kwargs, **options)
+        for key in ("n_samples", "perturbations_per_eval"):
+            if key in values:
+                check_positive_int(values[key], key)
+        return values
 
-
-def _lime_model(interpretable_model: Model | None) -> Model:
-    return TorchLinearRegression(alpha=1.0) if interpretable_model is None else interpretable_model
+    def _resolve_segments(
+        self, x: Tensor, feature_mask: Tensor | tuple[Tensor, ...] | None, segments: Tensor | None
+    ) -> Tensor:
+        seg = super()._resolve_segments(x, feature_mask, segments)
+        if self._min_segments > 1:
+            flat = seg.flatten(1)
+            single = torch.nonzero(flat.amax(1) == flat.amin(1)).flatten().tolist()
+            if single:
+                name = "feature_mask" if feature_mask is not None else "segments"
+                raise ValueError(
+                    f"`{name}`: {type(self).__name__} needs at least {self._min_segments} "
+                    f"segments per image (it samples coalitions of 1..K-1 segments), image(s) "
+                    f"{single[:10]} have one; ask for more segments (`n_segments`) or use "
+                    "NASFeatureAblation"
+                )
+        return seg
 
 
 class NASFeatureAblation(_SegmentMaskMethod):
@@ -151,549 +171,106 @@ class NASFeatureAblation(_SegmentMaskMethod):
 
     Returns the signed value of every segment (the segments are Captum's
     ``feature_mask``), repeated over the segment's pixels and channels; no pooling.
-
-    Args:
-        forward_func: as in ``captum.attr.FeatureAblation``.
-        segmenter, n_segments, nas_options: as in
-            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = FeatureAblation
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Any],
-        *,
-        segmenter: SegmenterFn | None = None,
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            FeatureAblation(forward_func),
-            segmenter,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
+        feature_mask: _FeatureMask = None,
         perturbations_per_eval: int = 1,
         show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``FeatureAblation.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, perturbations_per_eval, show_progress::
-                as in ``captum.attr.FeatureAblation.attribute``, in the same order.
-            feature_mask: Captum's argument, here the segment ids (N, 1, H, W),
-                (1, 1, H, W) or (M, 1, H, W) for NoiseTunnel's repeated batch;
-                default: segment the inputs with :attr:`segmenter`.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The signed per-segment values (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "baselines": baselines,
-                "perturbations_per_eval": perturbations_per_eval,
-                "show_progress": show_progress,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[SegmentOptions],
+    ) -> Any: ...
 
 
 class NASShapleyValueSampling(_SegmentMaskMethod):
     """``captum.attr.ShapleyValueSampling`` with one feature per segment (batched).
 
-    Returns the signed value of every segment (the segments are Captum's
-    ``feature_mask``), repeated over the segment's pixels and channels; no pooling.
-
-    Args:
-        forward_func: as in ``captum.attr.ShapleyValueSampling``.
-        segmenter, n_segments, nas_options: as in
-            :class:`~captum_nas.attr.SuperpixelAttribution`.
+    Returns the signed value of every segment, repeated over its pixels and channels.
     """
 
     captum_class = ShapleyValueSampling
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Any],
-        *,
-        segmenter: SegmenterFn | None = None,
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            ShapleyValueSampling(forward_func),
-            segmenter,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-
-    @overload
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
+        feature_mask: _FeatureMask = None,
         n_samples: int = 25,
         perturbations_per_eval: int = 1,
         show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
+        **options: Unpack[SegmentOptions],
+    ) -> Any: ...
 
-    @overload
+
+class _LimeMethod(_SegmentMaskMethod):
+    """Lime and KernelShap (a Lime with its own kernel): Captum's ``Lime.attribute``."""
+
+    @captum_attribute
     def attribute(
         self,
-        inputs: _In,
+        inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
+        feature_mask: _FeatureMask = None,
         n_samples: int = 25,
         perturbations_per_eval: int = 1,
+        return_input_shape: bool = True,
         show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``ShapleyValueSampling.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, n_samples, perturbations_per_eval,
-                show_progress::
-                as in ``captum.attr.ShapleyValueSampling.attribute``, in the same order.
-            feature_mask: Captum's argument, here the segment ids (N, 1, H, W),
-                (1, 1, H, W) or (M, 1, H, W) for NoiseTunnel's repeated batch;
-                default: segment the inputs with :attr:`segmenter`.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The signed per-segment values (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "baselines": baselines,
-                "n_samples": n_samples,
-                "perturbations_per_eval": perturbations_per_eval,
-                "show_progress": show_progress,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        **options: Unpack[SegmentOptions],
+    ) -> Any: ...
 
 
-class NASLime(_SegmentMaskMethod):
+class NASKernelShap(_LimeMethod):
+    """``captum.attr.KernelShap`` with one feature per segment, fitted by
+    :class:`TorchLinearRegression` (weighted least squares, no scikit-learn).
+
+    Returns the signed value of every segment, repeated over its pixels and channels.
+    """
+
+    captum_class = KernelShap
+    _min_segments = 2
+
+    def _init(self, attribution: Any, **options: Unpack[SegmenterOptions]) -> None:
+        super()._init(attribution, **options)
+        attribution.interpretable_model = TorchLinearRegression(alpha=0.0)
+
+
+class NASLime(_LimeMethod):
     """``captum.attr.Lime`` with one interpretable feature per segment.
 
-    Returns the signed value of every segment (the segments are Captum's
-    ``feature_mask``), repeated over the segment's pixels and channels; no pooling.
+    Returns the signed value of every segment, repeated over its pixels and channels.
+    Unlike KernelShap, one segment per image is enough.
 
     Args:
         forward_func, interpretable_model, similarity_func, perturb_func: as in
             ``captum.attr.Lime``; ``interpretable_model`` defaults to
             :class:`TorchLinearRegression` with ``alpha=1.0`` (a ridge fit; no
             scikit-learn).
-        segmenter, n_segments, nas_options: as in
-            :class:`~captum_nas.attr.SuperpixelAttribution`.
     """
 
     captum_class = Lime
 
+    @with_options
     def __init__(
         self,
         forward_func: Callable[..., Any],
         interpretable_model: Model | None = None,
         similarity_func: Callable[..., Any] | None = None,
         perturb_func: Callable[..., Any] | None = None,
-        *,
-        segmenter: SegmenterFn | None = None,
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
+        **options: Unpack[SegmenterOptions],
     ) -> None:
-        super().__init__(
-            Lime(forward_func, _lime_model(interpretable_model), similarity_func, perturb_func),
-            segmenter,
-            n_segments=n_segments,
-            nas_options=nas_options,
+        model = (
+            TorchLinearRegression(alpha=1.0) if interpretable_model is None else interpretable_model
         )
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``Lime.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, n_samples, perturbations_per_eval,
-                return_input_shape, show_progress::
-                as in ``captum.attr.Lime.attribute``, in the same order.
-            feature_mask: Captum's argument, here the segment ids (N, 1, H, W),
-                (1, 1, H, W) or (M, 1, H, W) for NoiseTunnel's repeated batch;
-                default: segment the inputs with :attr:`segmenter`.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The signed per-segment values (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "baselines": baselines,
-                "n_samples": n_samples,
-                "perturbations_per_eval": perturbations_per_eval,
-                "return_input_shape": return_input_shape,
-                "show_progress": show_progress,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
-
-
-class NASKernelShap(_SegmentMaskMethod):
-    """``captum.attr.KernelShap`` with one feature per segment, fitted by
-    :class:`TorchLinearRegression` (weighted least squares, no scikit-learn).
-
-    Returns the signed value of every segment (the segments are Captum's
-    ``feature_mask``), repeated over the segment's pixels and channels; no pooling.
-
-    Args:
-        forward_func: as in ``captum.attr.KernelShap``.
-        segmenter, n_segments, nas_options: as in
-            :class:`~captum_nas.attr.SuperpixelAttribution`.
-    """
-
-    captum_class = KernelShap
-
-    def __init__(
-        self,
-        forward_func: Callable[..., Any],
-        *,
-        segmenter: SegmenterFn | None = None,
-        n_segments: int = 32,
-        nas_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            KernelShap(forward_func),
-            segmenter,
-            n_segments=n_segments,
-            nas_options=nas_options,
-        )
-        assert isinstance(self.attribution, Lime)
-        self.attribution.interpretable_model = TorchLinearRegression(alpha=0.0)
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: Literal[False] = False,
-        return_result: Literal[False] = False,
-    ) -> _In: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: Literal[True],
-    ) -> AttributionResult: ...
-
-    @overload
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]: ...
-
-    @log_usage()
-    def attribute(
-        self,
-        inputs: _In,
-        baselines: BaselineType = None,
-        target: TargetType = None,
-        additional_forward_args: Any = None,
-        feature_mask: Tensor | tuple[Tensor, ...] | None = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int = 1,
-        return_input_shape: bool = True,
-        show_progress: bool = False,
-        *,
-        segments: Tensor | None = None,
-        return_segments: bool = False,
-        return_result: bool = False,
-    ) -> _Out[_In]:
-        """Captum's ``KernelShap.attribute``, then one value per segment.
-
-        Args:
-            inputs: images (N, C, H, W), or a 1-tuple of them (the result is then a
-                1-tuple, the Captum way).
-            baselines, target, additional_forward_args, n_samples, perturbations_per_eval,
-                return_input_shape, show_progress::
-                as in ``captum.attr.KernelShap.attribute``, in the same order.
-            feature_mask: Captum's argument, here the segment ids (N, 1, H, W),
-                (1, 1, H, W) or (M, 1, H, W) for NoiseTunnel's repeated batch;
-                default: segment the inputs with :attr:`segmenter`.
-            segments: alias of ``feature_mask``.
-            return_segments: also return the segments used (last).
-            return_result: return an :class:`~captum_nas.attr.result.AttributionResult`
-                (pooled and pixel maps, segments, (N, K) scores, target, delta).
-
-        Returns:
-            The signed per-segment values (inputs' shape, contiguous, detached);
-            with ``return_segments`` also the segments (last); with
-            ``return_result`` an ``AttributionResult`` instead.
-        """
-        return self._explain(
-            inputs,
-            target,
-            additional_forward_args,
-            {
-                "baselines": baselines,
-                "n_samples": n_samples,
-                "perturbations_per_eval": perturbations_per_eval,
-                "return_input_shape": return_input_shape,
-                "show_progress": show_progress,
-            },
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=False,
-            return_segments=return_segments,
-            return_result=return_result,
-        )
+        self._init(Lime(forward_func, model, similarity_func, perturb_func), **options)

@@ -193,21 +193,21 @@ class AttributionResult:
         self,
         index: int = 0,
         *,
+        cmap: str | None = None,
         image: Any = None,
         alpha: float = 0.5,
         pixel: bool = False,
-        cmap: str | None = None,
     ) -> np.ndarray[Any, Any]:
         """The map blended over the image, like pytorch-grad-cam's ``show_cam_on_image``.
 
         Args:
             index: which image of the batch.
+            cmap: matplotlib colour map (default ``"jet"``; ``"bwr"`` for signed maps,
+                centred on 0).
             image: the image in [0, 1] ((C, H, W) tensor or (H, W, C) array); default:
                 the input min-max scaled (inputs are usually normalised).
             alpha: weight of the heat map (0: the image only, 1: the heat map only).
             pixel: overlay the unpooled :attr:`pixel_map` instead of :attr:`map`.
-            cmap: matplotlib colour map (default ``"jet"``; ``"bwr"`` for signed maps,
-                centred on 0).
 
         Returns:
             float32 array (H, W, 3) in [0, 1]; show it with ``plt.imshow`` or save it.

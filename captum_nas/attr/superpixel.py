@@ -19,11 +19,12 @@ from captum_nas._validation import (
     check_choice,
     check_image_batch,
     check_image_input,
+    check_model_output,
     check_positive_int,
     check_segments,
-    check_target,
     describe,
     explain_dtype_mismatch,
+    normalize_target,
 )
 from captum_nas.attr.shared_forward import CleanForwardCapture
 from captum_nas.pooling import (
@@ -34,6 +35,7 @@ from captum_nas.pooling import (
     pool_segments,
     segment_pool,
 )
+from captum_nas.segmentation.base import relabel_contiguous
 
 #: ``pooling`` values of :class:`SuperpixelAttribution`: the named modes of
 #: :func:`captum_nas.pooling.pool_segments`, or ``"custom"`` (``reduce`` and
@@ -47,36 +49,92 @@ def _model_of(forward_func: Any) -> nn.Module | None:
     return forward_func if isinstance(forward_func, nn.Module) else None
 
 
-def _target_classes(target: Any, n: int) -> Tensor | None:
-    """Class id per image of a Captum ``target`` (checked), or ``None`` when there is none
-    or it indexes a multi-dimensional output (tuples), which only Captum can check."""
-    if isinstance(target, tuple) or (
-        isinstance(target, list) and any(isinstance(t, tuple) for t in target)
-    ):
-        return None
-    return check_target(target, n)
+def _target_classes(
+    target: Any, n: int, device: torch.device | None = None
+) -> Tensor | tuple[int, ...] | list[tuple[int, ...]] | None:
+    """The checked, normalised ``target`` (see :func:`captum_nas._validation.normalize_target`):
+    what is passed on to Captum and stored in results."""
+    return normalize_target(target, n, device=device)
 
 
 @contextmanager
-def _target_in_range(model: nn.Module | None, classes: Tensor | None) -> Iterator[None]:
-    """Check on every forward of ``model`` that ``classes`` index its (B, n_classes) output."""
-    if model is None or classes is None:
-        yield
+def _target_in_range(model: nn.Module | None, target: Any) -> Iterator[None]:
+    """Check on every forward of ``model`` that it returns one tensor and that the
+    normalised ``target`` indexes it: class ids for (B, n_classes), multi-indices for
+    (B, d1, ..., dk) outputs."""
+    if model is None:
+        # no hook on a plain function: translate the index error its output gives
+        try:
+            yield
+        except (IndexError, RuntimeError) as err:
+            if isinstance(target, Tensor) and "out of bounds" in str(err):
+                raise ValueError(
+                    f"`target` {int(target.max())} is out of range for the outputs of "
+                    f"`forward_func` ({err})"
+                ) from err
+            raise
         return
-    top = int(classes.max())
+    if isinstance(target, Tensor):
+        index: tuple[int, ...] | None = (int(target.max()),)
+    elif isinstance(target, tuple):
+        index = target
+    elif isinstance(target, list):
+        index = tuple(max(col) for col in zip(*target))
+    else:
+        index = None
 
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-        if isinstance(output, Tensor) and output.dim() == 2 and top >= output.shape[1]:
+        check_model_output(output)
+        if index is None or output.dim() < 2:
+            return
+        dims = tuple(output.shape[1:])
+        if len(index) != len(dims):
+            shown = index[0] if isinstance(target, Tensor) else target
             raise ValueError(
-                f"`target` {top} is out of range for the model's {output.shape[1]} outputs "
-                f"(class ids 0..{output.shape[1] - 1})"
+                f"`target` {shown!r} indexes {len(index)} dimension(s) per example, but the "
+                f"model returns shape {tuple(output.shape)} ({len(dims)} per example); use "
+                "an int per image for (N, n_classes) outputs, a tuple for more dimensions"
             )
+        for i, size in zip(index, dims):
+            if i >= size:
+                if len(dims) == 1:
+                    raise ValueError(
+                        f"`target` {i} is out of range for the model's {size} outputs "
+                        f"(class ids 0..{size - 1})"
+                    )
+                raise ValueError(
+                    f"`target` {target!r} is out of range for the model's output of shape "
+                    f"{tuple(output.shape)}"
+                )
 
     handle = model.register_forward_hook(hook)
     try:
         yield
     finally:
         handle.remove()
+
+
+def _non_finite_message(method: str, dtype: torch.dtype) -> str:
+    """Why a wrapped attribution returned NaN or Inf, as far as we can tell."""
+    name = method.lstrip("_")
+    if dtype in (torch.float16, torch.bfloat16):
+        if "LRP" in name or "DeepLift" in name:
+            return (
+                f"the wrapped attribution {name} returned NaN or Inf values on {dtype} inputs: "
+                "its epsilon rule (LRP divides by a layer's output plus 1e-9, DeepLift by "
+                "input differences guarded by 1e-10) underflows in half precision, where "
+                "that epsilon rounds to 0 and the division gives Inf; run the model and the "
+                "inputs in float32 (`model.float()`, `inputs.float()`)"
+            )
+        return (
+            f"the wrapped attribution {name} returned NaN or Inf values on {dtype} inputs; "
+            "half precision overflows or underflows easily in gradients: run the model and "
+            "the inputs in float32 (`model.float()`, `inputs.float()`)"
+        )
+    return (
+        f"the wrapped attribution {name} returned NaN or Inf values; check the model's "
+        "outputs and gradients on these inputs"
+    )
 
 
 def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") -> Tensor:
@@ -95,7 +153,7 @@ def expand_segments(segments: Tensor, inputs: Tensor, name: str = "segments") ->
     Returns:
         LongTensor (N, 1, H, W) on the inputs' device.
     """
-    seg = check_segments(segments, name)
+    seg = relabel_contiguous(check_segments(segments, name))
     n, _, h, w = inputs.shape
     if seg.shape[-2:] != (h, w):
         raise ValueError(
@@ -328,7 +386,7 @@ class SuperpixelAttribution(Attribution):
 
     @staticmethod
     def _checked_segments(seg: Any, x: Tensor) -> Tensor:
-        seg = check_segments(seg, "segmenter output", like=x)
+        seg = relabel_contiguous(check_segments(seg, "segmenter output", like=x))
         return seg.to(x.device).expand(x.shape[0], 1, *x.shape[-2:]).contiguous()
 
     def _clean_forward_capture(
@@ -369,10 +427,7 @@ class SuperpixelAttribution(Attribution):
             )
         # NaN and Inf survive a sum: the full check runs only when the total is not finite
         if not bool(torch.isfinite(attr.sum())) and not bool(torch.isfinite(attr).all()):
-            raise ValueError(
-                f"the wrapped attribution {type(self.attribution).__name__} returned NaN or "
-                "Inf values; check the model's outputs and gradients on these inputs"
-            )
+            raise ValueError(_non_finite_message(type(self.attribution).__name__, inputs.dtype))
         h, w = inputs.shape[-2:]
         if attr.shape[-2:] != (h, w):
             kwargs = (
@@ -487,7 +542,7 @@ class SuperpixelAttribution(Attribution):
                 f"`return_convergence_delta`: {type(self.attribution).__name__} has no "
                 "convergence delta"
             )
-        classes = _target_classes(target, x.shape[0])
+        classes = _target_classes(target, x.shape[0], x.device)
         kwargs = {**self.default_kwargs, **method_kwargs}
         mask = feature_mask if feature_mask is not None else segments
         capture = self._clean_forward_capture(x, mask, kwargs)
@@ -504,7 +559,7 @@ class SuperpixelAttribution(Attribution):
             capture if capture is not None else nullcontext(),
         ):
             result = self.attribution.attribute(
-                x, target=target, additional_forward_args=additional_forward_args, **kwargs
+                x, target=classes, additional_forward_args=additional_forward_args, **kwargs
             )
         if capture is not None:
             seg = self._segments_after(x, capture)
@@ -544,33 +599,23 @@ class SuperpixelAttribution(Attribution):
         self,
         inputs: Tensor | tuple[Tensor, ...],
         target: Any,
-        additional_forward_args: Any,
-        method_kwargs: Mapping[str, Any],
-        *,
-        feature_mask: Tensor | tuple[Tensor, ...] | None,
-        segments: Tensor | None,
-        return_convergence_delta: bool,
+        *run_args: Any,
         return_segments: bool,
         return_result: bool,
+        **run_options: Any,
     ) -> Any:
-        """The body of every ``attribute``: check our options, run, shape the output."""
+        """The body of every ``attribute``: check our options, run, shape the output.
+
+        ``run_args`` and ``run_options``: the rest of :meth:`_run`'s arguments."""
         for name, flag in (("return_result", return_result), ("return_segments", return_segments)):
             if not isinstance(flag, bool):
                 raise TypeError(f"`{name}` must be a bool, got {describe(flag)}")
-        run, is_tuple = self._run(
-            inputs,
-            target,
-            additional_forward_args,
-            method_kwargs,
-            feature_mask=feature_mask,
-            segments=segments,
-            return_convergence_delta=return_convergence_delta,
-        )
+        run, is_tuple = self._run(inputs, target, *run_args, **run_options)
         return self._outputs(
             run,
             is_tuple,
             target,
-            return_convergence_delta=return_convergence_delta,
+            return_convergence_delta=run_options["return_convergence_delta"],
             return_segments=return_segments,
             return_result=return_result,
         )
@@ -594,7 +639,7 @@ class SuperpixelAttribution(Attribution):
                 pixel_map=run.pixel_map.to(run.map.dtype).contiguous(),
                 segments=run.segments,
                 scores=run.scores,
-                target=target if classes is None and target is not None else classes,
+                target=classes,
                 delta=run.delta,
                 inputs=run.inputs,
                 pooling=self.pooling,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from captum_nas.cli import CLIError
+from captum_nas.cli import UsageError
 
 #: the preprocessing of image files, shared by ``explain`` and ``evaluate``
 RESIZE_HELP = (
@@ -33,26 +34,75 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+NO_MODEL = object()  # add_subparser(model=NO_MODEL): the subcommand has no model options
+
+#: the largest seed the options take: every random generator used (torch, numpy, and
+#: scikit-image's quickshift, whose seed is a C int) accepts 0 .. 2**31 - 1
+MAX_SEED = 2**31 - 1
+
+
 def add_subparser(
-    subparsers: argparse._SubParsersAction, name: str, **kwargs: Any
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    description: str | None = None,
+    *,
+    model: Any = NO_MODEL,
+    seed: str | None = None,
+    seed_default: int = 0,
 ) -> argparse.ArgumentParser:
-    """A subcommand parser with the shared formatter and without option abbreviations
-    (so that launchers such as ``torchrun`` never see an option they could take for theirs).
+    """A subcommand parser with the options every subcommand shares.
+
+    The parser has the shared help format, no option abbreviations (so that launchers
+    such as ``torchrun`` never see an option they could take for theirs) and
+    ``--debug``; with ``model`` the model options (:func:`add_model_arguments`, ``model``
+    being the default ``--model`` or ``None``), with ``seed`` a ``--seed`` option
+    (integers 0 .. :data:`MAX_SEED`, ``seed`` is its help).
+
+    Args:
+        subparsers: the top parser's subparsers.
+        name: the subcommand.
+        summary: one line for ``captum-nas --help`` (and the description without one).
+        description: the text of ``captum-nas NAME --help``.
+        model: the default ``--model`` (``None``: chosen by the subcommand), or
+            :data:`NO_MODEL` for no model options.
+        seed: help of ``--seed``, or ``None`` for no such option.
+        seed_default: default of ``--seed``.
+
+    Returns:
+        The subcommand's parser.
     """
+    from captum_nas.cli import add_debug_argument
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, formatter_class=HelpFormatter, allow_abbrev=False, **kwargs
+        name,
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
+        help=summary,
+        description=description or summary,
     )
+    add_debug_argument(parser)
+    if model is not NO_MODEL:
+        add_model_arguments(parser, default_model=model)
+    if seed is not None:
+        parser.add_argument("--seed", type=seed_int, default=seed_default, help=seed)
     return parser
+
+
+def _ascii_int(text: str) -> int:
+    """``text`` as an int, written with the ASCII digits 0-9 (and an optional sign)."""
+    stripped = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", stripped):
+        digits = "" if stripped.isascii() else " (write numbers with the ASCII digits 0-9)"
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}{digits}")
+    return int(stripped)
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse ``type`` for integers >= ``minimum``."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        value = _ascii_int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
@@ -63,6 +113,19 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
+
+
+def seed_int(text: str) -> int:
+    """An argparse ``type`` for seeds: integers 0 .. :data:`MAX_SEED`."""
+    value = _ascii_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be <= 2**31 - 1 = {MAX_SEED}, got {value}")
+    return value
+
+
+seed_int.__name__ = "int"
 
 
 def method_name(text: str) -> str:
@@ -105,9 +168,15 @@ def device_type(text: str) -> Any:
     from captum_nas.models.loading import resolve_device
 
     try:
-        return resolve_device(text)
+        device = resolve_device(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    if device.type == "meta":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a device without data (shapes only): nothing can be computed "
+            "or saved on it; use cpu, cuda or mps"
+        )
+    return device
 
 
 def describe_methods() -> str:
@@ -156,14 +225,18 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
         help="untrained network (torchvision names, reference), drawn under --seed",
     )
     group.add_argument("--device", type=device_type, default="cpu", help="torch device")
-    group.add_argument(
-        "--image-size",
-        type=int_at_least(8),
-        default=None,
-        metavar="SIDE",
-        help="image side in pixels (default: the model's input size)",
-    )
+    side_help = "image side in pixels (default: the model's input size)"
+    group.add_argument("--image-size", type=int_at_least(8), metavar="SIDE", help=side_help)
     group.add_argument("--resize", choices=("crop", "stretch"), default="crop", help=RESIZE_HELP)
+
+
+def add_image_file_arguments(
+    parser: argparse.ArgumentParser, *, recursive: str, on_error: str
+) -> None:
+    """``--recursive`` and ``--on-error skip|fail``, the options of commands that read
+    image folders (``explain``, ``evaluate``); the arguments are their help texts."""
+    parser.add_argument("--recursive", action="store_true", help=recursive)
+    parser.add_argument("--on-error", choices=("skip", "fail"), default="skip", help=on_error)
 
 
 def load_from_args(args: argparse.Namespace, model: str | None = None) -> Any:
@@ -179,6 +252,16 @@ def load_from_args(args: argparse.Namespace, model: str | None = None) -> Any:
     )
     loaded.model = loaded.model.to(args.device).eval()
     return loaded
+
+
+def method_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of a method that ``explain`` and ``evaluate`` share: ``n_steps``,
+    ``seed`` and ``options`` (the ``--selector`` file of relevant-features)."""
+    return {
+        "n_steps": args.n_steps,
+        "seed": args.seed,
+        "options": {"selector": args.selector} if args.selector else None,
+    }
 
 
 def versions() -> dict[str, str]:
@@ -230,7 +313,7 @@ def check_layer_option(method: str, layer: str | None) -> None:
     spec = get_method(method)
     if layer is not None and not spec.uses_layer:
         layered = [n for n in _layered_methods()]
-        raise CLIError(
+        raise UsageError(
             f"--layer is not used by method {spec.name!r}; methods with a layer: "
             f"{', '.join(layered)}"
         )

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from captum_nas.cli import CLIError
+from captum_nas.cli import InternalError, UsageError, is_user_error
 from captum_nas.cli._common import int_at_least
 
 __all__ = ["add_distributed_arguments", "relaunch", "run_in_job", "start_job", "strip_option"]
@@ -94,10 +94,10 @@ def relaunch(args: argparse.Namespace) -> int:
     from captum_nas.evaluation.distributed import launch_env
 
     if launch_env().distributed:
-        raise CLIError("--distributed starts torchrun itself; do not give it under torchrun")
+        raise UsageError("--distributed starts torchrun itself; do not give it under torchrun")
     argv: list[str] | None = getattr(args, "argv", None)
     if argv is None:
-        raise CLIError("--distributed needs the command line (run captum-nas from a shell)")
+        raise UsageError("--distributed needs the command line (run captum-nas from a shell)")
     command = [
         sys.executable,
         "-m",
@@ -120,7 +120,7 @@ def start_job(args: argparse.Namespace) -> Any:
     try:
         job = Job.start(args.device, timeout_s=args.dist_timeout)
     except RuntimeError as err:
-        raise CLIError(f"cannot join the torchrun job: {err}") from None
+        raise UsageError(f"cannot join the torchrun job: {err}") from None
     args.device = job.device
     return job
 
@@ -143,9 +143,11 @@ def run_in_job(args: argparse.Namespace, body: Callable[[argparse.Namespace, Any
         try:
             return body(args, job)
         except DistributedJobError as err:
-            raise CLIError(str(err)) from None
-        except (CLIError, ValueError, TypeError, FileNotFoundError) as err:
+            raise UsageError(str(err)) from None
+        except Exception as err:
             if job.world_size == 1 or str(err).startswith(f"rank {job.rank}:"):
                 raise
             job.fail(err)  # the others learn the original error
-            raise CLIError(f"rank {job.rank}: {err}") from None
+            if is_user_error(err):
+                raise UsageError(f"rank {job.rank}: {err}") from None
+            raise InternalError(f"rank {job.rank}: {type(err).__name__}: {err}") from err

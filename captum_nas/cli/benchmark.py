@@ -10,26 +10,24 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+SUMMARY = "time NAS segmentation against scikit-image SLIC"
+DESCRIPTION = (
+    "Segment a batch of scikit-image sample photos with NAS on the chosen model and with "
+    "SLIC at the same K; print the median times and their ratio (writes no file). The "
+    "full side-by-side suite against the peers is `make bench`."
+)
+MODEL = "efficientnet-lite0"  # default --model
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``benchmark`` subcommand."""
-    from captum_nas.cli._common import add_model_arguments, add_subparser, positive_int
+    from captum_nas.cli._common import add_subparser, positive_int
 
-    p = add_subparser(
-        subparsers,
-        "benchmark",
-        help="time NAS segmentation against scikit-image SLIC",
-        description=(
-            "Segment a batch of scikit-image sample photos with NAS on the chosen model "
-            "and with SLIC at the same K; print the median times and their ratio. The "
-            "full side-by-side suite against the peers is `make bench`."
-        ),
-    )
-    add_model_arguments(p, default_model="efficientnet-lite0")
+    seed = "seed of NAS and of random weights"
+    p = add_subparser(subparsers, "benchmark", SUMMARY, DESCRIPTION, model=MODEL, seed=seed)
     p.add_argument("--batch-size", type=positive_int, default=16, help="images per batch")
     p.add_argument("--n-segments", type=positive_int, default=32, help="K of both segmenters")
     p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats (median)")
-    p.add_argument("--seed", type=int, default=0, help="seed of NAS and of random weights")
     p.set_defaults(run=run)
 
 

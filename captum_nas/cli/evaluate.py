@@ -7,23 +7,47 @@ import json
 from pathlib import Path
 from typing import Any
 
-from captum_nas.cli import CLIError
+from captum_nas.cli import UsageError
 from captum_nas.cli._common import (
-    add_model_arguments,
+    add_image_file_arguments,
     add_subparser,
     describe_methods,
     describe_segmenters,
     emit,
     load_from_args,
     method_name,
+    method_options,
     name_list,
-    nonnegative_int,
     positive_int,
     quiet_captum,
     segmenter_name,
     versions,
 )
 from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
+from captum_nas.cli._output import (
+    add_output_arguments,
+    check_output_folder,
+    staged_folder,
+    write_atomic,
+)
+
+#: the report files ``evaluate`` writes in --out (besides the batches in OUT/shards)
+OUTPUT_FILES = (
+    "results.md",
+    "results.csv",
+    "results.json",
+    "localization.png",
+    "relevance_curves.png",
+    "iou_curves.png",
+    "settings.json",
+)
+
+
+def _outputs(out: Path) -> list[str]:
+    """The files of an earlier run in ``out`` that this run would replace or delete: the
+    report and the stored batches (``shards/batch-*.pt``)."""
+    shards = sorted(p.relative_to(out).as_posix() for p in (out / "shards").glob("batch-*.pt"))
+    return [*OUTPUT_FILES, *shards]
 
 
 def _describe_datasets() -> str:
@@ -40,24 +64,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` subcommand."""
     from captum_nas.evaluation.data import FOLDER_LAYOUT
 
-    p = add_subparser(
-        subparsers,
-        "evaluate",
-        help="score explanation methods pooled over segmenters against ground truth",
-        description=(
-            "Evaluate methods x segmenters on a data set with ground truth: box\n"
-            "localisation (MaxBoxAcc), mask metrics (pxAP, pointing, and the\n"
-            "--ground-truth metric group), MoRF/LeRF relevance curves. Writes\n"
-            "results.md/csv/json, figures and settings.json (every setting of the run,\n"
-            "model weights with their SHA-256, package versions) to --out.\n\n"
-            "data sets (--dataset NAME, or a folder path):\n" + _describe_datasets() + "\n\n"
-            "folder layout:\n" + FOLDER_LAYOUT + "\n\n"
-            "methods (case-insensitive):\n" + describe_methods() + "\n\n"
-            "segmenters:\n" + describe_segmenters()
-        ),
+    description = (
+        "Evaluate methods x segmenters on a data set with ground truth: box\n"
+        "localisation (MaxBoxAcc), mask metrics (pxAP, pointing, and the\n"
+        "--ground-truth metric group), MoRF/LeRF relevance curves. Writes\n"
+        "results.md/csv/json, figures and settings.json (every setting of the run,\n"
+        "model weights with their SHA-256, package versions) to --out.\n\n"
+        "data sets (--dataset NAME, or a folder path):\n" + _describe_datasets() + "\n\n"
+        "folder layout:\n" + FOLDER_LAYOUT + "\n\n"
+        "methods (case-insensitive):\n" + describe_methods() + "\n\n"
+        "segmenters:\n" + describe_segmenters()
     )
+    summary = "score explanation methods pooled over segmenters against ground truth"
+    seed = "seed of the data, segmenters, sampling"
+    p = add_subparser(subparsers, "evaluate", summary, description, model=None, seed=seed)
     p.add_argument("--dataset", default="flowers", help="a data set name or a folder path")
-    add_model_arguments(p, default_model=None)
     p.add_argument(
         "--methods",
         type=name_list(method_name),
@@ -106,19 +127,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--boxes-csv", default=None, help="boxes CSV of a folder (default ROOT/boxes.csv)"
     )
-    p.add_argument(
-        "--recursive", action="store_true", help="folder: also read images in subfolders"
+    add_image_file_arguments(
+        p,
+        recursive="folder: also read images in subfolders",
+        on_error="folder: an unreadable image or one without ground truth: skip it, or stop",
     )
-    p.add_argument(
-        "--on-error",
-        choices=("skip", "fail"),
-        default="skip",
-        help="folder: an unreadable image or one without ground truth: skip it, or stop",
-    )
-    p.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="seed of the data, segmenters, sampling"
-    )
-    p.add_argument("--out", type=Path, default=Path("outputs/evaluate"), help="output folder")
+    add_output_arguments(p, default=Path("outputs/evaluate"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distributed_arguments(p, what="the finished batches (OUT/shards)")
     p.set_defaults(run=run)
@@ -169,12 +183,16 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.evaluation.shards import ShardStore
     from captum_nas.pooling import mean_pooled_map
 
+    if job.rank == 0:  # the other ranks write only into OUT/shards, after this check
+        check_output_folder(
+            args.out, names=_outputs(args.out), overwrite=args.overwrite, resume=args.resume
+        )
     is_folder = Path(args.dataset).is_dir()
     if not is_folder and ("/" in args.dataset or "\\" in args.dataset):
         raise FileNotFoundError(f"data folder not found: {args.dataset}")
     spec = get_dataset("folder" if is_folder else args.dataset)
     if spec.name == "folder" and not is_folder:
-        raise CLIError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")
+        raise UsageError(f"--dataset folder: pass the folder's path, got {args.dataset!r}")
     loaded = load_from_args(args, args.model or spec.default_model)
     model = loaded.model
     size = args.image_size or loaded.input_size
@@ -187,18 +205,13 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             resize=args.resize,
             recursive=args.recursive,
             on_error=args.on_error,
+            n_classes=loaded.n_classes,
         )
-        if data.max_label >= loaded.n_classes:
-            raise CLIError(
-                f"{args.dataset}: label {data.max_label} is out of range for model "
-                f"{loaded.name!r}, which has {loaded.n_classes} classes (labels 0.."
-                f"{loaded.n_classes - 1})"
-            )
         batches = data.batches(args.batch_size, n=args.n)
         total = min(args.n, len(data))
     else:
         if args.boxes_csv is not None:
-            raise CLIError(f"--boxes-csv is only read for a folder, not for {spec.name!r}")
+            raise UsageError(f"--boxes-csv is only read for a folder, not for {spec.name!r}")
         batches = spec.batches(
             n=args.n,
             batch_size=args.batch_size,
@@ -213,9 +226,9 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     if args.selector is not None and not any(
         get_method(m).name.startswith("relevant-features") for m in args.methods
     ):
-        raise CLIError("--selector is only read by relevant-features, which is not in --methods")
+        raise UsageError("--selector is only read by relevant-features, which is not in --methods")
     if args.layer is not None and not layered:
-        raise CLIError(
+        raise UsageError(
             f"--layer is not used by any of the methods {', '.join(args.methods)}; "
             "give a method with a layer (e.g. gradcam)"
         )
@@ -224,10 +237,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             m,
             model,
             layer=args.layer if m in layered else None,
-            n_steps=args.n_steps,
-            seed=args.seed,
             model_name=loaded.name,
-            options={"selector": args.selector} if args.selector else None,
+            **method_options(args),
         )
         for m in args.methods
     }
@@ -255,7 +266,9 @@ def _run(args: argparse.Namespace, job: Any) -> int:
         )
     if report is None:  # not rank 0
         return 0
-    paths = write_report(report, args.out)
+    with staged_folder(args.out) as staging:
+        written = write_report(report, staging)
+    paths = {key: args.out / path.name for key, path in written.items()}
     paths["settings"] = args.out / "settings.json"
     settings = {
         "dataset": args.dataset,
@@ -277,7 +290,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
         "skipped": [list(item) for item in data.skipped] if is_folder else [],
         "versions": versions(),
     }
-    paths["settings"].write_text(json.dumps(settings, indent=2))
+    write_atomic(paths["settings"], lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
     print(to_markdown(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if is_folder and data.skipped:

@@ -15,8 +15,10 @@ import argparse
 import difflib
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from captum_nas.cli import CLIError
+from captum_nas.cli import UsageError
 from captum_nas.cli._common import (
     RESIZE_HELP,
-    add_model_arguments,
+    add_image_file_arguments,
     add_subparser,
     check_layer_option,
     describe_methods,
@@ -36,37 +38,39 @@ from captum_nas.cli._common import (
     int_at_least,
     load_from_args,
     method_name,
-    nonnegative_int,
+    method_options,
     positive_int,
     quiet_captum,
     segmenter_name,
     versions,
 )
 from captum_nas.cli._distributed import add_distributed_arguments, run_in_job
+from captum_nas.cli._output import add_output_arguments, check_output_folder, write_atomic
+
+#: the files ``explain`` writes per image, NAME + each suffix
+OUTPUT_SUFFIXES = (".png", ".json", ".npz")
 
 DEFAULT_IMAGE = "sample:chelsea"
 
 __all__ = ["collect_images", "explain_image", "read_image", "resolve_target", "run"]
 
-_ = RESIZE_HELP  # documented in --help through add_model_arguments
+_ = RESIZE_HELP  # documented in --help through the shared model options
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``explain`` subcommand."""
-    p = add_subparser(
-        subparsers,
-        "explain",
-        help="explain images: attribution pooled over superpixels, figure + arrays + JSON",
-        description=(
-            "Explain images with a Captum attribution pooled over superpixels (NAS by\n"
-            "default). Without IMAGE, explains scikit-image's 'chelsea' with pretrained\n"
-            "EfficientNet-Lite0. Writes NAME.png (figure), NAME.npz (segment ids, segment\n"
-            "scores, pixel and pooled maps) and NAME.json (prediction, scores and every\n"
-            "setting that changed the result) per image.\n\n"
-            "methods (case-insensitive):\n" + describe_methods() + "\n\n"
-            "segmenters:\n" + describe_segmenters()
-        ),
+    description = (
+        "Explain images with a Captum attribution pooled over superpixels (NAS by\n"
+        "default). Without IMAGE, explains scikit-image's 'chelsea' with pretrained\n"
+        "EfficientNet-Lite0. Writes NAME.png (figure), NAME.npz (segment ids, segment\n"
+        "scores, pixel and pooled maps) and NAME.json (prediction, scores and every\n"
+        "setting that changed the result) per image.\n\n"
+        "methods (case-insensitive):\n" + describe_methods() + "\n\n"
+        "segmenters:\n" + describe_segmenters()
     )
+    summary = "explain images: attribution pooled over superpixels, figure + arrays + JSON"
+    model, seed = "efficientnet-lite0", "seed of every random step"
+    p = add_subparser(subparsers, "explain", summary, description, model=model, seed=seed)
     p.add_argument(
         "images",
         nargs="*",
@@ -74,7 +78,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="image files or folders ('sample:NAME' picks a scikit-image sample; "
         f"default: {DEFAULT_IMAGE})",
     )
-    add_model_arguments(p, default_model="efficientnet-lite0")
     p.add_argument("--method", type=method_name, default="integrated-gradients", help="method")
     p.add_argument("--segmenter", type=segmenter_name, default="nas", help="segmenter")
     p.add_argument("--n-segments", type=positive_int, default=32, help="segments per image")
@@ -107,17 +110,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=32,
         help="IG steps / GradientSHAP, LIME and KernelSHAP samples",
     )
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random step")
-    p.add_argument(
-        "--recursive", action="store_true", help="also read images in subfolders of folders"
+    add_image_file_arguments(
+        p,
+        recursive="also read images in subfolders of folders",
+        on_error="an unreadable image file: report and skip it, or stop",
     )
-    p.add_argument(
-        "--on-error",
-        choices=("skip", "fail"),
-        default="skip",
-        help="an unreadable image file: report and skip it, or stop",
-    )
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder")
+    add_output_arguments(p, default=Path("outputs"), help="output folder")
     p.add_argument("--dpi", type=int_at_least(10), default=100, help="figure resolution")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distributed_arguments(p, what="the images already explained (their JSON in --out)")
@@ -185,21 +183,26 @@ def resolve_target(target: str | None, class_names: tuple[str, ...]) -> int | No
         return None
     text = target.strip()
     n = len(class_names)
-    if text.lstrip("-").isdigit():
+    if re.fullmatch(r"[+-]?[0-9]+", text):
         index = int(text)
         if not 0 <= index < n:
-            raise CLIError(f"--target {index} is out of range: the model has {n} classes")
+            raise UsageError(f"--target {index} is out of range: the model has {n} classes")
         return index
     lowered = [c.lower() for c in class_names]
     if text.lower() in lowered:
         return lowered.index(text.lower())
+    if any(c.isdigit() and not c.isascii() for c in text):
+        raise UsageError(
+            f"--target {text!r} is neither a class name nor a class index written with the "
+            f"ASCII digits 0-9 (class indices 0..{n - 1})"
+        )
     close = difflib.get_close_matches(text.lower(), lowered, n=3, cutoff=0.6)
     hint = (
         f"; did you mean {', '.join(repr(class_names[lowered.index(c)]) for c in close)}?"
         if close
         else ""
     )
-    raise CLIError(f"--target {text!r} is neither a class index nor a class name{hint}")
+    raise UsageError(f"--target {text!r} is neither a class index nor a class name{hint}")
 
 
 def _output_stem(spec: str, used: set[str]) -> str:
@@ -263,7 +266,7 @@ def build_method(
             module = resolve_layer(model, layer, "--layer")
         except (ValueError, TypeError, AttributeError, KeyError) as err:
             names = [n for n, _ in model.named_children()]
-            raise CLIError(
+            raise UsageError(
                 f"--layer {layer!r} does not exist in the model ({err}); top-level "
                 f"modules: {', '.join(names)}"
             ) from None
@@ -336,7 +339,9 @@ def explain_image(
     with torch.no_grad():
         probs = torch.softmax(model(x).float(), dim=1)[0]
     if probs.shape[0] != len(class_names):
-        raise CLIError(f"the model has {probs.shape[0]} outputs but {len(class_names)} class names")
+        raise UsageError(
+            f"the model has {probs.shape[0]} outputs but {len(class_names)} class names"
+        )
     pred = int(probs.argmax())
     tgt = pred if target is None else target
     segments: Tensor | None = None
@@ -349,14 +354,17 @@ def explain_image(
     try:
         with quiet_captum(), seeded(seed):
             pixel, pooled, segment_scores = _attribute(setup, x, tgt, segments)
-    except (CLIError, KeyboardInterrupt):
+    except (UsageError, KeyboardInterrupt):
         raise
     except Exception as err:
+        from captum_nas.cli import InternalError, is_user_error
+
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         hint = "; pick a --layer whose output is spatial" if setup.spec.uses_layer else ""
-        raise CLIError(
-            f"method {setup.spec.name!r} failed on this model: {type(err).__name__}: {first}{hint}"
-        ) from err
+        message = f"method {setup.spec.name!r} failed on this model: {first}{hint}"
+        if is_user_error(err):
+            raise UsageError(message) from err
+        raise InternalError(f"{type(err).__name__}: {message}") from err
     t_attr = time.perf_counter() - t0
     scores: list[float] | None = None
     top: list[int] | None = None
@@ -471,18 +479,29 @@ def _finished(js: Path, spec_img: str, settings: dict) -> dict | None:
 def _run(args: argparse.Namespace, job: Any) -> int:
     from captum_nas.attr.registry import build_segmenter, get_method
     from captum_nas.evaluation.distributed import JobProgress, gather_in_order
-    from captum_nas.evaluation.shards import atomic_write_text
     from captum_nas.visualization import explanation_figure
 
     spec = get_method(args.method)
     check_layer_option(spec.name, args.layer)
     if args.selector is not None and not spec.name.startswith("relevant-features"):
-        raise CLIError(f"--selector is only read by relevant-features, not by {spec.name!r}")
+        raise UsageError(f"--selector is only read by relevant-features, not by {spec.name!r}")
     if spec.segment_level and args.segmenter == "none":
-        raise CLIError(
+        raise UsageError(
             f"method {spec.name!r} works on segments; pick a --segmenter other than 'none'"
         )
     images = collect_images(list(args.images), recursive=args.recursive)
+    used: set[str] = set()
+    stems = [_output_stem(spec_img, used) for spec_img in images]
+    if job.rank == 0:  # before any rank writes
+        names = [stem + suffix for stem in stems for suffix in OUTPUT_SUFFIXES]
+        inputs = {Path(i).resolve() for i in images if not i.startswith("sample:")}
+        clash = [n for n in names if (args.out / n).resolve() in inputs]
+        if clash:  # not even with --overwrite
+            raise UsageError(
+                f"--out {args.out}: the output {clash[0]} would replace the input image of "
+                "that name; choose another --out"
+            )
+        check_output_folder(args.out, names=names, overwrite=args.overwrite, resume=args.resume)
     loaded = load_from_args(args)
     model = loaded.model
     target = resolve_target(args.target, loaded.class_names)
@@ -496,15 +515,10 @@ def _run(args: argparse.Namespace, job: Any) -> int:
         segmenter,
         model_name=loaded.name,
         layer=args.layer,
-        n_steps=args.n_steps,
-        seed=args.seed,
         pooling=args.pooling,
-        options={"selector": args.selector} if args.selector else None,
+        **method_options(args),
     )
     settings = _settings(args, loaded, setup, size)
-    args.out.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    stems = [_output_stem(spec_img, used) for spec_img in images]
     skipped: list[tuple[str, str]] = []
     done = 0
     live = job.world_size == 1  # one process prints as it goes; rank 0 prints the rest
@@ -513,7 +527,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
     for index in job.shard(len(images)):
         job.check_others()
         spec_img, stem = images[index], stems[index]
-        png, js, npz = (args.out / f"{stem}{ext}" for ext in (".png", ".json", ".npz"))
+        png, js, npz = (args.out / f"{stem}{ext}" for ext in OUTPUT_SUFFIXES)
         kept = _finished(js, spec_img, settings) if args.resume else None
         if kept is not None:
             done += 1
@@ -527,7 +541,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
         except (ValueError, OSError) as err:
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
             if args.on_error == "fail":
-                raise CLIError(f"{reason} (--on-error skip skips unreadable files)") from None
+                raise UsageError(f"{reason} (--on-error skip skips unreadable files)") from None
             skipped.append((spec_img, reason))
             if live:
                 emit(f"skipped {spec_img}: {skipped[-1][1]}", err=True)
@@ -561,8 +575,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             dpi=args.dpi,
             sign="absolute_value" if spec.nonnegative else "all",
         )
-        fig.savefig(png)
-        _save_arrays(npz, result)
+        write_atomic(png, fig.savefig)
+        write_atomic(npz, partial(_save_arrays, result=result))
         rec = {
             "image": spec_img,
             "model": loaded.name,
@@ -571,7 +585,8 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             "arrays": str(npz),
             "settings": settings,
         }
-        atomic_write_text(js, json.dumps(rec, indent=2))  # last: marks the image done
+        # last: the JSON marks the image done
+        write_atomic(js, partial(Path.write_text, data=json.dumps(rec, indent=2)))
         done += 1
         seg_text = (
             f"{rec['n_segments']} {args.segmenter} segments, top-{args.top_k} {rec['top_k']}"
@@ -604,5 +619,5 @@ def _run(args: argparse.Namespace, job: Any) -> int:
             err=True,
         )
     if done == 0:
-        raise CLIError(f"no image could be read ({len(skipped)} skipped)")
+        raise UsageError(f"no image could be read ({len(skipped)} skipped)")
     return 0

@@ -9,45 +9,44 @@ import shlex
 import sys
 from pathlib import Path
 
-from captum_nas.cli import CLIError
+from captum_nas.cli import UsageError
+
+#: options passed on to ``train_flowers_explainer`` under their own names
+TRAINING_OPTIONS = ("n_train", "n_val", "batch_size", "epochs", "lr", "patience", "seed")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train-explainer`` subcommand."""
-    p = subparsers.add_parser(
+    from captum_nas.cli._common import add_subparser, positive_int
+    from captum_nas.cli._output import add_output_arguments
+
+    p = add_subparser(
+        subparsers,
         "train-explainer",
-        help="train an Explainer network (one mask per class) for a flowers classifier",
-        description=(
-            "Train an Explainer (Stalder et al., NeurIPS 2022) against a frozen classifier "
-            "on the synthetic flowers, with validation, early stopping, a checkpoint after "
-            "every epoch and --resume."
-        ),
+        "train an Explainer network (one mask per class) for a flowers classifier",
+        "Train an Explainer (Stalder et al., NeurIPS 2022) against a frozen classifier "
+        "on the synthetic flowers, with validation, early stopping, a checkpoint after "
+        "every epoch and --resume.",
+        seed="seed of the data and the initialisation",
     )
     p.add_argument("--model", default="reference", help="reference or reference-double")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--n-train", type=int, default=512, help="training images per epoch")
-    p.add_argument("--n-val", type=int, default=128, help="validation images (test split)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
-    p.add_argument(
-        "--image-size",
-        type=int,
-        default=64,
-        help="training image side; the Explainer resizes any input to it (default 64)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    for name, default in (
-        ("entropy-weight", 1.0),
-        ("tv-weight", 1.0),
-        ("area-weight", 1.0),
-        ("mean-target-weight", 0.1),
-        ("mean-nontarget-weight", 0.3),
-        ("min-area", 0.05),
-        ("max-area", 0.3),
+    for option, default, what in (
+        ("--epochs", 12, "epochs"),
+        ("--n-train", 512, "training images per epoch"),
+        ("--n-val", 128, "validation images (test split)"),
+        ("--batch-size", 8, "images per step"),
+        ("--patience", 3, "early-stopping patience (epochs)"),
+        ("--image-size", 64, "training image side; the Explainer resizes any input to it"),
     ):
-        p.add_argument(f"--{name}", type=float, default=default)
-    p.add_argument("--out", type=Path, default=Path("outputs/explainer.pt"))
+        p.add_argument(option, type=positive_int, default=default, help=what)
+    p.add_argument("--lr", type=float, default=1e-2)
+    from captum_nas.explainer.losses import DEFAULT_WEIGHTS
+
+    for name, weight in DEFAULT_WEIGHTS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=weight)
+    add_output_arguments(
+        p, default=Path("outputs/explainer.pt"), help="where to save the trained Explainer"
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -67,37 +66,26 @@ def run(args: argparse.Namespace) -> int:
     """Train, save the Explainer with its metadata and print a summary."""
     import torch
 
-    from captum_nas._validation import check_positive_int
+    from captum_nas.cli._output import check_output_file, write_atomic
+    from captum_nas.explainer.losses import DEFAULT_WEIGHTS
     from captum_nas.explainer.training import save_explainer, train_flowers_explainer
     from captum_nas.models.loading import load_model
     from captum_nas.models.reference import reference_checkpoint_path
 
     variants = {"reference": "single", "reference-double": "double"}
     if args.model not in variants:
-        raise CLIError(
+        raise UsageError(
             f"--model must be one of {sorted(variants)} (flowers classifiers), got {args.model!r}"
         )
-    for name in ("epochs", "n_train", "n_val", "batch_size", "patience"):
-        check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
     loaded = load_model(args.model)
     variant = variants[args.model]
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = args.checkpoint or out.with_suffix(".train.pt")
-    if args.resume and not Path(ckpt).is_file():
-        raise CLIError(f"--resume: no training checkpoint at {ckpt}")
-    weights = {
-        key: getattr(args, key)
-        for key in (
-            "entropy_weight",
-            "tv_weight",
-            "area_weight",
-            "mean_target_weight",
-            "mean_nontarget_weight",
-            "min_area",
-            "max_area",
-        )
-    }
+    ckpt = Path(args.checkpoint or out.with_suffix(".train.pt"))
+    if args.resume and not ckpt.is_file():
+        raise UsageError(f"--resume: no training checkpoint at {ckpt}")
+    for path, option in ((out, "--out"), (ckpt, "--checkpoint")):  # --resume continues them
+        check_output_file(path, option, overwrite=args.overwrite or args.resume)
+    weights = {key: getattr(args, key) for key in DEFAULT_WEIGHTS}
     classifier_file = reference_checkpoint_path(variant)
     metadata = {
         "command": "captum-nas " + shlex.join(["train-explainer", *sys.argv[2:]])
@@ -112,13 +100,7 @@ def run(args: argparse.Namespace) -> int:
     explainer, _, meta = train_flowers_explainer(
         loaded.model,
         variant,
-        n_train=args.n_train,
-        n_val=args.n_val,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        lr=args.lr,
-        patience=args.patience,
-        seed=args.seed,
+        **{key: getattr(args, key) for key in TRAINING_OPTIONS},
         image_size=args.image_size,
         checkpoint=ckpt,
         resume=args.resume,
@@ -127,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         **weights,
     )
     meta["class_names"] = list(loaded.class_names)
-    path = save_explainer(explainer, out, meta)
+    path = write_atomic(out, lambda tmp: save_explainer(explainer, tmp, meta))
     summary = {
         "epochs_run": meta["epochs_run"],
         "best_epoch": meta["best_epoch"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 
@@ -27,27 +27,32 @@ def _background(value: str) -> float | str:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``train-guided`` subcommand."""
-    from captum_nas.cli._common import add_subparser
+    from captum_nas.cli._common import add_subparser, nonnegative_int, positive_int
+    from captum_nas.cli._output import add_output_arguments
     from captum_nas.guidance.flowers import GuidedRun
 
     d = GuidedRun()
     p = add_subparser(
         subparsers,
         "train-guided",
-        help="explanation-guided training: LRP heatmaps trained as segmentations",
-        description=(
-            "Fine-tune the flower classifier so that its LRP heatmaps segment the part that "
-            "decides the class, from pixel labels of a few training images (Yu et al., 2024)."
-        ),
+        "explanation-guided training: LRP heatmaps trained as segmentations",
+        "Fine-tune the flower classifier so that its LRP heatmaps segment the part that "
+        "decides the class, from pixel labels of a few training images (Yu et al., 2024).",
+        seed="seed of the batches",
+        seed_default=d.seed,
     )
-    p.add_argument("--n-train", type=int, default=d.n_train, help="training images")
-    p.add_argument("--n-labelled", type=int, default=d.n_labelled, help="images with pixel labels")
-    p.add_argument("--image-size", type=int, default=d.image_size, help="image side")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs (with resume: in total)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step")
+    p.add_argument("--n-train", type=positive_int, default=d.n_train, help="training images")
+    p.add_argument(
+        "--n-labelled", type=nonnegative_int, default=d.n_labelled, help="images with pixel labels"
+    )
+    p.add_argument("--image-size", type=positive_int, default=d.image_size, help="image side")
+    p.add_argument(
+        "--epochs", type=positive_int, default=d.epochs, help="epochs (with resume: in total)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="images per step")
     p.add_argument(
         "--labelled-per-batch",
-        type=int,
+        type=nonnegative_int,
         default=d.labelled_per_batch,
         help="pixel-labelled images in every batch",
     )
@@ -70,17 +75,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--memory-saving", action="store_true", help="back-propagate one class heatmap at a time"
     )
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the batches")
-    p.add_argument("--n-test", type=int, default=300, help="test images scored at the end")
+    p.add_argument("--n-test", type=positive_int, default=300, help="test images scored at the end")
     p.add_argument("--checkpoint", type=Path, default=None, help="training checkpoint (resume)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--out", type=Path, required=True, help="where to save the trained model")
+    add_output_arguments(p, required=True, help="where to save the trained model")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, save the model and print the test scores."""
+    from captum_nas.cli import UsageError
+    from captum_nas.cli._output import check_output_file, write_atomic
     from captum_nas.guidance.flowers import (
         GuidedRun,
         evaluate_segmenter,
@@ -90,19 +96,15 @@ def run(args: argparse.Namespace) -> int:
         train_guided,
     )
 
+    if args.resume and (args.checkpoint is None or not args.checkpoint.is_file()):
+        raise UsageError(f"--resume: no training checkpoint at {args.checkpoint}")
+    replace = args.overwrite or args.resume  # --resume continues the run's own files
+    out = check_output_file(args.out, overwrite=replace)
+    if args.checkpoint is not None:
+        check_output_file(args.checkpoint, "--checkpoint", overwrite=replace)
+    # every GuidedRun field that has an option (the others keep their defaults)
     guided = GuidedRun(
-        n_train=args.n_train,
-        n_labelled=args.n_labelled,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        labelled_per_batch=args.labelled_per_batch,
-        lr=args.lr,
-        seed=args.seed,
-        classification_weight=args.classification_weight,
-        segmentation_weight=args.segmentation_weight,
-        background=args.background,
-        memory_saving=args.memory_saving,
+        **{f.name: getattr(args, f.name) for f in fields(GuidedRun) if f.name in vars(args)}
     )
     model, log, background = train_guided(
         guided, checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress
@@ -119,6 +121,6 @@ def run(args: argparse.Namespace) -> int:
         "test": scores,
         "call": guided.command(str(args.out)),
     }
-    path = save_model(model, args.out, meta)
+    path = write_atomic(out, lambda tmp: save_model(model, tmp, meta))
     print(f"saved {path} {json.dumps({k: round(v, 4) for k, v in scores.items()})}")
     return 0

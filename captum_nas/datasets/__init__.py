@@ -20,10 +20,12 @@ from captum_nas.datasets.photos import (
     PHOTO_BACKGROUNDS,
     PHOTO_OBJECTS,
     PHOTOS_NORMALIZER,
+    SEAM_PHOTOS,
     TARGET_OBJECTS,
     PhotoBatch,
     photo_batches,
     render_photos,
+    seam_composites,
 )
 
 __all__ = [
@@ -48,4 +50,6 @@ __all__ = [
     "photo_batches",
     "render_flowers",
     "render_photos",
+    "seam_composites",
+    "SEAM_PHOTOS",
 ]

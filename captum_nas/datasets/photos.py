@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -398,7 +399,7 @@ def photo_batches(
     n: int = 120,
     batch_size: int = 16,
     seed: int = 0,
-    image_size: int = 224,
+    image_size: int | None = None,
     normalizer: Normalizer | None = None,
 ) -> Iterator[EvalBatch]:
     """Photo composites as evaluation batches (normalised for EfficientNet-Lite0).
@@ -407,7 +408,7 @@ def photo_batches(
         n: number of images (indices ``0..n-1``).
         batch_size: images per batch.
         seed: data seed.
-        image_size: image side.
+        image_size: image side (default 224, EfficientNet-Lite0's size).
         normalizer: how the model expects its inputs (default :data:`PHOTOS_NORMALIZER`).
 
     Returns:
@@ -419,10 +420,9 @@ def photo_batches(
     n = check_positive_int(n, "n")
     batch_size = check_positive_int(batch_size, "batch_size")
     norm = normalizer or PHOTOS_NORMALIZER
+    size = 224 if image_size is None else image_size
     for start in range(0, n, batch_size):
-        pb = render_photos(
-            range(start, min(n, start + batch_size)), seed=seed, image_size=image_size
-        )
+        pb = render_photos(range(start, min(n, start + batch_size)), seed=seed, image_size=size)
         yield EvalBatch(
             images=norm(pb.images),
             labels=pb.labels,
@@ -433,3 +433,50 @@ def photo_batches(
                 for i, o, b in zip(pb.indices, pb.objects, pb.backgrounds)
             ],
         )
+
+
+#: The scikit-image photographs :func:`seam_composites` pairs by default.
+SEAM_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry")
+
+
+def seam_composites(
+    names: Sequence[str] = SEAM_PHOTOS, *, image_size: int = 224
+) -> tuple[Tensor, Tensor]:
+    """Two photographs meeting along a straight seam, for every ordered pair of ``names``.
+
+    Image ``i`` of a pair ``(a, b)`` is photo ``a`` with one half replaced by the same
+    half of photo ``b``: first every pair split left/right (``b`` on the right), then
+    every pair split top/bottom (``b`` at the bottom). A segmenter asked for two
+    segments should follow the seam.
+
+    Args:
+        names: scikit-image sample names (see :func:`captum_nas.images.sample_image`).
+        image_size: image side.
+
+    Returns:
+        ``(images, seams)``: images (2 P, 3, S, S) in [0, 1], P = ``len(names) *
+        (len(names) - 1)``, and the seam masks (2 P, S, S), long, 1 on ``b``'s half.
+
+    Example:
+        >>> images, seams = seam_composites(("chelsea", "coffee"), image_size=32)
+        >>> images.shape, seams[0, 0].tolist()[14:18], seams[2, :, 0].tolist()[14:18]
+        (torch.Size([4, 3, 32, 32]), [0, 0, 1, 1], [0, 0, 1, 1])
+    """
+    from captum_nas.images import sample_image
+
+    size = check_positive_int(image_size, "image_size")
+    half = size // 2
+    pairs = list(itertools.permutations(names, 2))
+    images = []
+    for rows in (False, True):
+        for a, b in pairs:
+            img = sample_image(a, size).clone()
+            other = sample_image(b, size)
+            if rows:
+                img[:, half:] = other[:, half:]
+            else:
+                img[:, :, half:] = other[:, :, half:]
+            images.append(img)
+    seam = torch.zeros(size, size, dtype=torch.long)
+    seam[:, half:] = 1
+    return torch.stack(images), torch.stack([seam] * len(pairs) + [seam.T] * len(pairs))

@@ -13,6 +13,8 @@ square; ``"stretch"`` scales both sides. Boxes and masks follow the same geometr
 from __future__ import annotations
 
 import csv
+import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from torch import Tensor
 
 from captum_nas._types import IMAGE_SUFFIXES
 from captum_nas._validation import check_positive_int
-from captum_nas.images import Normalizer, load_image, resize_image
+from captum_nas.images import Normalizer, load_image, read_image_array, resize_image
 
 RESIZE_MODES = ("crop", "stretch")
 
@@ -124,7 +126,7 @@ def flowers_batches(
     *,
     n: int = 200,
     batch_size: int = 16,
-    image_size: int = 128,
+    image_size: int | None = None,
     seed: int = 0,
     normalizer: Normalizer | None = None,
 ) -> Iterator[EvalBatch]:
@@ -134,7 +136,7 @@ def flowers_batches(
         variant: ``"single"`` or ``"double"``.
         n: number of images.
         batch_size: images per batch.
-        image_size: image side in pixels.
+        image_size: image side in pixels (default 128, the reference models' size).
         seed: data seed.
         normalizer: how the model expects its inputs (default: the flowers
             normaliser the reference model was trained with).
@@ -145,6 +147,7 @@ def flowers_batches(
     from captum_nas.datasets import FLOWERS_NORMALIZER, render_flowers
 
     norm = normalizer or FLOWERS_NORMALIZER
+    image_size = 128 if image_size is None else image_size
     n = check_positive_int(n, "n")
     batch_size = check_positive_int(batch_size, "batch_size")
     for start in range(0, n, batch_size):
@@ -162,8 +165,46 @@ def flowers_batches(
         )
 
 
-def _read_boxes_csv(path: Path) -> dict[str, list[tuple[list[float], int]]]:
-    """``filename,x0,y0,x1,y1[,label]`` rows (header required), several rows per file."""
+def _csv_number(path: Path, line: int, column: str, text: str | None) -> float:
+    """One coordinate of a boxes CSV: a finite number."""
+    try:
+        value = float(text if text is not None else "")
+    except ValueError:
+        raise ValueError(
+            f"boxes CSV {path}, line {line}: column {column} must be a number, got {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(
+            f"boxes CSV {path}, line {line}: column {column} must be a finite number, got {text!r}"
+        )
+    return value
+
+
+def _csv_label(path: Path, line: int, text: str | None, n_classes: int | None) -> int:
+    """The label of a boxes CSV row: -1 when empty, else a class index in range."""
+    if text is None or not text.strip():
+        return -1
+    where = f"boxes CSV {path}, line {line}: label"
+    if not re.fullmatch(r"[0-9]+", text.strip()):
+        raise ValueError(f"{where} must be a class index (digits 0-9) or empty, got {text!r}")
+    label = int(text)
+    if n_classes is not None and label >= n_classes:
+        raise ValueError(
+            f"{where} {label} is out of range: the model has {n_classes} classes "
+            f"(labels 0..{n_classes - 1})"
+        )
+    return label
+
+
+def _read_boxes_csv(
+    path: Path, n_classes: int | None = None
+) -> dict[str, list[tuple[list[float], int]]]:
+    """``filename,x0,y0,x1,y1[,label]`` rows (header required), several rows per file.
+
+    Every value is checked, with the file, line and value in the message: coordinates
+    are finite numbers (NaN and Inf are refused), ``x1 > x0``, ``y1 > y0``, none
+    negative; a label is empty or a class index below ``n_classes`` (when known).
+    """
     out: dict[str, list[tuple[list[float], int]]] = {}
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -174,23 +215,15 @@ def _read_boxes_csv(path: Path) -> dict[str, list[tuple[list[float], int]]]:
                 f"(optional: label), got {reader.fieldnames}"
             )
         for line, row in enumerate(reader, start=2):
-            try:
-                box = [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
-                label = int(row["label"]) if row.get("label") not in (None, "") else -1
-            except (ValueError, TypeError) as err:
-                raise ValueError(f"boxes CSV {path}, line {line}: {err}") from err
+            box = [_csv_number(path, line, k, row[k]) for k in ("x0", "y0", "x1", "y1")]
+            label = _csv_label(path, line, row.get("label"), n_classes)
             if box[2] <= box[0] or box[3] <= box[1]:
                 raise ValueError(
                     f"boxes CSV {path}, line {line}: need x1 > x0 and y1 > y0, got {box}"
                 )
             if min(box) < 0:
                 raise ValueError(f"boxes CSV {path}, line {line}: negative coordinate in {box}")
-            if label < -1:
-                raise ValueError(
-                    f"boxes CSV {path}, line {line}: label must be a class index >= 0 "
-                    f"(or empty), got {label}"
-                )
-            name = row["filename"].strip().replace("\\", "/")
+            name = (row["filename"] or "").strip().replace("\\", "/")
             previous = out.get(name)
             if previous and previous[0][1] != label:
                 raise ValueError(
@@ -230,6 +263,8 @@ class FolderData:
         labels: optional class id per file name (overrides CSV labels).
         resize: ``"crop"`` (default) or ``"stretch"``, see :func:`prepare_image`.
         recursive: also read images in subfolders (names are then relative paths).
+        n_classes: the model's number of classes: a label of the CSV (or of ``labels``)
+            outside ``0..n_classes - 1`` raises (default: not checked).
         on_error: ``"skip"`` (default) reports unreadable images and images without
             ground truth in :attr:`skipped` and leaves them out; ``"fail"`` raises.
 
@@ -258,6 +293,7 @@ class FolderData:
         resize: str = "crop",
         recursive: bool = False,
         on_error: str = "skip",
+        n_classes: int | None = None,
     ) -> None:
         from captum_nas._validation import check_choice
 
@@ -275,7 +311,9 @@ class FolderData:
         csv_path = Path(boxes_csv) if boxes_csv is not None else self.root / "boxes.csv"
         if boxes_csv is not None and not csv_path.is_file():
             raise FileNotFoundError(f"boxes CSV not found: {csv_path}")
-        self.boxes = _read_boxes_csv(csv_path) if csv_path.is_file() else {}
+        if n_classes is not None:
+            n_classes = check_positive_int(n_classes, "n_classes")
+        self.boxes = _read_boxes_csv(csv_path, n_classes) if csv_path.is_file() else {}
         if self.mask_dir is None and not self.boxes:
             raise ValueError(
                 f"{self.root} has neither a masks/ folder nor a boxes CSV: the metrics "
@@ -291,6 +329,12 @@ class FolderData:
         self.normalizer = normalizer
         self.size = check_positive_int(size, "size")
         self.labels = labels or {}
+        for key, value in self.labels.items():
+            if n_classes is not None and not 0 <= value < n_classes:
+                raise ValueError(
+                    f"`labels`: {key} has label {value}, outside 0..{n_classes - 1} "
+                    f"({n_classes} classes)"
+                )
         self.skipped: list[tuple[str, str]] = []
 
     def __len__(self) -> int:
@@ -322,12 +366,10 @@ class FolderData:
         for suffix in IMAGE_SUFFIXES:
             mask_path = self.mask_dir / f"{rel.as_posix()}{suffix}"
             if mask_path.is_file():
-                from skimage import io
-
                 try:
-                    arr = np.asarray(io.imread(str(mask_path)))
-                except Exception as err:
-                    raise ValueError(f"cannot read mask {mask_path}: {err}") from err
+                    arr = read_image_array(mask_path)
+                except ValueError as err:
+                    raise ValueError(f"mask: {err}") from err
                 if arr.ndim == 3:
                     arr = arr[..., :3].max(-1)
                 mask = torch.from_numpy((arr > 0).astype(np.float32))[None, None]

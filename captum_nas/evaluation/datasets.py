@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from captum_nas._validation import lookup_name
-from captum_nas.evaluation.data import EvalBatch
+from captum_nas.datasets.photos import photo_batches
+from captum_nas.evaluation.data import EvalBatch, flowers_batches
 
 __all__ = ["DatasetSpec", "dataset_names", "get_dataset", "register_dataset"]
 
@@ -88,29 +90,6 @@ def dataset_names() -> tuple[str, ...]:
     return tuple(_DATASETS)
 
 
-def _flowers(variant: str) -> Callable[..., Iterator[EvalBatch]]:
-    def batches(
-        *,
-        n: int,
-        batch_size: int,
-        seed: int = 0,
-        image_size: int | None = None,
-        normalizer: Any = None,
-    ) -> Iterator[EvalBatch]:
-        from captum_nas.evaluation.data import flowers_batches
-
-        return flowers_batches(
-            variant,
-            n=n,
-            batch_size=batch_size,
-            image_size=image_size or 128,
-            seed=seed,
-            normalizer=normalizer,
-        )
-
-    return batches
-
-
 def _folder(
     *,
     n: int,
@@ -131,7 +110,7 @@ def _folder(
 register_dataset(
     DatasetSpec(
         "flowers",
-        _flowers("single"),
+        partial(flowers_batches, "single"),
         "reference",
         summary="synthetic flowers, one flower per image (object and part masks)",
         aliases=("flowers-single",),
@@ -140,7 +119,7 @@ register_dataset(
 register_dataset(
     DatasetSpec(
         "flowers-double",
-        _flowers("double"),
+        partial(flowers_batches, "double"),
         "reference-double",
         summary="synthetic flowers, class set by two parts (object and part masks)",
     )
@@ -153,27 +132,10 @@ register_dataset(
         summary="your images with masks/ or boxes.csv (pass the folder path as --dataset)",
     )
 )
-
-
-def _photos(
-    *,
-    n: int,
-    batch_size: int,
-    seed: int = 0,
-    image_size: int | None = None,
-    normalizer: Any = None,
-) -> Iterator[EvalBatch]:
-    from captum_nas.datasets.photos import photo_batches
-
-    return photo_batches(
-        n=n, batch_size=batch_size, seed=seed, image_size=image_size or 224, normalizer=normalizer
-    )
-
-
 register_dataset(
     DatasetSpec(
         "photos",
-        _photos,
+        photo_batches,
         "efficientnet-lite0",
         summary="real object photographs cut out onto real textures (exact masks and boxes)",
         aliases=("photo-composites",),

@@ -15,7 +15,6 @@ trained for the flowers reference model.
 
 from __future__ import annotations
 
-import pickle
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from captum.attr import Attribution
 from captum.log import log_usage
 from torch import Tensor, nn
 
+from captum_nas._checkpoint import read_checkpoint
 from captum_nas._model_state import preserved_model_state
 from captum_nas._validation import (
     check_image_batch,
@@ -187,14 +187,7 @@ def shipped_explainer_path() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"Explainer checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(f"cannot read {path} as an Explainer checkpoint: {err}") from err
-    if not isinstance(ckpt, dict) or not {"state_dict", "metadata"} <= ckpt.keys():
-        raise ValueError(f"{path} is not an Explainer checkpoint (no state_dict and metadata)")
+    ckpt = read_checkpoint(path, "an Explainer checkpoint")
     if "network" not in ckpt["metadata"]:
         raise ValueError(f"{path} is not an Explainer checkpoint (metadata has no 'network')")
     return ckpt

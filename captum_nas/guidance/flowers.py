@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_nas._checkpoint import read_checkpoint
 from captum_nas._model_state import preserved_model_state
 from captum_nas._validation import check_number, check_positive_int
 from captum_nas.datasets import n_classes as flower_classes
@@ -441,12 +442,7 @@ def save_model(model: nn.Module, path: str | Path, metadata: Mapping[str, Any]) 
 
 def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """A guided :class:`FlowerCNN` or a :class:`SmallSegNet` saved by :func:`save_model`."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {p}")
-    ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or not {"state_dict", "metadata"} <= ckpt.keys():
-        raise ValueError(f"{p} is not a guided-flowers checkpoint (no state_dict and metadata)")
+    ckpt = read_checkpoint(path, "a guided-flowers checkpoint")
     meta = dict(ckpt["metadata"])
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     model: nn.Module

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_nas._checkpoint import read_torch_file
 from captum_nas._validation import check_number, check_positive_int, check_tensor, describe
 from captum_nas.interpretation.features import ChannelEnergy, FeatureLayout, LayersLike
 from captum_nas.interpretation.lasso import lasso
@@ -422,14 +423,7 @@ class RelevantFeatureSelector:
             FileNotFoundError: no such file.
             ValueError: the file is not a selector.
         """
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"`selector` file not found: {p}")
-        try:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ValueError(f"cannot read {p} as a selector: {err}") from err
-        return cls.from_state(state)
+        return cls.from_state(read_torch_file(path, "a selector"))
 
     def __repr__(self) -> str:
         fitted = (

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._types import FLOAT_DTYPES
 from captum_nas._validation import check_tensor, describe
 
@@ -47,7 +48,10 @@ def check_maps(maps: Any, name: str = "maps") -> Tensor:
     if not bool(torch.isfinite(maps).all()):
         raise ValueError(f"`{name}` contains NaN or Inf values")
     if maps.dim() == 4:
-        maps = maps[:, 0] if maps.shape[1] == 1 else maps.mean(1)
+        if maps.shape[1] == 1:
+            maps = maps[:, 0]
+        else:
+            maps = maps.to(accumulation_dtype(maps.dtype)).mean(1).to(maps.dtype)
     return maps
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._types import ThresholdsLike
 from captum_nas.metrics._checks import (
     check_maps,
@@ -159,9 +160,10 @@ def continuous_iou(maps: Tensor, masks: Tensor) -> Tensor:
         )
     g = check_masks(masks, "masks", like=m, soft=True)
     n = m.shape[0]
-    num = torch.minimum(m, g).reshape(n, -1).sum(1)
-    den = torch.maximum(m, g).reshape(n, -1).sum(1)
-    return num / den
+    work = accumulation_dtype(m.dtype)  # sums over the pixels: float16 would round them
+    num = torch.minimum(m, g).reshape(n, -1).to(work).sum(1)
+    den = torch.maximum(m, g).reshape(n, -1).to(work).sum(1)
+    return (num / den).to(m.dtype)
 
 
 def roc_auc(maps: Tensor, masks: Tensor) -> Tensor:

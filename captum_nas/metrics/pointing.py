@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._validation import check_number
 from captum_nas.metrics._boxes import boxes_to_mask, check_boxes
 from captum_nas.metrics._checks import check_maps, check_masks, flat_maps_and_masks
@@ -86,12 +87,16 @@ def pointing_game(maps: Tensor, masks: Tensor, *, tolerance: float = 15) -> Tens
 
 
 def _positive_mass_ratio(m: Tensor, region: Tensor) -> Tensor:
-    pos = m.clamp(min=0).reshape(m.shape[0], -1)
+    """``sum(m+ in region) / sum(m+)`` per image, summed in float32 (float64 stays) so
+    half-precision maps neither overflow nor lose small values; in ``m``'s dtype."""
+    work = accumulation_dtype(m.dtype)
+    pos = m.to(work).clamp(min=0).reshape(m.shape[0], -1)
     inside = (pos * region.reshape(m.shape[0], -1)).sum(1)
     total = pos.sum(1)
-    return torch.where(
-        total > 0, inside / total.clamp(min=torch.finfo(m.dtype).tiny), torch.zeros_like(total)
+    ratio = torch.where(
+        total > 0, inside / total.clamp(min=torch.finfo(work).tiny), torch.zeros_like(total)
     )
+    return ratio.to(m.dtype)
 
 
 def relevance_mass_accuracy(maps: Tensor, masks: Tensor) -> Tensor:

@@ -26,25 +26,29 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from captum_nas._model_state import preserved_model_state
 from captum_nas._types import ClassTarget
 from captum_nas._validation import (
+    NormalizedTarget,
     check_choice,
     check_image_batch,
+    check_model_output,
     check_number,
     check_positive_int,
     check_seed,
     check_segments,
-    check_target,
     check_tensor,
     describe,
     explain_dtype_mismatch,
+    normalize_target,
 )
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.grid import GridSegmenter
@@ -80,7 +84,7 @@ class RelevanceCurveResult:
             (Samek et al.). MoRF: higher is better; LeRF: lower.
         n_units: (N,) number of units of each image.
         target: (N,) class whose score is tracked (-1 when the model outputs one
-            score per example).
+            score per example), or (N, d) the multi-index per image for tuple targets.
         order: "morf", "lerf" or "random".
     """
 
@@ -372,21 +376,52 @@ class _TargetScorer:
 
     With ``target=None`` the class is the one predicted on the intact input (step 0),
     remembered per image; a model with one output per example is tracked as it is.
+    A normalised tuple target (or list of tuples) is a multi-index into a
+    (B, d1, ..., dk) output, the same for every image (or one per image); with
+    ``softmax`` the softmax is taken over the last dimension.
     """
 
-    def __init__(self, target: Tensor | None, n: int, *, softmax: bool, device: torch.device):
-        self.target = target
+    def __init__(
+        self, target: NormalizedTarget, n: int, *, softmax: bool, device: torch.device
+    ) -> None:
         self.softmax = softmax
         self.n = n
-        self.t_max = int(target.max()) if target is not None else -1
+        self.index: Tensor | None = None  # (n, d) multi-index per image
+        if isinstance(target, Tensor):
+            self.index = target.reshape(n, 1)
+        elif target is not None:
+            rows = [target] * n if isinstance(target, tuple) else target
+            self.index = torch.tensor(rows, dtype=torch.long, device=device)
+        self.target = target
         self.chosen = torch.full((n + 1,), -1, dtype=torch.long, device=device)
-        if target is not None:
-            self.chosen[:n] = target
+        if self.index is not None and self.index.shape[1] == 1:
+            self.chosen[:n] = self.index[:, 0]
         self.one_score = False
 
+    def _check_index(self, out: Tensor) -> None:
+        assert self.index is not None
+        dims = tuple(out.shape[1:])
+        if self.index.shape[1] != len(dims):
+            shown = int(self.index.max()) if isinstance(self.target, Tensor) else self.target
+            raise ValueError(
+                f"`target` {shown!r} indexes {self.index.shape[1]} dimension(s) per "
+                f"example, but `forward_func` returns shape {tuple(out.shape)}; use class "
+                "ids for (B, n_classes) outputs, a tuple for more dimensions"
+            )
+        top = self.index.amax(0).tolist()
+        for i, size in zip(top, dims):
+            if i >= size:
+                if len(dims) == 1:
+                    raise ValueError(
+                        f"`target` {i} is out of range for {size} outputs (class ids 0..{size - 1})"
+                    )
+                raise ValueError(
+                    f"`target` {self.target!r} is out of range for outputs of shape "
+                    f"{tuple(out.shape)}"
+                )
+
     def __call__(self, out: Any, img: Tensor, stp: Tensor) -> Tensor:
-        if not isinstance(out, Tensor):
-            raise TypeError(f"`forward_func` must return a tensor, got {describe(out)}")
+        check_model_output(out, "forward_func")
         b = img.shape[0]
         if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1 and self.target is None):
             if out.shape[0] != b:
@@ -398,31 +433,33 @@ class _TargetScorer:
                 )
             self.one_score = True
             return out.reshape(b)
-        if out.dim() == 2 and out.shape[0] == b:
-            if self.t_max >= out.shape[1]:
-                raise ValueError(
-                    f"`target` {self.t_max} is out of range for {out.shape[1]} outputs"
-                )
-            probs = (
-                torch.softmax(out.to(torch.promote_types(out.dtype, torch.float32)), 1).to(
-                    out.dtype
-                )
-                if self.softmax
-                else out
+        if out.shape[0] != b or (out.dim() > 2 and self.index is None):
+            raise ValueError(
+                f"`forward_func` must return (B, n_classes) or (B,) scores (or (B, d1, ...) "
+                f"for a tuple `target`), got shape {tuple(out.shape)} for B={b}"
             )
-            if self.target is None:
+        if self.index is not None:
+            self._check_index(out)
+        work = torch.promote_types(out.dtype, torch.float32)
+        probs = torch.softmax(out.to(work), -1).to(out.dtype) if self.softmax else out
+        if out.dim() == 2:
+            if self.index is None:
                 slot = torch.where(stp == 0, img, torch.full_like(img, self.n))
                 self.chosen.scatter_(0, slot, out.argmax(1))
             return probs.gather(1, self.chosen[img][:, None]).squeeze(1)
-        raise ValueError(
-            f"`forward_func` must return (B, n_classes) or (B,) scores, got shape "
-            f"{tuple(out.shape)} for B={b}"
-        )
+        assert self.index is not None
+        strides = torch.tensor(probs.shape[1:], device=out.device).flip(0).cumprod(0).flip(0)
+        strides = torch.cat([strides[1:], strides.new_ones(1)])
+        linear = (self.index[img].to(out.device) * strides).sum(1)
+        return probs.reshape(b, -1).gather(1, linear[:, None]).squeeze(1)
 
     def used_targets(self) -> Tensor:
-        """(N,) the class tracked per image, -1 for one-score models."""
+        """(N,) the class tracked per image (-1 for one-score models), or (N, d) the
+        multi-index per image for tuple targets."""
         if self.one_score:
             return torch.full((self.n,), -1, dtype=torch.long, device=self.chosen.device)
+        if self.index is not None and self.index.shape[1] > 1:
+            return self.index
         return self.chosen[: self.n]
 
 
@@ -471,13 +508,18 @@ def relevance_curve(
     Args:
         forward_func: model or function; called as
             ``forward_func(perturbed, *additional_forward_args)`` under ``no_grad`` and
-            must return (B, n_classes) or (B,) scores. Put the model in eval mode
-            first; its state is not changed here.
+            must return one tensor of (B, n_classes) or (B,) scores. Put the model in
+            eval mode first (it runs as it is); an ``nn.Module`` comes out unchanged,
+            hooks, modes and buffers (BatchNorm statistics) included.
         inputs: floating images (N, C, H, W).
         attributions: (N, C, H, W), (N, 1, H, W) or (N, H, W), finite; channels are
             averaged.
-        target: class per image: an int, a sequence or tensor of N ints, or None (the
-            class predicted on the intact input; for (B,) outputs, the output itself).
+        target: Captum's convention: class per image as an int, a sequence, range,
+            numpy array or tensor of N ints, or None (the class predicted on the intact
+            input; for (B,) outputs, the output itself); a tuple is one multi-index
+            into a (B, d1, ..., dk) output for all images (``(1, 3)`` tracks
+            ``output[:, 1, 3]``; with ``softmax`` the softmax is over the last
+            dimension), a list of N tuples one multi-index per image.
         segments: integer segment ids; excludes ``patch_size``.
         patch_size: side of square patches (the last row/column may be smaller).
         order: "morf" (default), "lerf" or "random".
@@ -529,7 +571,7 @@ def relevance_curve(
         raise TypeError(f"`softmax` must be a bool, got {describe(softmax)}")
     if not callable(forward_func):
         raise TypeError(f"`forward_func` must be callable, got {describe(forward_func)}")
-    tgt = check_target(target, n, device=x.device)
+    tgt = normalize_target(target, n, device=x.device)
     unit, kind = _unit_map(x, segments, patch_size)
     generator = torch.Generator().manual_seed(seed)
     ranking = _rank_units(
@@ -546,7 +588,12 @@ def relevance_curve(
     scorer = _TargetScorer(tgt, n, softmax=softmax, device=x.device)
     s = ranking.removed.shape[0]
     scores: Tensor | None = None
-    with torch.no_grad(), explain_dtype_mismatch(forward_func, x):
+    guard: AbstractContextManager[Any] = (
+        preserved_model_state(forward_func)
+        if isinstance(forward_func, nn.Module)
+        else nullcontext()
+    )
+    with torch.no_grad(), explain_dtype_mismatch(forward_func, x), guard:
         batches = _perturbed_batches(x, ranking, base, additional_forward_args, bs)
         for pairs, img, stp, batch, call_args in batches:
             val = scorer(forward_func(batch, *call_args), img, stp)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from captum_nas._precision import accumulation_dtype
 from captum_nas._validation import check_choice, check_segments, check_tensor
 from captum_nas.metrics._checks import check_maps
+from captum_nas.segmentation.base import relabel_contiguous
 
 OBJECT = 1
 BACKGROUND = 0
@@ -87,7 +89,7 @@ def semantic_mass(
     check_choice(unlabelled, "unlabelled", ("background", "exclude"))
     check_tensor(segments, "segments")
     seg_in = segments.unsqueeze(1) if segments.dim() == 3 else segments
-    seg = check_segments(seg_in, "segments", like=m.unsqueeze(1)).to(m.device)
+    seg = relabel_contiguous(check_segments(seg_in, "segments", like=m.unsqueeze(1))).to(m.device)
     seg = seg.expand(n, 1, h, w).reshape(n, h * w)
     check_tensor(labelled_pixels, "labelled_pixels")
     lab = labelled_pixels
@@ -115,20 +117,21 @@ def semantic_mass(
     pixel_label = seg_labels.gather(1, seg)
     is_obj = pixel_label == OBJECT
     counted = torch.ones_like(is_obj) if unlabelled == "background" else pixel_label != UNLABELLED
-    pos = m.reshape(n, h * w).clamp(min=0)
+    work = accumulation_dtype(m.dtype)  # half-precision sums overflow on real images
+    pos = m.reshape(n, h * w).to(work).clamp(min=0)
     total = (pos * counted).sum(1)
     inside = (pos * is_obj).sum(1)
-    tiny = torch.finfo(m.dtype).tiny
+    tiny = torch.finfo(work).tiny
     mass = torch.where(total > 0, inside / total.clamp(min=tiny), torch.zeros_like(total))
     n_counted = counted.sum(1)
     area = torch.where(
         n_counted > 0,
-        is_obj.sum(1).to(m.dtype) / n_counted.clamp(min=1).to(m.dtype),
+        is_obj.sum(1).to(work) / n_counted.clamp(min=1).to(work),
         torch.zeros_like(total),
     )
     return SemanticMassResult(
-        mass=mass,
-        area_fraction=area,
+        mass=mass.to(m.dtype),
+        area_fraction=area.to(m.dtype),
         object_mask=is_obj.reshape(n, h, w),
         segment_labels=seg_labels,
     )

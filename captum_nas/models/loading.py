@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_nas._checkpoint import read_torch_file
 from captum_nas.images import IMAGENET_NORMALIZER, Normalizer
 
 __all__ = [
@@ -158,16 +159,9 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
         ValueError: the file is not a readable state_dict or checkpoint.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"weights file not found: {p}")
-    try:
-        loaded = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(
-            f"cannot read {p} as a state_dict or checkpoint (save `model.state_dict()` "
-            f"with torch.save): {first}"
-        ) from err
+    loaded = read_torch_file(
+        p, "a state_dict or checkpoint (save `model.state_dict()` with torch.save)"
+    )
     if not isinstance(loaded, Mapping):
         raise ValueError(f"{p} holds a {type(loaded).__name__}, expected a state_dict (a dict)")
     checkpoint = dict(loaded)

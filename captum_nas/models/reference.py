@@ -22,7 +22,6 @@ and the measured test accuracy are stored in the checkpoint, see
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_nas._checkpoint import read_checkpoint
 from captum_nas._validation import check_choice, check_widths
 from captum_nas.datasets import VARIANTS, n_classes
 
@@ -100,13 +100,7 @@ def reference_checkpoint_path(variant: str = "single") -> Path:
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(f"cannot read {path} as a reference checkpoint: {err}") from err
-    if not isinstance(checkpoint, dict) or not {"state_dict", "metadata"} <= checkpoint.keys():
-        raise ValueError(f"{path} is not a reference checkpoint (no state_dict and metadata)")
-    return checkpoint
+    return read_checkpoint(path, "a reference checkpoint")
 
 
 def _packaged_checkpoint(variant: str) -> dict[str, Any]:
@@ -147,10 +141,7 @@ def load_reference(path: str | Path) -> FlowerCNN:
         FileNotFoundError: ``path`` does not exist.
         ValueError: the file is not such a checkpoint.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {p}")
-    return _model_from(_read_checkpoint(p))
+    return _model_from(_read_checkpoint(Path(path)))
 
 
 def reference_model(variant: str = "single", *, pretrained: bool = True) -> FlowerCNN:

@@ -23,7 +23,7 @@ from captum_nas._validation import (
     check_positive_int,
     check_seed,
 )
-from captum_nas.images import Normalizer
+from captum_nas.images import check_image_recovery
 from captum_nas.segmentation.base import relabel_contiguous
 
 
@@ -40,16 +40,8 @@ class _SkimageSegmenter:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
     ) -> None:
-        if to_image is not None and (mean is not None or std is not None):
-            raise ValueError("give either `to_image` or `mean`/`std`, not both")
-        if (mean is None) != (std is None):
-            raise ValueError("`mean` and `std` must be given together")
-        if to_image is not None and not callable(to_image):
-            raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
-        if std is not None and any(float(s) <= 0 for s in std):
-            raise ValueError(f"`std` values must be > 0, got {list(std)}")
+        self._normalizer = check_image_recovery(to_image, mean, std)
         self._to_image = to_image
-        self._normalizer = Normalizer(tuple(mean), tuple(std)) if mean is not None else None  # type: ignore[arg-type]
 
     def images(self, inputs: Tensor) -> Tensor:
         """The inputs as images in [0, 1], shape (N, C, H, W), float32 on the CPU."""

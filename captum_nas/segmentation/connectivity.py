@@ -69,9 +69,11 @@ def merge_small_segments(labels: Tensor, min_size: int, *, max_rounds: int = 50)
     """Merge segments smaller than ``min_size`` pixels into a larger neighbour.
 
     Each small segment joins the 4-neighbour, among those larger than itself (by
-    size, then id), with which it shares the longest border. Rounds repeat until no
-    segment under ``min_size`` has a larger neighbour. Segments must be connected
-    for the result to be connected.
+    size, then id), with which it shares the longest border (ties go to the larger
+    neighbour, then to the higher id). Rounds repeat until no segment under
+    ``min_size`` has a larger neighbour. Segments must be connected for the result to
+    be connected. Every image is merged on its own: the result for an image does not
+    depend on the other images of the batch.
 
     Args:
         labels: integer tensor (N, H, W), ids contiguous per image.
@@ -101,23 +103,29 @@ def merge_small_segments(labels: Tensor, min_size: int, *, max_rounds: int = 50)
         src = torch.cat([a, b])
         dst = torch.cat([b, a])
         m = n * k
-        # rank: a strict total order by (size, id)
-        rank = sizes * m + torch.arange(m, device=device)
-        ok = small[src] & (rank[dst] > rank[src])
+        local = torch.arange(m, device=device) % k  # the id inside its own image
+        # a strict total order by (size, id inside the image), the same alone or in a batch
+        same_size = sizes[dst] == sizes[src]
+        larger = (sizes[dst] > sizes[src]) | (same_size & (local[dst] > local[src]))
+        ok = small[src] & larger
         src, dst = src[ok], dst[ok]
         if src.numel() == 0:
             break
         pair = src * m + dst
         uniq, counts = torch.unique(pair, return_counts=True)
         usrc, udst = uniq // m, uniq % m
-        # best neighbour: longest border, ties to the larger neighbour
-        score = counts * (m + 1) + rank[udst] // m
-        best = torch.full((m,), -1, dtype=torch.long, device=device)
-        best.scatter_reduce_(0, usrc, score, reduce="amax")
-        is_best = score == best[usrc]
+        # best neighbour, compared key by key (no mixed-scale score): the longest border,
+        # then the larger neighbour, then the larger id inside the image
+        keep = torch.ones_like(usrc, dtype=torch.bool)
+        for key in (counts, sizes[udst], local[udst]):
+            masked = torch.where(keep, key, torch.full_like(key, -1))
+            best = torch.full((m,), -1, dtype=torch.long, device=device)
+            best.scatter_reduce_(0, usrc, masked, reduce="amax")
+            keep &= masked == best[usrc]
+        is_best = keep
         target = torch.arange(m, device=device)
         target[usrc[is_best]] = udst[is_best]
-        # chains only go up in rank, so pointer jumping terminates
+        # chains only go up in (size, id), so pointer jumping terminates
         for _ in range(m):
             nxt = target[target]
             if torch.equal(nxt, target):

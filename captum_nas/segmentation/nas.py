@@ -26,8 +26,9 @@ from captum_nas._validation import (
     check_image_batch,
     check_number,
     check_positive_int,
+    check_seed,
 )
-from captum_nas.images import Normalizer
+from captum_nas.images import check_image_recovery
 from captum_nas.segmentation.base import relabel_contiguous
 from captum_nas.segmentation.connectivity import (
     connected_components,
@@ -36,12 +37,21 @@ from captum_nas.segmentation.connectivity import (
 )
 from captum_nas.segmentation.kmeans import batched_kmeans
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
+from captum_nas.segmentation.nonfinite import check_finite_activations, check_finite_features
 from captum_nas.segmentation.pca import pca_reduce
-from captum_nas.segmentation.refine import cluster_distances, color_features, refine_labels
+from captum_nas.segmentation.refine import (
+    cluster_distances,
+    cluster_means,
+    color_features,
+    refine_labels,
+)
 
 NORMALIZATIONS = ("l2", "zscore", "none")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 MODES = ("flat", "hierarchical", "slic-merge")
+#: Largest ``color_weight``/``refine_color_weight`` and ``layer_weights`` ratio: beyond it
+#: the term alone decides, and squared distances would overflow float32.
+MAX_WEIGHT = 1e6
 
 #: The options of the first release's defaults (geometric depth weights, no colour, no
 #: refinement): ``NASSegmenter(model, **LEGACY_NAS_OPTIONS)`` gives its segments.
@@ -104,23 +114,31 @@ def _concat_results(parts: list[NASResult]) -> NASResult:
 
 
 def _normalise(a: Tensor, how: str) -> Tensor:
+    """Per-pixel l2 or per-channel z-score normalisation of finite activations.
+
+    Both are scale-invariant, so when the squares overflow (activations beyond about
+    1e19 in float32) the activations are first divided by their largest magnitude,
+    instead of silently dividing by an infinite norm (which would give zeros)."""
+    tiny = torch.finfo(a.dtype).tiny
     if how == "l2":
-        return a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        norm = a.norm(dim=1, keepdim=True)
+        if not bool(torch.isfinite(norm).all()):
+            a = a / a.abs().amax(1, keepdim=True).clamp_min(tiny)
+            norm = a.norm(dim=1, keepdim=True)
+        return a / norm.clamp_min(1e-12)
     if how == "zscore":
+        std = a.std((2, 3), keepdim=True, unbiased=False)
+        if not bool(torch.isfinite(std).all()):
+            a = a / a.abs().amax((2, 3), keepdim=True).clamp_min(tiny)
+            std = a.std((2, 3), keepdim=True, unbiased=False)
         mean = a.mean((2, 3), keepdim=True)
-        std = a.std((2, 3), keepdim=True, unbiased=False).clamp_min(1e-12)
-        return (a - mean) / std / math.sqrt(a.shape[1])
+        return (a - mean) / std.clamp_min(1e-12) / math.sqrt(a.shape[1])
     return a
 
 
 def _cluster_means(points: Tensor, labels: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Mean of each cluster's points (N, K, D) (zeros for an empty one) and the inertia."""
-    n, _, d = points.shape
-    sums = torch.zeros(n, k, d, dtype=points.dtype, device=points.device)
-    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
-    counts = torch.zeros(n, k, dtype=points.dtype, device=points.device)
-    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
-    centroids = sums / counts.clamp_min(1).unsqueeze(-1)
+    centroids, _ = cluster_means(points, labels, k)
     diff = points - centroids.gather(1, labels.unsqueeze(-1).expand_as(points))
     return centroids, (diff * diff).sum((1, 2))
 
@@ -135,8 +153,9 @@ class NASSegmenter:
             submodules or dotted names.
         n_segments: number of k-means clusters K per image (before the optional
             connectivity step splits or merges them).
-        seed: seed of the k-means++ seeding; the same seed gives the same segments,
-            and an image gets the same segments alone or inside a batch.
+        seed: seed of the k-means++ seeding (an int in [0, 2**32 - 1]); the same
+            seed gives the same segments, and an image gets the same segments alone or
+            inside a batch, in every mode.
         grid_size: cap on the longer side of the working grid; the grid is the finest
             captured resolution, reduced to this cap (aspect ratio kept).
         normalize: per-depth normalisation: ``"l2"`` (unit vector per pixel),
@@ -150,7 +169,7 @@ class NASSegmenter:
             on the flowers and the photo composites, and splits two different photos
             less cleanly than ``"geometric"``), ``"geometric"`` (each coarser layer
             weighs twice the finer one, the first release's default), a
-            positive number ``r`` (geometric with ratio ``r``: each coarser layer weighs
+            number ``r`` in [1e-6, 1e6] (geometric with ratio ``r``: each coarser layer weighs
             ``r`` times the finer one; 2 is ``"geometric"``, 1 ``"equal"``), or one
             non-negative weight per layer, in the order of ``layers`` (for
             ``layers="auto"``: finest first); normalised to sum to 1.
@@ -165,7 +184,7 @@ class NASSegmenter:
             reach the input size when ``refine`` is ``None``.
         color_weight: weight of the image's colour (CIELAB, each channel / 100,
             averaged over each working-grid cell) appended to the embedding (default
-            1.0, chosen with ``refine=2`` and equal depth weights by
+            1.0, at most 1e6; chosen with ``refine=2`` and equal depth weights by
             ``benchmarks/scoreboard_nas.py``); 0 disables. The image is recovered from
             the inputs with ``to_image`` or ``mean``/``std``; without them every image
             is min-max rescaled to [0, 1].
@@ -175,8 +194,8 @@ class NASSegmenter:
             interpolated embedding plus ``refine_color_weight`` times its own colour
             (see :func:`~captum_nas.segmentation.refine.refine_labels`), so borders
             follow the image's edges at the input resolution.
-        refine_color_weight: weight of the pixel colour in the refinement (default:
-            ``color_weight``, or 0.5 when that is 0).
+        refine_color_weight: weight of the pixel colour in the refinement, in [0, 1e6]
+            (default: ``color_weight``, or 0.5 when that is 0).
         to_image: callable mapping inputs to images in [0, 1] (for the colour term).
         mean: per-channel mean of the inputs' normalisation (with ``std``), instead of
             ``to_image``.
@@ -201,6 +220,18 @@ class NASSegmenter:
             is about 360 bytes per input pixel, measured with EfficientNet-Lite0 (64
             images of 448 px took 4.3 GiB unchunked).
         progress: show a tqdm bar over chunks.
+
+    Every option is checked here (a ``TypeError``/``ValueError`` naming it). A call
+    raises ``ValueError`` naming the layer and the likely cause (a parameter or buffer
+    holding NaN/Inf, or inputs on a scale the model's dtype overflows on) when the
+    captured activations are not finite, instead of clustering NaN into one segment.
+
+    Threads: a call holds the model's lock (see
+    :func:`~captum_nas._model_state.preserved_model_state`) while it runs the model, so
+    calls on one model from several threads, through one segmenter or several, run
+    their forwards one at a time and each gets the segments of a single-threaded call;
+    the model's modes, flags and hooks are restored. For parallel speed, give each
+    thread its own model copy.
 
     Example:
         >>> seg = NASSegmenter(model, n_segments=16)
@@ -240,13 +271,13 @@ class NASSegmenter:
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.n_segments = check_positive_int(n_segments, "n_segments")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.grid_size = check_positive_int(grid_size, "grid_size")
         self.normalize = check_choice(normalize, "normalize", NORMALIZATIONS)
         self.pca_dims = None if pca_dims is None else check_positive_int(pca_dims, "pca_dims")
-        self.spatial_weight = check_number(spatial_weight, "spatial_weight", minimum=0.0)
+        self.spatial_weight = check_number(
+            spatial_weight, "spatial_weight", minimum=0.0, maximum=1.0
+        )
         self.max_iter = check_positive_int(max_iter, "max_iter")
         if not isinstance(connectivity, bool):
             raise TypeError(f"`connectivity` must be a bool, got {connectivity!r}")
@@ -265,7 +296,9 @@ class NASSegmenter:
             None if memory_budget is None else check_positive_int(memory_budget, "memory_budget")
         )
         self.progress = bool(progress)
-        self.color_weight = check_number(color_weight, "color_weight", minimum=0.0)
+        self.color_weight = check_number(
+            color_weight, "color_weight", minimum=0.0, maximum=MAX_WEIGHT
+        )
         self.superpixels = check_positive_int(superpixels, "superpixels")
         if refine is not None and (isinstance(refine, bool) or not isinstance(refine, int)):
             raise TypeError(f"`refine` must be None or an int, got {refine!r}")
@@ -275,22 +308,12 @@ class NASSegmenter:
         self.refine_color_weight = (
             (self.color_weight if self.color_weight > 0 else 0.5)
             if refine_color_weight is None
-            else check_number(refine_color_weight, "refine_color_weight", minimum=0.0)
+            else check_number(
+                refine_color_weight, "refine_color_weight", minimum=0.0, maximum=MAX_WEIGHT
+            )
         )
-        if to_image is not None and (mean is not None or std is not None):
-            raise ValueError("give either `to_image` or `mean`/`std`, not both")
-        if (mean is None) != (std is None):
-            raise ValueError("`mean` and `std` must be given together")
-        if to_image is not None and not callable(to_image):
-            raise TypeError(f"`to_image` must be callable, got {type(to_image).__name__}")
-        if std is not None and any(float(v) <= 0 for v in std):
-            raise ValueError(f"`std` values must be > 0, got {list(std)}")
+        self._normalizer = check_image_recovery(to_image, mean, std)
         self._to_image = to_image
-        self._normalizer = (
-            Normalizer(tuple(float(v) for v in mean), tuple(float(v) for v in std))
-            if mean is not None and std is not None
-            else None
-        )
         if isinstance(layers, str) and layers == "auto":
             self._modules: list[nn.Module] | None = None
         else:
@@ -305,7 +328,9 @@ class NASSegmenter:
                 f"weights, got {layer_weights!r}"
             )
         if isinstance(layer_weights, (int, float)):
-            self._ratio = check_number(float(layer_weights), "layer_weights", minimum=1e-6)
+            self._ratio = check_number(
+                float(layer_weights), "layer_weights", minimum=1.0 / MAX_WEIGHT, maximum=MAX_WEIGHT
+            )
             layer_weights = "geometric"
         if isinstance(layer_weights, str):
             self.layer_weights: str | list[float] = check_choice(
@@ -331,6 +356,10 @@ class NASSegmenter:
             f"mode={self.mode!r}, layer_weights={self.layer_weights!r}, "
             f"color_weight={self.color_weight}, refine={self.refine})"
         )
+
+    def _weights(self) -> dict[str, float]:
+        """The options that scale the clustered features (for error messages)."""
+        return {"spatial_weight": self.spatial_weight, "color_weight": self.color_weight}
 
     # -- layers ---------------------------------------------------------------------
     def layers_for(self, inputs: Tensor) -> list[nn.Module]:
@@ -373,6 +402,7 @@ class NASSegmenter:
                     f"`layers`: layer {layer_name(self.model, module)!r} outputs shape "
                     f"{tuple(act.shape)}, expected a 4-D (N, C, h, w) activation"
                 )
+        check_finite_activations(acts, [layer_name(self.model, m) for m in modules], self.model, x)
         return acts
 
     def _grid(self, acts: list[Tensor]) -> tuple[int, int]:
@@ -467,6 +497,9 @@ class NASSegmenter:
         cache = {} if cache is None else cache
         weights = self._depth_weights(acts)
         total = sum(weights)
+        if not math.isfinite(total):  # huge explicit weights: scale them first
+            weights = [w / max(weights) for w in weights]
+            total = sum(weights)
         parts = [
             self._cached_depth_features(acts, i, grid, cache) * math.sqrt(weight / total)
             for i, weight in enumerate(weights)
@@ -553,6 +586,7 @@ class NASSegmenter:
                     f"4-D (N, C, h, w) tensor with N={x.shape[0]}, got {got}"
                 )
             acts.append(act.detach())
+        check_finite_activations(acts, [layer_name(self.model, m) for m in modules], self.model, x)
         return acts
 
     def segment(self, inputs: Tensor, *, activations: Sequence[Tensor] | None = None) -> NASResult:
@@ -613,6 +647,7 @@ class NASSegmenter:
         emb = self._embed(acts, grid, colors, depth_cache)
         n, d, gh, gw = emb.shape
         points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
+        check_finite_features(points, self._weights())
         if self.mode == "slic-merge":
             return self._slic_merge(x, emb, points, modules)
         if self.mode == "flat":

@@ -58,6 +58,32 @@ def color_features(images: Tensor) -> Tensor:
     return rgb_to_lab(images) / 100.0
 
 
+def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:
+    """Mean of every label's points and how many points each label has.
+
+    Args:
+        points: (N, P, D) features.
+        labels: (N, P) ids in ``0..n_labels-1``.
+        n_labels: number of ids.
+
+    Returns:
+        The means (N, n_labels, D), zeros for an id without points, and the counts
+        (N, n_labels) in the points' dtype.
+
+    Example:
+        >>> means, counts = cluster_means(torch.tensor([[[0.0], [2.0], [5.0]]]),
+        ...                               torch.tensor([[0, 0, 1]]), 3)
+        >>> means.flatten().tolist(), counts.flatten().tolist()
+        ([1.0, 5.0, 0.0], [2.0, 1.0, 0.0])
+    """
+    n, _, d = points.shape
+    sums = torch.zeros(n, n_labels, d, dtype=points.dtype, device=points.device)
+    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
+    counts = torch.zeros(n, n_labels, dtype=points.dtype, device=points.device)
+    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
+    return sums / counts.clamp_min(1).unsqueeze(-1), counts
+
+
 def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:
     """Squared distance of every point to the mean of every label's points.
 
@@ -69,12 +95,7 @@ def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:
     Returns:
         (N, n_labels, P); ids without points get a large distance.
     """
-    n, _, d = points.shape
-    sums = torch.zeros(n, n_labels, d, dtype=points.dtype, device=points.device)
-    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
-    counts = torch.zeros(n, n_labels, dtype=points.dtype, device=points.device)
-    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
-    centres = sums / counts.clamp_min(1).unsqueeze(-1)
+    centres, counts = cluster_means(points, labels, n_labels)
     dist = (
         (points * points).sum(-1).unsqueeze(1)
         - 2 * centres @ points.transpose(1, 2)

@@ -9,40 +9,13 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
-from captum.attr import (
-    LRP,
-    Deconvolution,
-    DeepLift,
-    DeepLiftShap,
-    GradientShap,
-    GuidedBackprop,
-    GuidedGradCam,
-    InputXGradient,
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    NoiseTunnel,
-    Occlusion,
-    Saliency,
-)
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel
 from captum.attr import visualization as viz
 from captum.metrics import infidelity, sensitivity_max
 from torch import Tensor, nn
 
-from captum_nas.attr import (
-    NASLRP,
-    NASDeconvolution,
-    NASDeepLift,
-    NASDeepLiftShap,
-    NASGradCam,
-    NASGradientShap,
-    NASGuidedBackprop,
-    NASGuidedGradCam,
-    NASInputXGradient,
-    NASIntegratedGradients,
-    NASOcclusion,
-    NASSaliency,
-)
+import captum_nas.attr as nas_attr
+from captum_nas.attr import NASGradCam, NASIntegratedGradients, NASSaliency
 from captum_nas.pooling import pool_segments, segment_pool
 from captum_nas.segmentation import GridSegmenter
 from tests.conftest import TinyCNN, hook_count
@@ -63,30 +36,29 @@ class ArgCNN(TinyCNN):
         return out * scale
 
 
-# name -> (NAS class, Captum class, extra constructor args (model -> args), attribute kwargs)
-SPECS: dict[str, tuple[Any, Any, Callable[[nn.Module], tuple[Any, ...]], dict[str, Any]]] = {
-    "ig": (NASIntegratedGradients, IntegratedGradients, lambda m: (), {"n_steps": 8}),
-    "saliency": (NASSaliency, Saliency, lambda m: (), {}),
-    "ixg": (NASInputXGradient, InputXGradient, lambda m: (), {}),
-    "deeplift": (NASDeepLift, DeepLift, lambda m: (), {}),
-    "deepliftshap": (NASDeepLiftShap, DeepLiftShap, lambda m: (), {"baselines": BASELINES}),
-    "gradientshap": (
-        NASGradientShap,
-        GradientShap,
-        lambda m: (),
-        {"baselines": BASELINES, "n_samples": 3},
-    ),
-    "guidedbackprop": (NASGuidedBackprop, GuidedBackprop, lambda m: (), {}),
-    "deconvolution": (NASDeconvolution, Deconvolution, lambda m: (), {}),
-    "lrp": (NASLRP, LRP, lambda m: (), {}),
+# name -> (NAS class name, extra constructor args (model -> args), attribute kwargs)
+_CASES: dict[str, tuple[str, Callable[[nn.Module], tuple[Any, ...]], dict[str, Any]]] = {
+    "ig": ("NASIntegratedGradients", lambda m: (), {"n_steps": 8}),
+    "saliency": ("NASSaliency", lambda m: (), {}),
+    "ixg": ("NASInputXGradient", lambda m: (), {}),
+    "deeplift": ("NASDeepLift", lambda m: (), {}),
+    "deepliftshap": ("NASDeepLiftShap", lambda m: (), {"baselines": BASELINES}),
+    "gradientshap": ("NASGradientShap", lambda m: (), {"baselines": BASELINES, "n_samples": 3}),
+    "guidedbackprop": ("NASGuidedBackprop", lambda m: (), {}),
+    "deconvolution": ("NASDeconvolution", lambda m: (), {}),
+    "lrp": ("NASLRP", lambda m: (), {}),
     "occlusion": (
-        NASOcclusion,
-        Occlusion,
+        "NASOcclusion",
         lambda m: (),
         {"sliding_window_shapes": (3, 4, 4), "strides": (3, 4, 4)},
     ),
-    "gradcam": (NASGradCam, LayerGradCam, lambda m: (m.layer1,), {}),
-    "guidedgradcam": (NASGuidedGradCam, GuidedGradCam, lambda m: (m.layer1,), {}),
+    "gradcam": ("NASGradCam", lambda m: (m.layer1,), {}),
+    "guidedgradcam": ("NASGuidedGradCam", lambda m: (m.layer1,), {}),
+}
+# name -> (NAS class, its Captum class, extra constructor args, attribute kwargs)
+SPECS: dict[str, tuple[Any, Any, Callable[[nn.Module], tuple[Any, ...]], dict[str, Any]]] = {
+    name: (getattr(nas_attr, cls), getattr(nas_attr, cls).captum_class, args, kwargs)
+    for name, (cls, args, kwargs) in _CASES.items()
 }
 NAMES = sorted(SPECS)
 PIXEL_IDS = torch.arange(H * W).reshape(1, 1, H, W)

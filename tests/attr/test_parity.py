@@ -13,52 +13,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import captum.attr as captum_attr
 import numpy as np
 import pytest
 import torch
-from captum.attr import (
-    LRP,
-    Deconvolution,
-    DeepLift,
-    DeepLiftShap,
-    FeatureAblation,
-    GradientShap,
-    GuidedBackprop,
-    GuidedGradCam,
-    InputXGradient,
-    IntegratedGradients,
-    KernelShap,
-    LayerAttribution,
-    LayerGradCam,
-    Lime,
-    NoiseTunnel,
-    Occlusion,
-    Saliency,
-    ShapleyValueSampling,
-)
 from torch import Tensor, nn
 
 import captum_nas.attr as nas_attr
-from captum_nas.attr import (
-    NASLRP,
-    CaptumSuperpixelMethod,
-    NASDeconvolution,
-    NASDeepLift,
-    NASDeepLiftShap,
-    NASFeatureAblation,
-    NASGradCam,
-    NASGradientShap,
-    NASGuidedBackprop,
-    NASGuidedGradCam,
-    NASInputXGradient,
-    NASIntegratedGradients,
-    NASKernelShap,
-    NASLime,
-    NASOcclusion,
-    NASSaliency,
-    NASShapleyValueSampling,
-    TorchLinearRegression,
-)
+from captum_nas.attr import CaptumSuperpixelMethod, TorchLinearRegression
 from tests.conftest import TinyCNN, hook_count
 
 H = W = 6
@@ -70,8 +32,8 @@ def pixel_segmenter(x: Tensor) -> Tensor:
     return torch.arange(H * W).reshape(1, 1, H, W).expand(x.shape[0], 1, H, W)
 
 
-def _kernel_shap(model: nn.Module) -> KernelShap:
-    ks = KernelShap(model)
+def _kernel_shap(model: nn.Module) -> captum_attr.KernelShap:
+    ks = captum_attr.KernelShap(model)
     ks.interpretable_model = TorchLinearRegression(alpha=0.0)  # what NASKernelShap fits
     return ks
 
@@ -94,100 +56,100 @@ def _base(x: Tensor) -> Tensor:
 
 CASES: dict[str, Case] = {
     "IntegratedGradients": Case(
-        lambda m: NASIntegratedGradients(m, **_opts()),
-        IntegratedGradients,
+        lambda m: nas_attr.NASIntegratedGradients(m, **_opts()),
+        captum_attr.IntegratedGradients,
         lambda x: (_base(x), 1, None, 16, "gausslegendre", None, True),
         lambda x: {"baselines": _base(x), "target": 1, "n_steps": 16},
     ),
     "Saliency": Case(
-        lambda m: NASSaliency(m, **_opts()),
-        Saliency,
+        lambda m: nas_attr.NASSaliency(m, **_opts()),
+        captum_attr.Saliency,
         lambda x: (1, False),
         lambda x: {"target": 1, "abs": True},
     ),
     "InputXGradient": Case(
-        lambda m: NASInputXGradient(m, **_opts()),
-        InputXGradient,
+        lambda m: nas_attr.NASInputXGradient(m, **_opts()),
+        captum_attr.InputXGradient,
         lambda x: (1, None),
         lambda x: {"target": 1},
     ),
     "DeepLift": Case(
-        lambda m: NASDeepLift(m, False, **_opts()),
-        lambda m: DeepLift(m, False),
+        lambda m: nas_attr.NASDeepLift(m, False, **_opts()),
+        lambda m: captum_attr.DeepLift(m, False),
         lambda x: (_base(x), 1, None, True),
         lambda x: {"baselines": _base(x), "target": 1},
     ),
     "DeepLiftShap": Case(
-        lambda m: NASDeepLiftShap(m, **_opts()),
-        DeepLiftShap,
+        lambda m: nas_attr.NASDeepLiftShap(m, **_opts()),
+        captum_attr.DeepLiftShap,
         lambda x: (torch.zeros(3, 3, H, W), 1, None, True),
         lambda x: {"baselines": torch.zeros(3, 3, H, W), "target": 1},
     ),
     "GradientShap": Case(
-        lambda m: NASGradientShap(m, **_opts()),
-        GradientShap,
+        lambda m: nas_attr.NASGradientShap(m, **_opts()),
+        captum_attr.GradientShap,
         lambda x: (torch.zeros(3, 3, H, W), 4, 0.1, 1, None, True),
         lambda x: {"baselines": torch.zeros(3, 3, H, W), "n_samples": 4, "target": 1},
     ),
     "GuidedBackprop": Case(
-        lambda m: NASGuidedBackprop(m, **_opts()),
-        GuidedBackprop,
+        lambda m: nas_attr.NASGuidedBackprop(m, **_opts()),
+        captum_attr.GuidedBackprop,
         lambda x: (1,),
         lambda x: {"target": 1},
     ),
     "Deconvolution": Case(
-        lambda m: NASDeconvolution(m, **_opts()),
-        Deconvolution,
+        lambda m: nas_attr.NASDeconvolution(m, **_opts()),
+        captum_attr.Deconvolution,
         lambda x: (1,),
         lambda x: {"target": 1},
     ),
     "LRP": Case(
-        lambda m: NASLRP(m, **_opts()),
-        LRP,
+        lambda m: nas_attr.NASLRP(m, **_opts()),
+        captum_attr.LRP,
         lambda x: (1, None, True),
         lambda x: {"target": 1},
     ),
     "Occlusion": Case(
-        lambda m: NASOcclusion(m, **_opts()),
-        Occlusion,
+        lambda m: nas_attr.NASOcclusion(m, **_opts()),
+        captum_attr.Occlusion,
         lambda x: ((3, 2, 2), (3, 1, 1), 0.0, 1, None, 4),
         lambda x: {"sliding_window_shapes": (3, 3, 3), "strides": 3, "target": 1},
     ),
     "LayerGradCam": Case(
-        lambda m: NASGradCam(m, m.layer1, relu_attributions=False, **_opts()),
-        lambda m: LayerGradCam(m, m.layer1),
+        lambda m: nas_attr.NASGradCam(m, m.layer1, relu_attributions=False, **_opts()),
+        lambda m: captum_attr.LayerGradCam(m, m.layer1),
         lambda x: (1, None, False, True),
         lambda x: {"target": 1, "relu_attributions": False},
     ),
     "GuidedGradCam": Case(
-        lambda m: NASGuidedGradCam(m, m.layer1, **_opts()),
-        lambda m: GuidedGradCam(m, m.layer1),
+        lambda m: nas_attr.NASGuidedGradCam(m, m.layer1, **_opts()),
+        lambda m: captum_attr.GuidedGradCam(m, m.layer1),
         lambda x: (1, None, "bilinear"),
         lambda x: {"target": 1},
     ),
     "FeatureAblation": Case(
-        lambda m: NASFeatureAblation(m, segmenter=pixel_segmenter),
-        FeatureAblation,
+        lambda m: nas_attr.NASFeatureAblation(m, segmenter=pixel_segmenter),
+        captum_attr.FeatureAblation,
         lambda x: (0.0, 1, None, None, 8),
         lambda x: {"baselines": 0.5, "target": 1},
         segment_level=True,
     ),
     "ShapleyValueSampling": Case(
-        lambda m: NASShapleyValueSampling(m, segmenter=pixel_segmenter),
-        ShapleyValueSampling,
+        lambda m: nas_attr.NASShapleyValueSampling(m, segmenter=pixel_segmenter),
+        captum_attr.ShapleyValueSampling,
         lambda x: (0.0, 1, None, None, 2, 16),
         lambda x: {"target": 1, "n_samples": 2},
         segment_level=True,
     ),
     "Lime": Case(
-        lambda m: NASLime(m, TorchLinearRegression(alpha=0.5), segmenter=pixel_segmenter),
-        lambda m: Lime(m, TorchLinearRegression(alpha=0.5)),
+        lambda m: nas_attr.NASLime(m, TorchLinearRegression(alpha=0.5), segmenter=pixel_segmenter),
+        lambda m: captum_attr.Lime(m, TorchLinearRegression(alpha=0.5)),
         lambda x: (0.0, 1, None, None, 24, 8),
         lambda x: {"target": 1, "n_samples": 24},
         segment_level=True,
     ),
     "KernelShap": Case(
-        lambda m: NASKernelShap(m, segmenter=pixel_segmenter),
+        lambda m: nas_attr.NASKernelShap(m, segmenter=pixel_segmenter),
         _kernel_shap,
         lambda x: (0.0, 1, None, None, 24, 8),
         lambda x: {"target": 1, "n_samples": 24},
@@ -216,7 +178,7 @@ def _as_input_map(out: Any, x: Tensor) -> tuple[Tensor, Tensor | None]:
         out, delta = out
     out = out.detach()
     if out.shape[-2:] != x.shape[-2:]:
-        out = LayerAttribution.interpolate(out, (H, W), "bilinear")
+        out = captum_attr.LayerAttribution.interpolate(out, (H, W), "bilinear")
     return out.expand_as(x), delta
 
 
@@ -320,17 +282,45 @@ def test_noise_tunnel_expands_feature_mask_the_captum_way() -> None:
     def no_segmenter(inputs: Tensor) -> Tensor:
         raise AssertionError("the feature_mask must be used")
 
-    ig = NASIntegratedGradients(model, segmenter=no_segmenter, pooling="contribution")
+    ig = nas_attr.NASIntegratedGradients(model, segmenter=no_segmenter, pooling="contribution")
     seg = torch.arange(4).repeat_interleave(9).reshape(1, 1, H, W).expand(2, 1, H, W)
     _seed(3)
-    ours = NoiseTunnel(ig).attribute(
+    ours = captum_attr.NoiseTunnel(ig).attribute(
         x, nt_samples=3, stdevs=0.1, target=1, n_steps=8, feature_mask=seg
     )
     _seed(3)
-    base = NoiseTunnel(IntegratedGradients(model)).attribute(
+    base = captum_attr.NoiseTunnel(captum_attr.IntegratedGradients(model)).attribute(
         x, nt_samples=3, stdevs=0.1, target=1, n_steps=8
     )
     # contribution pooling is linear: smoothing, then pooling
     from captum_nas.pooling import pool_segments
 
     torch.testing.assert_close(ours, pool_segments(base, seg, pooling="contribution").map)
+
+
+def test_constructors_take_captums_arguments_then_ours_keyword_only() -> None:
+    """Names, order and defaults of Captum's constructor, then our options by keyword."""
+    for name, case in CASES.items():
+        ours_cls = type(case.nas(TinyCNN()))
+        theirs = inspect.signature(ours_cls.captum_class.__init__).parameters
+        mine = inspect.signature(ours_cls.__init__).parameters
+        positional = [p for p in mine.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert [p.name for p in positional] == list(theirs), name
+        for p in positional:
+            assert p.default == theirs[p.name].default, (name, p.name)
+        keyword_only = {p.name for p in mine.values() if p.kind is p.KEYWORD_ONLY}
+        options = {"segmenter", "n_segments", "nas_options"}
+        if not case.segment_level:
+            options |= {"pooling", "reduce", "channel_reduce", "interpolate_mode"}
+        assert options <= keyword_only, name
+        with pytest.raises(TypeError, match="bogus"):
+            ours_cls(TinyCNN(), *([TinyCNN().layer1] if "layer" in theirs else []), bogus=1)
+
+
+def test_help_shows_captums_arguments_and_ours() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(nas_attr.NASGradCam, renderer=pydoc.plaintext)
+    for name in ("device_ids", "reshape_transform", "n_segments", "attr_dim_summation", "segments"):
+        assert name in text, name
+    assert "**options" not in text and "Captum's ``LayerGradCam.attribute``" in text

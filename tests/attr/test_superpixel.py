@@ -116,10 +116,12 @@ def test_tuple_inputs_the_captum_way_and_rejects_several() -> None:
 
 def test_expand_segments_for_noise_tunnel_batches() -> None:
     x = torch.zeros(6, 3, 4, 4)
-    seg = torch.tensor([0, 1]).reshape(2, 1, 1, 1).expand(2, 1, 4, 4)
+    seg = torch.zeros(2, 1, 4, 4, dtype=torch.long)
+    seg[0, :, :, 2:] = 1  # left | right
+    seg[1, :, 2:, :] = 1  # top / bottom
     out = expand_segments(seg, x)
     assert out.shape == (6, 1, 4, 4)
-    assert out[:3].eq(0).all() and out[3:].eq(1).all()  # repeat_interleave order
+    assert out[:3].eq(seg[0]).all() and out[3:].eq(seg[1]).all()  # repeat_interleave order
     assert expand_segments(seg[:1], x).shape == (6, 1, 4, 4)
     with pytest.raises(ValueError, match="batch size 4"):
         expand_segments(torch.zeros(4, 1, 4, 4, dtype=torch.long), x)

@@ -167,7 +167,10 @@ def test_bad_input_one_line_exit_2(
 def test_not_an_image_and_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake = tmp_path / "fake.png"
     fake.write_text("hello")
+    # into its own folder the figure fake.png would replace the input: refused first
     assert main(["explain", str(fake), "--model", TINY, "--out", str(tmp_path)]) == 2
+    assert "fake.png would replace the input image" in capsys.readouterr().err
+    assert main(["explain", str(fake), "--model", TINY, "--out", str(tmp_path / "o")]) == 2
     assert "cannot read" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -308,7 +311,7 @@ def test_method_names_are_case_insensitive_and_layers_recorded(tmp_path: Path) -
     rec = json.loads((tmp_path / "coffee.json").read_text())
     assert rec["method"] == "gradcam" and rec["layer"] == "layer1"
     assert rec["settings"]["layer"] == "layer1"
-    assert main(_tiny_args(tmp_path, "--method", "IG")) == 0
+    assert main(_tiny_args(tmp_path, "--method", "IG", "--overwrite")) == 0
     assert json.loads((tmp_path / "coffee.json").read_text())["method"] == "integrated-gradients"
 
 

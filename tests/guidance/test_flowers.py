@@ -111,6 +111,12 @@ def test_guided_checkpoint_roundtrip(tmp_path: Path) -> None:
     assert labels.shape == (2, 32, 32) and logits.shape == (2, 6)
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match=r"cannot read .*junk\.pt as a guided-flowers checkpoint"):
+        load_model(tmp_path / "junk.pt")
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match="not a guided-flowers checkpoint"):
+        load_model(tmp_path / "bare.pt")
 
 
 def test_bad_runs() -> None:

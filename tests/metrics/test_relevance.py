@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from benchmarks._peers import quantus_irof
 from captum_nas.metrics.relevance import BLUR_SIGMA, gaussian_blur, relevance_curve, relevance_gap
 from captum_nas.segmentation import GridSegmenter
 
@@ -352,37 +353,16 @@ def test_region_perturbation_parity_with_quantus() -> None:
         np.testing.assert_allclose(drop, theirs, atol=1e-5)
 
 
-def test_irof_parity_with_quantus(monkeypatch: pytest.MonkeyPatch) -> None:
-    quantus = pytest.importorskip("quantus")
-    from quantus.helpers import utils as qutils
-
+def test_irof_parity_with_quantus() -> None:
+    pytest.importorskip("quantus")
     model = _tiny_cnn()
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(3, 3, 16, 16, generator=gen)
     attr = torch.rand(3, 1, 16, 16, generator=gen)
     seg = GridSegmenter(n_segments=8)(x)
     y = np.array([2, 0, 1])
-    # feed Quantus our segments instead of SLIC (same units on both sides)
-    queue = iter(seg[:, 0].numpy())
-    monkeypatch.setattr(
-        qutils, "get_superpixel_segments", lambda img, segmentation_method: next(queue)
-    )
-    # Quantus 0.6 IROF calls np.trapz, which NumPy 2.x removed (same rule as np.trapezoid)
-    monkeypatch.setattr(np, "trapz", np.trapezoid, raising=False)
-
-    def perturb(arr: np.ndarray, mask: np.ndarray, **kwargs: Any) -> np.ndarray:
-        # Quantus 0.6's default mask perturbation asserts mask.shape == arr.shape and so
-        # fails on RGB input; this is the same replacement, broadcasting the mask
-        return np.where(mask, 0.0, arr)
-
-    metric = quantus.IROF(
-        perturb_func=perturb,
-        normalise=False,
-        abs=False,
-        disable_warnings=True,
-        return_aggregate=False,
-    )
-    theirs = np.array(_run_quantus(metric, model, x, y, attr))
+    # Quantus on our segments instead of SLIC (same units on both sides)
+    theirs = quantus_irof(model, x.numpy(), y, attr.numpy(), seg[:, 0].numpy())
     ours = relevance_curve(model, x, attr, torch.from_numpy(y), segments=seg, baselines="zeros")
     ratio = (ours.scores[:, 1:] / ours.scores[:, :1]).double().numpy()
     k = ours.n_units.double().numpy()

@@ -48,6 +48,12 @@ def _values(shape: tuple[int, ...], seed: int, ties: bool) -> Tensor:
     return torch.randn(shape, generator=g, dtype=torch.float64)
 
 
+def _sizes(n: int, side: tuple[int, int], ids: int) -> list[st.SearchStrategy[int]]:
+    """A batch size in 1..n, a height and a width in ``side``, a number of ids in 1..ids, a seed."""
+    height = width = st.integers(*side)
+    return [st.integers(1, n), height, width, st.integers(1, ids), st.integers(0, 2**16)]
+
+
 # a batch of maps (N, C, H, W) with its segments (N, 1, H, W)
 pooling_cases = st.builds(
     lambda n, c, h, w, k, seed, ties: (
@@ -164,13 +170,7 @@ def test_permuting_the_batch_permutes_the_pooling(case: tuple[Tensor, Tensor], r
 
 
 @FAST
-@given(
-    st.integers(1, 3),
-    st.integers(1, 6),
-    st.integers(1, 6),
-    st.integers(1, 20),
-    st.integers(0, 2**16),
-)
+@given(*_sizes(3, (1, 6), 20))
 def test_relabelling_keeps_id_order_and_counts(n: int, h: int, w: int, k: int, seed: int) -> None:
     seg = torch.randint(0, k, (n, 1, h, w), generator=_gen(seed)) * 3 + 5
     out = relabel_contiguous(seg)
@@ -252,15 +252,7 @@ def _linear_model(c: int, h: int, w: int, classes: int = 3) -> nn.Module:
 
 
 @FAST
-@given(
-    st.integers(1, 3),
-    st.integers(2, 6),
-    st.integers(2, 6),
-    st.integers(1, 9),
-    st.integers(0, 2**16),
-    st.sampled_from(["morf", "lerf", "random"]),
-    st.data(),
-)
+@given(*_sizes(3, (2, 6), 9), st.sampled_from(["morf", "lerf", "random"]), st.data())
 def test_relevance_curves_have_n_steps_plus_one_points(
     n: int, h: int, w: int, k: int, seed: int, order: str, data: st.DataObject
 ) -> None:
@@ -304,13 +296,7 @@ def test_permuting_the_batch_permutes_the_relevance_curves(n: int, seed: int, or
 
 
 @FAST
-@given(
-    st.integers(1, 4),
-    st.integers(1, 12),
-    st.integers(1, 12),
-    st.integers(1, 20),
-    st.integers(0, 2**16),
-)
+@given(*_sizes(4, (1, 12), 20))
 def test_permuting_the_batch_permutes_the_grid_segments(
     n: int, h: int, w: int, k: int, seed: int
 ) -> None:

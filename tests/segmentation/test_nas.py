@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from captum_nas.datasets import seam_composites
 from captum_nas.images import sample_image
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER as NORM
 from captum_nas.segmentation import NASResult, NASSegmenter, batched_kmeans, is_contiguous
@@ -207,20 +208,8 @@ def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
     pixels on the right side of the seam, median 0.975.
     """
     pairs = list(itertools.permutations(PHOTOS, 2))
-    images = []
-    for vertical in (False, True):
-        for a, b in pairs:
-            img = sample_image(a).clone()
-            other = sample_image(b)
-            if vertical:
-                img[:, 112:] = other[:, 112:]
-            else:
-                img[:, :, 112:] = other[:, :, 112:]
-            images.append(img)
-    seg = NASSegmenter(lite0, n_segments=2, **LEGACY_NAS_OPTIONS)(NORM(torch.stack(images)))[:, 0]
-    truth = torch.zeros(224, 224, dtype=torch.long)
-    truth[:, 112:] = 1
-    truths = torch.stack([truth] * len(pairs) + [truth.T] * len(pairs))
+    images, truths = seam_composites(PHOTOS)
+    seg = NASSegmenter(lite0, n_segments=2, **LEGACY_NAS_OPTIONS)(NORM(images))[:, 0]
     acc = _seam_accuracy(seg, truths)
     assert float((acc >= 0.9).float().mean()) >= 0.9
     assert float(acc.median()) >= 0.95
@@ -229,7 +218,7 @@ def test_two_photos_split_along_the_seam(lite0: nn.Module) -> None:
     assert float(acc[clear].min()) >= 0.9
     # the defaults (equal depth weights, colour, refinement) follow textures more:
     # measured mean 0.833 (benchmarks/scoreboard_nas.py)
-    default = NASSegmenter(lite0, n_segments=2)(NORM(torch.stack(images)))[:, 0]
+    default = NASSegmenter(lite0, n_segments=2)(NORM(images))[:, 0]
     assert float(_seam_accuracy(default, truths).mean()) >= 0.75
 
 
@@ -332,17 +321,11 @@ def test_hierarchical_batch_equals_one_by_one_and_is_deterministic(tiny_cnn: nn.
 
 
 def test_hierarchical_splits_two_photos_along_the_seam(lite0: nn.Module) -> None:
-    images = []
-    for a, b in [("chelsea", "coffee"), ("coffee", "chelsea")]:
-        img = sample_image(a).clone()
-        img[:, :, 112:] = sample_image(b)[:, :, 112:]
-        images.append(img)
+    images, truths = seam_composites(("chelsea", "coffee"))  # left/right splits first
     seg = NASSegmenter(lite0, n_segments=2, mode="hierarchical", **LEGACY_NAS_OPTIONS)(
-        NORM(torch.stack(images))
+        NORM(images[:2])
     )
-    truth = torch.zeros(2, 224, 224, dtype=torch.long)
-    truth[:, :, 112:] = 1
-    assert float(_seam_accuracy(seg[:, 0], truth).min()) >= 0.9
+    assert float(_seam_accuracy(seg[:, 0], truths[:2]).min()) >= 0.9
 
 
 def test_mode_is_validated(tiny_cnn: nn.Module) -> None:

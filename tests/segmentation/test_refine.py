@@ -5,6 +5,7 @@ from skimage.color import rgb2lab
 
 from captum_nas.segmentation.refine import (
     cluster_distances,
+    cluster_means,
     color_features,
     refine_labels,
     rgb_to_lab,
@@ -21,6 +22,19 @@ def test_rgb_to_lab_matches_skimage() -> None:
         ref = rgb2lab(img[i].permute(1, 2, 0).double().numpy())
         np.testing.assert_allclose(ours[i].permute(1, 2, 0).numpy(), ref, atol=1e-2)
     assert torch.allclose(color_features(img), ours / 100)
+
+
+def test_cluster_means_brute_force() -> None:
+    gen = torch.Generator().manual_seed(2)
+    pts = torch.randn(2, 8, 3, generator=gen, dtype=torch.float64)
+    labels = torch.tensor([[0, 0, 1, 1, 1, 0, 1, 0], [2] * 8])
+    means, counts = cluster_means(pts, labels, 3)
+    for i in range(2):
+        for k in range(3):
+            sel = pts[i][labels[i] == k]
+            assert counts[i, k] == len(sel)
+            expected = sel.mean(0) if len(sel) else torch.zeros(3, dtype=torch.float64)
+            assert torch.allclose(means[i, k], expected)
 
 
 def test_cluster_distances_brute_force() -> None:
