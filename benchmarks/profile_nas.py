@@ -1,12 +1,20 @@
-"""Where a NAS call spends its time: forward, features (normalise + PCA + resize), k-means
-seeding, Lloyd iterations, label upsampling.
+"""Where a NAS call spends its time: forward, features (normalise + PCA + resize), colour,
+k-means seeding, Lloyd iterations, refinement, label upsampling; and the arithmetic floor.
 
 Each stage is timed on its own (median of ``--repeats`` after a warm-up, CUDA
 synchronised), on the same 16 photos as ``bench_segmentation.py``; the stages add up to
 about one ``NASSegmenter`` call. A profile, not a benchmark against a peer: it shows
 what to optimise next.
 
-Run: ``.venv/bin/python benchmarks/profile_nas.py [--device cuda] [--model resnet18]``.
+The floor (``--floor``): the multiply-adds k-means and PCA cannot avoid at these sizes
+(every Lloyd iteration actually run: one assignment product and one centre update,
+2 N P K D flops each; k-means++ seeding: 3 N P D per centre; PCA: the covariance or Gram
+product and the subspace iterations of every depth), divided by the rate of a batched
+matrix product of the Lloyd assignment's shape measured in the same run; beside it the
+measured time of the whole work after the forward.
+
+Run: ``.venv/bin/python benchmarks/profile_nas.py [--device cuda] [--model resnet18]
+[--floor] [--compare-legacy]``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficient
 from captum_nas.segmentation import NASSegmenter, batched_kmeans
 from captum_nas.segmentation.connectivity import upsample_labels
 from captum_nas.segmentation.kmeans import _kmeans_pp
+from captum_nas.segmentation.pca import OVERSAMPLE, POWER_ITERATIONS
+from captum_nas.segmentation.refine import cluster_distances, refine_labels
 
 
 def _time(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
@@ -62,37 +72,92 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time NAS's work after the forward, legacy options vs the defaults, interleaved",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="estimate the arithmetic floor of k-means and PCA and compare",
+    )
     args = parser.parse_args(argv)
     dev = torch.device(args.device)
     model = _model(args.model).to(dev)
     x = EFFICIENTNET_LITE_NORMALIZER(photos(args.n)).to(dev)
     if args.compare_legacy:
         return compare_legacy(model, x, args.k, args.repeats, dev)
-    nas = NASSegmenter(model, n_segments=args.k)
+    nas = NASSegmenter(model, n_segments=args.k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse)
     modules = nas.layers_for(x)
     acts = nas._activations(x, modules)
     grid = nas._grid(acts)
-    emb = nas._embed(acts, grid)
+    colors = nas._colors(x)
+    emb = nas._embed(acts, grid, colors)
     n, d, gh, gw = emb.shape
     points = emb.reshape(n, d, gh * gw).transpose(1, 2).contiguous()
-    labels = batched_kmeans(points, args.k).labels.reshape(n, gh, gw)
+    km = batched_kmeans(points, args.k)
+    labels = km.labels.reshape(n, gh, gw)
+    deep = points[..., :-3] if colors is not None else points
+    dist = cluster_distances(deep, labels.reshape(n, -1), args.k)
     gen = torch.Generator()
+    assert colors is not None
     stages = {
         "whole call": lambda: nas(x),
         "forward (hooks)": lambda: nas._activations(x, modules),
-        "features (norm, PCA, resize)": lambda: nas._embed(acts, grid),
+        "after the forward": lambda: nas.segment(x, activations=acts),
+        "colour (CIELAB, full size)": lambda: nas._colors(x),
+        "features (norm, PCA, resize, colour cells)": lambda: nas._embed(acts, grid, colors),
         "k-means++ seeding": lambda: _kmeans_pp(points, args.k, gen.manual_seed(0)),
         "k-means (seeding + Lloyd)": lambda: batched_kmeans(points, args.k),
-        "label upsampling": lambda: upsample_labels(labels, tuple(x.shape[-2:])),
+        "refinement: cluster distances": lambda: cluster_distances(deep, km.labels, args.k),
+        "refinement: label choice (2 colour iterations)": lambda: refine_labels(
+            labels, dist, colors, color_weight=nas.refine_color_weight, iterations=2
+        ),
+        "label upsampling (legacy, no refinement)": lambda: upsample_labels(
+            labels, tuple(x.shape[-2:])
+        ),
     }
     print(
         f"NAS profile: {args.model}, {args.n} x {tuple(x.shape[1:])}, K={args.k}, "
         f"grid {gh}x{gw}, {d} dims, device {dev}, {torch.get_num_threads()} threads"
     )
     print("| stage | median ms |\n|---|---|")
+    measured = {}
     for name, fn in stages.items():
-        print(f"| {name} | {_time(fn, args.repeats, dev) * 1000:.1f} |")
+        measured[name] = _time(fn, args.repeats, dev)
+        print(f"| {name} | {measured[name] * 1000:.1f} |")
+    if args.floor:
+        floor(points, args.k, km.n_iter, acts, nas.pca_dims, measured["after the forward"], dev)
     return 0
+
+
+def floor(
+    points: torch.Tensor,
+    k: int,
+    n_iter: int,
+    acts: list[torch.Tensor],
+    pca_dims: int | None,
+    after_forward_s: float,
+    dev: torch.device,
+) -> None:
+    """Print the flops of k-means and PCA, the measured matmul rate and the floor."""
+    n, p, d = points.shape
+    kmeans_flops = n_iter * 2 * (2 * n * p * k * d) + k * 3 * n * p * d
+    pca_flops = 0
+    for a in acts:
+        c, s = a.shape[1], a.shape[2] * a.shape[3]
+        if pca_dims is None or c <= pca_dims:
+            continue
+        m = min(c, s)
+        width = pca_dims + OVERSAMPLE
+        pca_flops += n * (2 * s * c * m + (POWER_ITERATIONS + 2) * 2 * m * m * width)
+        pca_flops += n * 2 * s * c * pca_dims  # the projection
+    centres = torch.randn(n, k, d, device=dev)
+    rate_s = _time(lambda: torch.bmm(points, centres.transpose(1, 2)), 5, dev)
+    rate = 2 * n * p * k * d / rate_s
+    floor_s = (kmeans_flops + pca_flops) / rate
+    print(
+        f"\nfloor: k-means {kmeans_flops / 1e9:.2f} GFLOP ({n_iter} Lloyd iterations), PCA "
+        f"{pca_flops / 1e9:.2f} GFLOP; matmul rate of the assignment's shape "
+        f"{rate / 1e9:.1f} GFLOP/s -> floor {floor_s * 1000:.0f} ms; measured work after "
+        f"the forward {after_forward_s * 1000:.0f} ms = {after_forward_s / floor_s:.1f}x the floor"
+    )
 
 
 def compare_legacy(

@@ -18,7 +18,7 @@ from torch import Tensor
 from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
 from captum_nas._validation import check_choice, check_segments, check_tensor, describe
-from captum_nas.segmentation.base import check_id_bound
+from captum_nas.segmentation.base import MIN_ID_BOUND, check_id_bound
 
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
 POOLING_MODES = ("magnitude", "contribution")
@@ -39,6 +39,45 @@ class PooledAttribution(NamedTuple):
 
     map: Tensor
     scores: Tensor
+
+
+def _check_map(attributions: Tensor) -> None:
+    """``attributions`` must be a 4-D tensor (N, C, H, W)."""
+    check_tensor(attributions, "attributions")
+    if attributions.dim() != 4:
+        raise ValueError(
+            f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
+        )
+
+
+def _check_finite(attributions: Tensor) -> None:
+    if not bool(torch.isfinite(attributions).all()):
+        raise ValueError(
+            "`attributions` contains NaN or Inf values; one such pixel would make its "
+            "whole segment's score NaN or Inf"
+        )
+
+
+def _segment_ids(segments: Tensor) -> tuple[Tensor, int]:
+    """The mask as long ids (checked like :func:`check_segments` and
+    :func:`~captum_nas.segmentation.base.check_id_bound`) and K = max id + 1, with a
+    single pass over the ids for their range."""
+    if (
+        not isinstance(segments, Tensor)
+        or segments.is_floating_point()
+        or segments.is_complex()
+        or segments.dtype == torch.bool
+        or segments.dim() != 4
+        or segments.shape[1] != 1
+        or segments.numel() == 0
+    ):
+        check_segments(segments)  # raises the matching error
+    lo, hi = torch.aminmax(segments)
+    if int(lo) < 0:
+        check_segments(segments)
+    if int(hi) >= max(int(segments.shape[-2]) * int(segments.shape[-1]), MIN_ID_BOUND):
+        check_id_bound(segments)
+    return segments.long(), int(hi) + 1
 
 
 def _check_channel_reduce(channel_reduce: str | None) -> str:
@@ -117,21 +156,12 @@ def segment_pool(
         tensor([[[[2., 2.],
                   [6., 6.]]]])
     """
-    check_tensor(attributions, "attributions")
-    if attributions.dim() != 4:
-        raise ValueError(
-            f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
-        )
+    _check_map(attributions)
     if not attributions.is_floating_point():
         raise TypeError(
             f"`attributions` must be a floating point tensor, got dtype {attributions.dtype}"
         )
-    if not bool(torch.isfinite(attributions).all()):
-        raise ValueError(
-            "`attributions` contains NaN or Inf values; one such pixel would make its "
-            "whole segment's score NaN or Inf"
-        )
-    seg = check_id_bound(check_segments(segments))
+    seg, n_seg = _segment_ids(segments)
     check_choice(reduce, "reduce", REDUCTIONS)
     c_reduce = _check_channel_reduce(channel_reduce)
     check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
@@ -155,36 +185,47 @@ def segment_pool(
     out_channels = attr.shape[1]
     values = _reduce_channels(attr, c_reduce)
     c = values.shape[1]
-    n_seg = int(seg.max()) + 1
-    seg = seg.expand(n, 1, h, w)
-
-    # flat slot of every value: id + K * (image * C + channel)
-    offsets = torch.arange(n * c, device=seg.device).reshape(n, c, 1) * n_seg
-    group = (seg.reshape(n, 1, h * w) + offsets).reshape(-1)
-    flat = values.reshape(-1)
-    n_groups = n * c * n_seg
-
-    counts = torch.zeros(n_groups, dtype=torch.long, device=flat.device)
-    counts.scatter_add_(0, group, torch.ones_like(group))
+    p = h * w
+    flat = values.reshape(n, c, p)
+    # the ids of every image, broadcast over the channels without being copied: every
+    # pass below reads the values once, the ids once per channel, and writes K slots
+    own = seg.reshape(seg.shape[0], 1, p)
+    ids = own.expand(n, c, p)
+    # pixels per segment, once per mask (a shared mask counts once for the batch)
+    counts = torch.zeros(seg.shape[0], 1, n_seg, dtype=flat.dtype, device=flat.device)
+    counts.scatter_add_(2, own, torch.ones((), dtype=flat.dtype).expand(own.shape))
+    counts = counts.expand(n, 1, n_seg)
     empty = counts == 0
-    zeros = flat.new_zeros(n_groups)
     if reduce in ("mean", "sum", "abs-mean", "l2"):
         src = flat.abs() if reduce == "abs-mean" else flat * flat if reduce == "l2" else flat
-        pooled = zeros.scatter_add(0, group, src)
+        pooled = flat.new_zeros(n, c, n_seg).scatter_add_(2, ids, src)
+        # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and only
+        # then is the whole map read again (a finite map can still overflow a sum)
+        if not bool(torch.isfinite(pooled).all()):
+            _check_finite(attributions)
         if reduce in ("mean", "abs-mean"):
-            pooled = pooled / counts.clamp_min(1).to(flat.dtype)
+            pooled = pooled / counts.clamp_min(1)
         elif reduce == "l2":
             pooled = pooled.clamp_min(0).sqrt()
-    elif reduce in ("max", "min"):
-        how = "amax" if reduce == "max" else "amin"
-        pooled = zeros.scatter_reduce(0, group, flat, reduce=how, include_self=False)
     else:
-        pooled = _segment_median(flat, group, counts)
-    scores = torch.where(empty, torch.full_like(pooled, float("nan")), pooled).reshape(n, c, n_seg)
-
-    pixel_map = pooled.gather(0, group).reshape(n, c, h, w)
-    if c != out_channels:
-        pixel_map = pixel_map.expand(n, out_channels, h, w).contiguous()
+        _check_finite(attributions)
+        if reduce in ("max", "min"):
+            how = "amax" if reduce == "max" else "amin"
+            pooled = flat.new_zeros(n, c, n_seg).scatter_reduce_(
+                2, ids, flat, reduce=how, include_self=False
+            )
+        else:
+            offsets = torch.arange(n * c, device=seg.device).reshape(n, c, 1) * n_seg
+            group = (ids + offsets).reshape(-1)
+            pooled = _segment_median(
+                flat.reshape(-1), group, counts.expand(n, c, n_seg).reshape(-1).long()
+            ).reshape(n, c, n_seg)
+    scores = pooled.masked_fill(empty, float("nan"))
+    # the map: one gather writes every output channel (a channel-reduced score is read
+    # once per output channel instead of being copied afterwards)
+    out_ids = own.expand(n, out_channels, p)
+    pixel_map = torch.gather(pooled.expand(n, out_channels, n_seg), 2, out_ids)
+    pixel_map = pixel_map.reshape(n, out_channels, h, w)
     if c_reduce != "none":
         scores = scores[:, 0]
     return PooledAttribution(pixel_map.to(attributions.dtype), scores.to(attributions.dtype))
@@ -199,8 +240,8 @@ def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:
 def pool_segments(
     attributions: Tensor,
     segments: Tensor,
-    *,
     pooling: str = "magnitude",
+    *,
     channels: int | None = None,
     interpolate_mode: str = "bilinear",
 ) -> PooledAttribution:
@@ -246,12 +287,8 @@ def pool_segments(
         tensor([[[[-1., -1.],
                   [ 6.,  6.]]]])
     """
-    check_tensor(attributions, "attributions")
+    _check_map(attributions)
     check_choice(pooling, "pooling", POOLING_MODES)
-    if attributions.dim() != 4:
-        raise ValueError(
-            f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
-        )
     out_c = attributions.shape[1] if channels is None else channels
     if isinstance(out_c, bool) or not isinstance(out_c, int) or out_c < 1:
         raise ValueError(f"`channels` must be a positive int or None, got {channels!r}")

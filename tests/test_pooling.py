@@ -225,3 +225,22 @@ def test_named_pooling_rejects_bad_options() -> None:
         pool_segments(_A, _SEG, channels=0)
     with pytest.raises(ValueError, match="attributions"):
         pool_segments(_A[0], _SEG)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum", "abs-mean", "l2", "max", "min", "median"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_values_are_refused_by_every_reduction(reduce: str, bad: float) -> None:
+    attr = torch.ones(2, 3, 4, 4)
+    attr[1, 2, 3, 0] = bad
+    seg = torch.zeros(1, 1, 4, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        segment_pool(attr, seg, reduce=reduce)
+
+
+def test_finite_values_whose_sum_overflows_are_pooled_not_refused() -> None:
+    big = torch.finfo(torch.float32).max
+    attr = torch.full((1, 1, 2, 2), big)
+    seg = torch.zeros(1, 1, 2, 2, dtype=torch.long)
+    assert torch.isinf(segment_pool(attr, seg, reduce="sum").scores).all()
+    # the mean of the same segment overflows in its sum too: the inputs were finite
+    assert torch.isinf(segment_pool(attr, seg).scores).all()

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from captum.attr import Attribution
+from captum.attr import Attribution, DeepLiftShap, GradientShap, IntegratedGradients
 from captum.log import log_usage
 from torch import Tensor, nn
 
@@ -26,6 +26,7 @@ from captum_nas._validation import (
     explain_dtype_mismatch,
     normalize_target,
 )
+from captum_nas.attr.shared_forward import CleanForwardCapture
 from captum_nas.pooling import (
     CHANNEL_REDUCTIONS,
     POOLING_MODES,
@@ -191,6 +192,22 @@ def _check_pooling(pooling: Any, reduce: str | None, channel_reduce: str | None)
     return pooling
 
 
+#: attributions that never run the model on the unmodified inputs (random baselines and
+#: noise; DeepLiftShap repeats every image once per baseline): NAS runs its own forward
+_NEVER_CLEAN_INPUTS: tuple[type[Attribution], ...] = (GradientShap, DeepLiftShap)
+#: Integrated Gradients' methods with a step at alpha = 1
+_IG_METHODS_AT_ONE = ("riemann_right", "riemann_trapezoid")
+
+
+def _runs_clean_inputs(attribution: Attribution, kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``attribution.attribute(**kwargs)`` may forward the unmodified inputs."""
+    if isinstance(attribution, _NEVER_CLEAN_INPUTS):
+        return False
+    if isinstance(attribution, IntegratedGradients):
+        return kwargs.get("method", "gausslegendre") in _IG_METHODS_AT_ONE
+    return True
+
+
 def _keeps_total(pooling: str | None, reduce: str, channel_reduce: str | None) -> bool:
     """Whether a pooling keeps every image's total (sum over pixels and channels)."""
     if pooling == "contribution":
@@ -204,7 +221,7 @@ class _Run:
 
     inputs: Tensor
     map: Tensor
-    pixel_map: Tensor
+    pixel_map: Tensor  # may be an expanded view, in the attribution's dtype
     segments: Tensor
     scores: Tensor
     delta: Tensor | None
@@ -235,9 +252,24 @@ class SuperpixelAttribution(Attribution):
       ``reduce`` (default ``"mean"``) and ``channel_reduce`` (default ``None``, every
       channel on its own).
 
-    Segmentation runs on detached inputs without gradients, before the wrapped
-    attribution, inside a block that restores the model's train/eval mode,
-    ``requires_grad`` flags and hooks.
+    Segmentation runs on detached inputs without gradients, inside a block that
+    restores the model's train/eval mode, ``requires_grad`` flags and hooks.
+
+    **One forward for both.** With a NAS segmenter, no precomputed segments and the
+    model in eval mode, the NAS layers' outputs are captured during the wrapped method's
+    own forward on the unmodified inputs (the first forward whose input equals the
+    inputs, as a whole batch or one aligned block of a larger one; hooks exist only
+    during the call), and NAS clusters those instead of running a second forward
+    (see :mod:`captum_nas.attr.shared_forward`). That covers GradCAM and the other
+    layer methods, Saliency, InputXGradient, GuidedBackprop, Deconvolution, LRP,
+    DeepLift (its input half), Occlusion (its reference pass) and Integrated
+    Gradients with ``method="riemann_right"`` or ``"riemann_trapezoid"`` on a zero
+    baseline (the step at alpha = 1). GradientShap and DeepLiftShap never run the
+    unmodified inputs, Integrated Gradients' default Gauss-Legendre steps never reach
+    alpha = 1, and the segment-level perturbation methods need the segments before
+    they start: these keep NAS's separate forward (run before the method), as does
+    any call where no forward matched. ``share_forward = False`` on an instance
+    always uses the separate forward.
 
     Under ``NoiseTunnel`` the wrapped method sees noisy copies of the images. Without
     segments, every noisy batch is segmented anew. To segment the clean images once,
@@ -314,6 +346,8 @@ class SuperpixelAttribution(Attribution):
         self._segmenter = segmenter
         #: keyword defaults merged under the caller's kwargs of :meth:`attribute`
         self.default_kwargs: dict[str, Any] = {}
+        #: capture NAS's activations during the wrapped method's forward (see above)
+        self.share_forward = True
 
     @property
     def segmenter(self) -> SegmenterFn:
@@ -348,8 +382,41 @@ class SuperpixelAttribution(Attribution):
         x = check_image_batch(inputs)
         with self._state_guard(), torch.no_grad():
             seg = self.segmenter(x.detach())
+        return self._checked_segments(seg, x)
+
+    @staticmethod
+    def _checked_segments(seg: Any, x: Tensor) -> Tensor:
         seg = relabel_contiguous(check_segments(seg, "segmenter output", like=x))
         return seg.to(x.device).expand(x.shape[0], 1, *x.shape[-2:]).contiguous()
+
+    def _clean_forward_capture(
+        self, x: Tensor, mask: Any, kwargs: Mapping[str, Any]
+    ) -> CleanForwardCapture | None:
+        """A capture of NAS's activations for the wrapped method's forward, or ``None``
+        when NAS must run its own (see "One forward for both" above)."""
+        if not self.share_forward or mask is not None or self._segments_as_feature_mask:
+            return None
+        from captum_nas.segmentation.nas import NASSegmenter
+
+        segmenter = self.segmenter
+        if not isinstance(segmenter, NASSegmenter) or segmenter.mode == "slic-merge":
+            return None
+        if not _runs_clean_inputs(self.attribution, kwargs) or not segmenter.shares_forward(x):
+            return None
+        with self._state_guard(), torch.no_grad():
+            modules = segmenter.layers_for(x)  # may run NAS's one-off layer probe
+        return CleanForwardCapture(segmenter.model, modules, x)
+
+    def _segments_after(self, x: Tensor, capture: CleanForwardCapture) -> Tensor:
+        """Segments from the captured activations, or NAS's own forward if none matched."""
+        if capture.activations is None:
+            return self.segment(x)
+        segmenter = self.segmenter
+        assert hasattr(segmenter, "segment")  # a NASSegmenter (checked by the capture)
+        with self._state_guard(), torch.no_grad():
+            result = segmenter.segment(x.detach(), activations=capture.activations)
+        capture.activations = None
+        return self._checked_segments(result.segments, x)
 
     def _to_input_size(self, attr: Tensor, inputs: Tensor) -> Tensor:
         if attr.dim() != 4 or attr.shape[0] != inputs.shape[0]:
@@ -358,7 +425,8 @@ class SuperpixelAttribution(Attribution):
                 f"(N, c, h, w) with N={inputs.shape[0]} (an attribution to a spatial layer "
                 "or to the inputs)"
             )
-        if not bool(torch.isfinite(attr).all()):
+        # NaN and Inf survive a sum: the full check runs only when the total is not finite
+        if not bool(torch.isfinite(attr.sum())) and not bool(torch.isfinite(attr).all()):
             raise ValueError(_non_finite_message(type(self.attribution).__name__, inputs.dtype))
         h, w = inputs.shape[-2:]
         if attr.shape[-2:] != (h, w):
@@ -475,8 +543,10 @@ class SuperpixelAttribution(Attribution):
                 "convergence delta"
             )
         classes = _target_classes(target, x.shape[0], x.device)
-        seg = self._resolve_segments(x, feature_mask, segments)
         kwargs = {**self.default_kwargs, **method_kwargs}
+        mask = feature_mask if feature_mask is not None else segments
+        capture = self._clean_forward_capture(x, mask, kwargs)
+        seg = self._resolve_segments(x, feature_mask, segments) if capture is None else None
         if self._segments_as_feature_mask:
             kwargs["feature_mask"] = seg
         if return_convergence_delta:
@@ -486,10 +556,14 @@ class SuperpixelAttribution(Attribution):
             self._state_guard(),
             explain_dtype_mismatch(self.forward_func, x),
             _target_in_range(model, classes),
+            capture if capture is not None else nullcontext(),
         ):
             result = self.attribution.attribute(
                 x, target=classes, additional_forward_args=additional_forward_args, **kwargs
             )
+        if capture is not None:
+            seg = self._segments_after(x, capture)
+        assert seg is not None
         delta = None
         if return_convergence_delta:
             result, delta = result
@@ -514,7 +588,7 @@ class SuperpixelAttribution(Attribution):
         run = _Run(
             inputs=x.detach(),
             map=out,
-            pixel_map=pixel_map.to(x.dtype).contiguous(),
+            pixel_map=pixel_map,  # made contiguous in the inputs' dtype only for a result
             segments=seg,
             scores=scores,
             delta=delta,
@@ -562,7 +636,7 @@ class SuperpixelAttribution(Attribution):
             classes = _target_classes(target, run.map.shape[0])
             return AttributionResult(
                 map=run.map,
-                pixel_map=run.pixel_map,
+                pixel_map=run.pixel_map.to(run.map.dtype).contiguous(),
                 segments=run.segments,
                 scores=run.scores,
                 target=classes,
