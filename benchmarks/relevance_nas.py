@@ -2,19 +2,19 @@
 
 The NAS paper reads superpixel pooling as evidence that the area under the LeRF curve
 (least relevant first) is an inconsistent metric. This measures it on the photo
-composites (EfficientNet-Lite0): the Saliency, Integrated Gradients (8 steps) and
-GradCAM maps of ``scoreboard_nas.py`` (magnitude of the channel sum, the cached maps),
+composites (EfficientNet-Lite0): the Integrated Gradients (8 steps) and GradCAM maps
+of ``scoreboard_nas.py`` (magnitude of the channel sum, the cached maps),
 unpooled and mean-pooled over SLIC and NAS (defaults) at K = 16, are scored by the
 same removal: 16 x 16 pixel patches (196 per image, so every map is judged on the same
 units), ranked by the map's mean over the patch, removed in ``--steps`` steps to the
 zeros baseline (grey after the photos' normalisation), softmax probability of the
 target. A seeded random order gives the chance curve. Columns: AUC MoRF (lower is
 better), AUC LeRF (higher is better), their gap, and IoU-0.7 box accuracy of the same
-map; then Kendall's tau between the rankings of the nine maps by each criterion.
+map; then Kendall's tau between the rankings of the six maps by each criterion.
 
 Run (after ``scoreboard_nas.py --stage maps``)::
 
-    nice -n 5 .venv/bin/python benchmarks/relevance_nas.py --n 48 \\
+    nice -n 5 .venv/bin/python benchmarks/relevance_nas.py --n 16 \\
         --figure docs/figures/photos_relevance_curves.png
 
 It writes ``relevance.md`` and ``relevance.json`` into ``--out``.
@@ -40,7 +40,7 @@ from captum_nas.metrics.relevance import relevance_curve
 from captum_nas.pooling import segment_pool
 from captum_nas.segmentation import NASSegmenter, SLICSegmenter
 
-METHODS = ("saliency", "ig", "gradcam")
+METHODS = ("ig", "gradcam")
 POOLINGS = ("none", "SLIC", "NAS")
 PATCH = 16
 
@@ -70,8 +70,8 @@ def _segments(name: str, model: torch.nn.Module, x: Tensor) -> Tensor | None:
 def main(argv: list[str] | None = None) -> int:
     """Measure the curves; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=48, help="photos (the first n)")
-    parser.add_argument("--steps", type=int, default=14, help="removal steps per curve")
+    parser.add_argument("--n", type=int, default=16, help="photos (the first n)")
+    parser.add_argument("--steps", type=int, default=8, help="removal steps per curve")
     parser.add_argument("--n-steps", type=int, default=8, help="IG steps of the cached maps")
     parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
     parser.add_argument("--figure", type=Path, help="also draw the mean curves to this PNG")
@@ -152,7 +152,7 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         )
     out.append("")
     out.append(
-        "Kendall's tau over the nine maps: MoRF vs LeRF "
+        "Kendall's tau over the six maps: MoRF vs LeRF "
         f"{summary['tau_morf_lerf']:.2f}, MoRF vs IoU-0.7 {summary['tau_morf_boxacc']:.2f}, "
         f"LeRF vs IoU-0.7 {summary['tau_lerf_boxacc']:.2f} (1: same order)."
     )
