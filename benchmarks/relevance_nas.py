@@ -10,7 +10,7 @@ units), ranked by the map's mean over the patch, removed in ``--steps`` steps to
 zeros baseline (grey after the photos' normalisation), softmax probability of the
 target. A seeded random order gives the chance curve. Columns: AUC MoRF (lower is
 better), AUC LeRF (higher is better), their gap, and IoU-0.7 box accuracy of the same
-map; then Kendall's tau between the rankings of the six maps by each criterion.
+map; then Kendall's tau-b between the rankings of the six maps by each criterion.
 
 Run (after ``scoreboard_nas.py --stage maps``)::
 
@@ -23,7 +23,6 @@ It writes ``relevance.md`` and ``relevance.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from captum_nas.datasets import PHOTOS_NORMALIZER
 from captum_nas.datasets.photos import render_photos
+from captum_nas.metrics.agreement import segment_agreement
 from captum_nas.metrics.relevance import relevance_curve
 from captum_nas.pooling import segment_pool
 from captum_nas.segmentation import NASSegmenter, SLICSegmenter
@@ -46,13 +46,9 @@ PATCH = 16
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:
-    """Kendall's tau-a between two score lists (pairs tied in either count as 0)."""
-    pairs = list(itertools.combinations(range(len(a)), 2))
-    s = sum(
-        (1 if (a[i] - a[j]) * (b[i] - b[j]) > 0 else -1 if (a[i] - a[j]) * (b[i] - b[j]) < 0 else 0)
-        for i, j in pairs
-    )
-    return s / len(pairs)
+    """Kendall's tau-b between two score lists (scipy's handling of ties)."""
+    res = segment_agreement(torch.tensor([a]), torch.tensor([b]), top_k=1)
+    return float(res.kendall[0])
 
 
 def _segments(name: str, model: torch.nn.Module, x: Tensor) -> Tensor | None:
