@@ -167,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         "--stage", choices=("maps", "scoreboard"), default="scoreboard", help="maps: only cache"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="first image index of both sets (e.g. 1000: a held-out slice for choosing options)",
+    )
     parser.add_argument("--configs", default="", help="comma-separated subset of CONFIGS")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
@@ -177,15 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     flowers_model = reference_model("single")
     lite = efficientnet_lite0()
+    first = args.offset
     fb = render_flowers(
-        range(args.maps_flowers), split="test", seed=args.seed, image_size=128, normalize=False
+        range(first, first + args.maps_flowers),
+        split="test",
+        seed=args.seed,
+        image_size=128,
+        normalize=False,
     )
     fx = FLOWERS_NORMALIZER(fb.images)
-    pb = render_photos(range(args.maps_photos), seed=args.seed)
+    pb = render_photos(range(first, first + args.maps_photos), seed=args.seed)
     px = PHOTOS_NORMALIZER(pb.images)
     methods = ("ig", "gradcam") if args.stage == "scoreboard" else TABLE_METHODS
-    fcache = args.out / f"flowers_{args.maps_flowers}_steps{args.n_steps}"
-    pcache = args.out / f"photos_{args.maps_photos}_steps{args.n_steps}"
+    at = f"_from{first}" if first else ""
+    fcache = args.out / f"flowers{at}_{args.maps_flowers}_steps{args.n_steps}"
+    pcache = args.out / f"photos{at}_{args.maps_photos}_steps{args.n_steps}"
     fmaps = _first(
         cached_maps(flowers_model, fx, fb.labels, methods, fcache, n_steps=args.n_steps),
         args.n_flowers,
@@ -253,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"NAS scoreboard: {args.n_flowers} flowers (reference CNN, K={K_FLOWERS}), "
         f"{args.n_photos} photo composites (EfficientNet-Lite0, K={K_PHOTOS}), 40 seam "
-        f"images (K=2); IoU-0.7 box accuracy of magnitude-pooled maps; seed {args.seed}; "
+        f"images (K=2); IoU-0.7 box accuracy of magnitude-pooled maps; seed {args.seed}, "
+        f"images {first}..; "
         f"{seconds:.0f} s on the CPU.\n"
     )
     text = header + "\n" + _header() + "\n" + "\n".join(_line(r) for r in rows)

@@ -61,10 +61,17 @@ SEGMENTERS = (
     "NAS old defaults",
     "NAS new defaults",
 )
+#: Extra rows: SLIC, Quickshift and Felzenszwalb with parameters that give about the
+#: set's K segments per image (chosen by segment count alone, on held-out images
+#: 1000-1015 of each set; scikit-image's SLIC returns fewer segments than asked).
+SAME_K = ("SLIC (same K)", "Quickshift (same K)", "Felzenszwalb (same K)")
+#: {K: (SLIC n_segments, Quickshift kernel_size, Felzenszwalb scale)}.
+SAME_K_PARAMS = {16: (23, 6.5, 1500.0), 32: (45, 2.8, 120.0)}
 
 
 def _segmenter(name: str, model: torch.nn.Module, k: int, norm: Normalizer) -> Any:
     inv = norm.inverse
+    n_slic, qs_kernel, fz_scale = SAME_K_PARAMS.get(k, (k, 4.0, 100.0))
     return {
         "none": None,
         "grid": GridSegmenter(k),
@@ -73,6 +80,9 @@ def _segmenter(name: str, model: torch.nn.Module, k: int, norm: Normalizer) -> A
         "Felzenszwalb": FelzenszwalbSegmenter(to_image=inv),
         "NAS old defaults": NASSegmenter(model, n_segments=k, to_image=inv, **LEGACY_NAS_OPTIONS),
         "NAS new defaults": NASSegmenter(model, n_segments=k, to_image=inv),
+        "SLIC (same K)": SLICSegmenter(n_slic, to_image=inv),
+        "Quickshift (same K)": QuickshiftSegmenter(kernel_size=qs_kernel, to_image=inv),
+        "Felzenszwalb (same K)": FelzenszwalbSegmenter(scale=fz_scale, to_image=inv),
     }[name]
 
 
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", default="photos,flowers")
-    parser.add_argument("--segmenters", default=",".join(SEGMENTERS))
+    parser.add_argument("--segmenters", default=",".join(SEGMENTERS + SAME_K))
     parser.add_argument("--figure", type=Path, help="only draw the segments figure to this PNG")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
