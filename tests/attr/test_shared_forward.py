@@ -12,19 +12,7 @@ import torchvision
 from captum.attr import NoiseTunnel
 from torch import nn
 
-from captum_nas.attr import (
-    NASLRP,
-    NASDeconvolution,
-    NASDeepLift,
-    NASGradCam,
-    NASGradientShap,
-    NASGuidedBackprop,
-    NASGuidedGradCam,
-    NASInputXGradient,
-    NASIntegratedGradients,
-    NASOcclusion,
-    NASSaliency,
-)
+import captum_nas.attr as na
 from captum_nas.attr.shared_forward import CleanForwardCapture, matching_block
 from captum_nas.segmentation import NASSegmenter
 from tests.conftest import TinyCNN, hook_count
@@ -33,27 +21,27 @@ _OPTS: dict[str, Any] = {"n_segments": 6}
 
 #: name -> (build wrapper, attribute kwargs, whether the method forwards the clean inputs)
 CASES: dict[str, tuple[Callable[[nn.Module], Any], dict[str, Any], bool]] = {
-    "saliency": (lambda m: NASSaliency(m, **_OPTS), {}, True),
-    "input_x_gradient": (lambda m: NASInputXGradient(m, **_OPTS), {}, True),
-    "guided_backprop": (lambda m: NASGuidedBackprop(m, **_OPTS), {}, True),
-    "deconvolution": (lambda m: NASDeconvolution(m, **_OPTS), {}, True),
-    "lrp": (lambda m: NASLRP(m, **_OPTS), {}, True),
-    "gradcam": (lambda m: NASGradCam(m, m.layer2, **_OPTS), {}, True),
-    "guided_gradcam": (lambda m: NASGuidedGradCam(m, m.layer2, **_OPTS), {}, True),
-    "deeplift": (lambda m: NASDeepLift(m, **_OPTS), {}, True),
+    "saliency": (lambda m: na.NASSaliency(m, **_OPTS), {}, True),
+    "input_x_gradient": (lambda m: na.NASInputXGradient(m, **_OPTS), {}, True),
+    "guided_backprop": (lambda m: na.NASGuidedBackprop(m, **_OPTS), {}, True),
+    "deconvolution": (lambda m: na.NASDeconvolution(m, **_OPTS), {}, True),
+    "lrp": (lambda m: na.NASLRP(m, **_OPTS), {}, True),
+    "gradcam": (lambda m: na.NASGradCam(m, m.layer2, **_OPTS), {}, True),
+    "guided_gradcam": (lambda m: na.NASGuidedGradCam(m, m.layer2, **_OPTS), {}, True),
+    "deeplift": (lambda m: na.NASDeepLift(m, **_OPTS), {}, True),
     "occlusion": (
-        lambda m: NASOcclusion(m, **_OPTS),
+        lambda m: na.NASOcclusion(m, **_OPTS),
         {"sliding_window_shapes": (3, 8, 8), "strides": 8},
         True,
     ),
     "ig_riemann_right": (
-        lambda m: NASIntegratedGradients(m, **_OPTS),
+        lambda m: na.NASIntegratedGradients(m, **_OPTS),
         {"n_steps": 4, "method": "riemann_right"},
         True,
     ),
-    "ig_gausslegendre": (lambda m: NASIntegratedGradients(m, **_OPTS), {"n_steps": 4}, False),
+    "ig_gausslegendre": (lambda m: na.NASIntegratedGradients(m, **_OPTS), {"n_steps": 4}, False),
     "gradient_shap": (
-        lambda m: NASGradientShap(m, **_OPTS),
+        lambda m: na.NASGradientShap(m, **_OPTS),
         {"baselines": torch.zeros(2, 3, 32, 32), "n_samples": 2},
         False,
     ),
@@ -111,8 +99,8 @@ def test_pretrained_architecture_resnet18_gradcam_and_saliency(images: torch.Ten
     x = torch.nn.functional.interpolate(images, size=64)
     reference = NASSegmenter(model, n_segments=8)(x)
     for wrapper in (
-        NASGradCam(model, model.layer4, n_segments=8),
-        NASSaliency(model, n_segments=8),
+        na.NASGradCam(model, model.layer4, n_segments=8),
+        na.NASSaliency(model, n_segments=8),
     ):
         wrapper.segmenter.layers_for(x)
         calls, handle = _count_forwards(model)
@@ -125,7 +113,7 @@ def test_pretrained_architecture_resnet18_gradcam_and_saliency(images: torch.Ten
 def test_noise_tunnel_segments_each_noisy_batch_as_before(images: torch.Tensor) -> None:
     torch.manual_seed(0)
     model = TinyCNN().eval()
-    shared, separate = NASSaliency(model, **_OPTS), NASSaliency(model, **_OPTS)
+    shared, separate = na.NASSaliency(model, **_OPTS), na.NASSaliency(model, **_OPTS)
     separate.share_forward = False
     outs = []
     for wrapper in (shared, separate):
@@ -147,7 +135,7 @@ def test_train_mode_model_keeps_the_separate_eval_forward(images: torch.Tensor) 
     torch.manual_seed(0)
     model = TinyCNN().train()
     reference = NASSegmenter(model, **_OPTS)(images)
-    wrapper = NASSaliency(model, **_OPTS)
+    wrapper = na.NASSaliency(model, **_OPTS)
     wrapper.segmenter.layers_for(images)
     calls, handle = _count_forwards(model)
     _, seg = wrapper.attribute(images, target=0, return_segments=True)
@@ -162,7 +150,7 @@ def test_hooks_removed_when_the_method_raises(images: torch.Tensor) -> None:
     model = TinyCNN().eval()
     hooks = hook_count(model)
     with pytest.raises(ValueError, match="out of range"):
-        NASSaliency(model, **_OPTS).attribute(images, target=7)
+        na.NASSaliency(model, **_OPTS).attribute(images, target=7)
     assert hook_count(model) == hooks
 
 
