@@ -204,6 +204,20 @@ def segment_pool(
         tensor([[[[2., 2.],
                   [6., 6.]]]])
     """
+    return _pool(attributions, segments, reduce, channel_reduce, interpolate_mode, None)
+
+
+def _pool(
+    attributions: Tensor,
+    segments: Tensor,
+    reduce: str,
+    channel_reduce: str | None,
+    interpolate_mode: str,
+    map_channels: int | None,
+) -> PooledAttribution:
+    """:func:`segment_pool`, with the map's channel count ``map_channels`` (default:
+    the attributions'; another count only for one pooled channel, whose score every
+    channel of the map then holds)."""
     _check_map(attributions)
     if not attributions.is_floating_point():
         raise TypeError(
@@ -232,8 +246,8 @@ def segment_pool(
     if attr.shape[-2:] != (h, w):
         kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
         attr = F.interpolate(attr.to(acc), size=(h, w), mode=interpolate_mode, **kwargs)
-    out_channels = attr.shape[1]
-    c = out_channels if c_reduce == "none" else 1
+    c = attr.shape[1] if c_reduce == "none" else 1
+    out_channels = attr.shape[1] if map_channels is None else map_channels
     own = segments.reshape(n_masks, 1, p)
     n_seg = _id_count(own, segments)
     own = own.long()
@@ -366,14 +380,10 @@ def pool_segments(
     if isinstance(out_c, bool) or not isinstance(out_c, int) or out_c < 1:
         raise ValueError(f"`channels` must be a positive int or None, got {channels!r}")
     summed = attributions.sum(1, keepdim=True)
+    # one pooled channel, gathered straight into the ``out_c`` channels of the map
     if pooling == "magnitude":
-        pooled = segment_pool(summed.abs(), segments, interpolate_mode=interpolate_mode)
-        scores = pooled.scores[:, 0]
-        pixel_map = pooled.map
-    else:
-        total = segment_pool(summed, segments, reduce="sum", interpolate_mode=interpolate_mode)
-        mean = segment_pool(summed, segments, interpolate_mode=interpolate_mode)
-        scores = total.scores[:, 0]
-        pixel_map = mean.map / out_c
-    n, _, h, w = pixel_map.shape
-    return PooledAttribution(pixel_map.expand(n, out_c, h, w).contiguous(), scores)
+        pooled = _pool(summed.abs(), segments, "mean", None, interpolate_mode, out_c)
+        return PooledAttribution(pooled.map, pooled.scores[:, 0])
+    total = segment_pool(summed, segments, reduce="sum", interpolate_mode=interpolate_mode)
+    mean = _pool(summed, segments, "mean", None, interpolate_mode, out_c)
+    return PooledAttribution(mean.map / out_c, total.scores[:, 0])
