@@ -3,8 +3,9 @@
 One scatter pass pools a whole batch, on any device: every (image, channel, segment)
 triple gets 8 slots ("lanes": pixel ``i`` goes to slot ``id * 8 + i % 8`` of its image
 and channel), the reductions are ``scatter_add`` / ``scatter_reduce`` into them, the
-lanes are combined, and the map is one ``gather`` back. Mean and sum pooling are differentiable (gradients flow back to the
-attributions); max/min route the gradient to the selected pixels.
+lanes are combined, and the map is one ``gather`` back. Mean and sum pooling are
+differentiable (gradients flow back to the attributions); max/min route the gradient
+to the selected pixels.
 """
 
 from __future__ import annotations
