@@ -282,7 +282,7 @@ def _pool(
         how = {"max": "amax", "min": "amin"}.get(reduce, "sum")
         # the map's values as pooled, a few images at a time where they are transformed
         plain = attr.dtype == acc and c_reduce == "none" and reduce in ("mean", "sum")
-        step = n if plain or grad else max(1, _CHUNK // (out_channels * p))
+        step = max(n, 1) if plain or grad else max(1, _CHUNK // (out_channels * p))
         parts = []
         for first in range(0, n, step):
             values = _reduce_channels(attr[first : first + step].to(acc), c_reduce)
@@ -295,6 +295,8 @@ def _pool(
                 values = values * values
             mask_ids = lane_ids if n_masks == 1 else lane_ids[first : first + step]
             parts.append(_lane_reduce(values, mask_ids, n_seg, lanes, how))
+        if not parts:  # an empty batch
+            parts.append(torch.empty(0, c, n_seg, dtype=acc, device=attr.device))
         pooled = parts[0] if len(parts) == 1 else torch.cat(parts)
         if how == "sum":
             # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and
