@@ -11,7 +11,10 @@ Sections (``--sections``, default all):
   (a loop over the images, as in ``bench_segmentation.py``; K = ``--k``) on the same
   batch (target <= 0.25), and the whole NAS call with its own forward / SLIC.
 * ``pool``: ``segment_pool`` / ``x.clone()`` of the same (16, 3, 224, 224) map, per
-  reduction, over the batch's NAS segments (target <= 3 for mean and sum).
+  reduction, over the batch's NAS segments (target <= 3 for mean and sum), and beside
+  them the floor: PyTorch's CPU kernels alone on the same map and ids (``aminmax`` of
+  the ids, ``scatter_add`` with one slot or 8 lanes per segment, ``bincount``,
+  ``gather``).
 * ``memory``: extra peak resident memory of one NAS call on ``--memory-n`` x
   ``--memory-size`` px (default 64 x 448), the default ``memory_budget`` (chunked) vs
   ``memory_budget=None`` (one chunk, what every call did before), each in a fresh
@@ -146,6 +149,7 @@ def section_nas(x: torch.Tensor, k: int, repeats: int) -> torch.Tensor:
 
 
 def section_pool(segments: torch.Tensor, repeats: int) -> None:
+    from captum_nas._types import REDUCTIONS
     from captum_nas.pooling import segment_pool
 
     n, _, h, w = segments.shape
@@ -153,14 +157,37 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     fns: dict[str, Callable[[], Any]] = {"clone": values.clone}
     for reduce in ("mean", "sum", "abs-mean", "l2", "max", "min"):
         fns[reduce] = partial(segment_pool, values, segments, reduce=reduce)
+    # the floor: PyTorch's CPU kernels alone, on the same map and ids (inputs made once)
+    k = int(segments.max()) + 1
+    p = h * w
+    flat = values.reshape(n, 3, p)
+    own = segments.reshape(n, 1, p)
+    lane_ids = own * 8 + torch.arange(p) % 8
+    rows = (own + torch.arange(n * 3).reshape(n, 3, 1) * k).reshape(-1)
+    table = torch.randn(n, 3, k)
+    fns["aminmax of the ids"] = partial(torch.aminmax, segments)
+    fns["scatter_add of the map, one slot per segment"] = lambda: flat.new_zeros(
+        n, 3, k
+    ).scatter_add_(2, own.expand(n, 3, p), flat)
+    fns["scatter_add of the map, 8 lanes per segment"] = lambda: flat.new_zeros(
+        n, 3, 8 * k
+    ).scatter_add_(2, lane_ids.expand(n, 3, p), flat)
+    fns["bincount of the map (image x channel x id)"] = partial(
+        torch.bincount, rows, weights=flat.reshape(-1), minlength=n * 3 * k
+    )
+    fns["gather of the map"] = lambda: torch.gather(table, 2, own.expand(n, 3, p))
     med = interleaved(fns, repeats)
-    for reduce in fns:
-        if reduce == "clone":
+    print(f"  clone of the map: {med['clone'] * 1e3:.2f} ms", file=sys.stderr)
+    for name in fns:
+        if name == "clone":
             continue
-        ratio = med[reduce] / med["clone"]
-        target = "<= 3" if reduce in ("mean", "sum") else "(reported)"
-        holds = ratio <= 3 if reduce in ("mean", "sum") else None
-        _row(f"segment_pool {reduce} / clone, {n} x 3 x {h} x {w}", ratio, target, holds)
+        ratio = med[name] / med["clone"]
+        if name in ("mean", "sum"):
+            target, holds = "<= 3", ratio <= 3
+        else:
+            target, holds = "(reported)", None
+        label = f"segment_pool {name}" if name in REDUCTIONS else name
+        _row(f"{label} / clone, {n} x 3 x {h} x {w}", ratio, target, holds)
 
 
 def _peak_child(n: int, size: int, budget: str) -> None:

@@ -1,10 +1,11 @@
 """Segment pooling: give every pixel the pooled score of its superpixel.
 
 One scatter pass pools a whole batch, on any device: every (image, channel, segment)
-triple gets its own slot in a flat buffer (``id + K * (image * C + channel)``), the
-reductions are ``scatter_add`` / ``scatter_reduce`` into it, and the map is a
-``gather`` back. Mean and sum pooling are differentiable (gradients flow back to the
-attributions); max/min route the gradient to the selected pixels.
+triple gets 8 slots ("lanes": pixel ``i`` goes to slot ``id * 8 + i % 8`` of its image
+and channel), the reductions are ``scatter_add`` / ``scatter_reduce`` into them, the
+lanes are combined, and the map is one ``gather`` back. Mean and sum pooling are
+differentiable (gradients flow back to the attributions); max/min route the gradient
+to the selected pixels.
 """
 
 from __future__ import annotations
@@ -58,10 +59,8 @@ def _check_finite(attributions: Tensor) -> None:
         )
 
 
-def _segment_ids(segments: Tensor) -> tuple[Tensor, int]:
-    """The mask as long ids (checked like :func:`check_segments` and
-    :func:`~captum_nas.segmentation.base.check_id_bound`) and K = max id + 1, with a
-    single pass over the ids for their range."""
+def _check_mask_structure(segments: Tensor) -> None:
+    """The checks of :func:`check_segments` that need no pass over the ids."""
     if (
         not isinstance(segments, Tensor)
         or segments.is_floating_point()
@@ -72,12 +71,18 @@ def _segment_ids(segments: Tensor) -> tuple[Tensor, int]:
         or segments.numel() == 0
     ):
         check_segments(segments)  # raises the matching error
-    lo, hi = torch.aminmax(segments)
+
+
+def _id_count(ids: Tensor, segments: Tensor) -> int:
+    """K = max id + 1 of ``ids`` (part of ``segments``), after checking their range like
+    :func:`check_segments` and :func:`~captum_nas.segmentation.base.check_id_bound` (the
+    error names the whole ``segments``), in one pass over the ids."""
+    lo, hi = torch.aminmax(ids)
     if int(lo) < 0:
         check_segments(segments)
     if int(hi) >= max(int(segments.shape[-2]) * int(segments.shape[-1]), MIN_ID_BOUND):
         check_id_bound(segments)
-    return segments.long(), int(hi) + 1
+    return int(hi) + 1
 
 
 def _check_channel_reduce(channel_reduce: str | None) -> str:
@@ -94,6 +99,50 @@ def _reduce_channels(values: Tensor, channel_reduce: str) -> Tensor:
     if channel_reduce == "abs-sum":
         return values.abs().sum(1, keepdim=True)
     return values.mean(1, keepdim=True)
+
+
+#: partial results per segment: pixel ``i`` goes to slot ``id * LANES + i % LANES`` and
+#: the lanes are added up at the end. Neighbouring pixels mostly share a segment; with
+#: one slot per segment every add on a CPU waits for the previous one into the same slot,
+#: and a scatter over a superpixel mask runs about 4x slower than over scattered ids.
+#: The lanes depend on the pixel only, so the result does not depend on the labels or on
+#: the other images of the batch.
+_LANES = 8
+
+#: map values (images x channels x pixels) converted per step where a reduction needs a
+#: transformed copy (float32 of a half map, a channel reduction, ``abs``, squares): the
+#: copy stays small and is reused instead of being a second map
+_CHUNK = 2**18
+
+
+def _lane_ids(own: Tensor, lanes: int, memory: Tensor | None) -> Tensor:
+    """``own * lanes + pixel % lanes`` (``lanes`` a power of two) for ids (S, 1, P),
+    written into ``memory`` (any tensor of at least as many bytes, whose contents are
+    not needed until the ids are) when given: the pooled map before it is written."""
+    s, _, p = own.shape
+    lane = torch.arange(p, device=own.device).bitwise_and_(lanes - 1)
+    if memory is None:
+        return torch.add(lane, own, alpha=lanes)
+    ratio = torch.empty((), dtype=torch.long).element_size() // memory.element_size()
+    out = memory.reshape(-1)[: s * p * ratio].view(torch.long).view(s, 1, p)
+    return torch.add(lane, own, alpha=lanes, out=out)
+
+
+def _lane_reduce(values: Tensor, lane_ids: Tensor, n_seg: int, lanes: int, how: str) -> Tensor:
+    """``how`` ("sum", "amax", "amin") of ``values`` (M, C, P) per segment: (M, C, K)."""
+    m, c, p = values.shape
+    ids = lane_ids.expand(m, c, p)
+    if how == "sum":
+        slots = values.new_zeros(m, c, n_seg * lanes)
+        slots.scatter_add_(2, ids, values)
+        return slots.reshape(m, c, n_seg, lanes).sum(3)
+    # every slot starts at the identity of the reduction, so a lane that no pixel of its
+    # segment reached does not count (an absent segment keeps it; its score is NaN)
+    start = float("-inf") if how == "amax" else float("inf")
+    slots = values.new_full((m, c, n_seg * lanes), start)
+    slots.scatter_reduce_(2, ids, values, reduce=how)
+    slots = slots.reshape(m, c, n_seg, lanes)
+    return slots.amax(3) if how == "amax" else slots.amin(3)
 
 
 def _segment_median(values: Tensor, group: Tensor, counts: Tensor) -> Tensor:
@@ -156,79 +205,120 @@ def segment_pool(
         tensor([[[[2., 2.],
                   [6., 6.]]]])
     """
+    return _pool(attributions, segments, reduce, channel_reduce, interpolate_mode, None)
+
+
+def _pool(
+    attributions: Tensor,
+    segments: Tensor,
+    reduce: str,
+    channel_reduce: str | None,
+    interpolate_mode: str,
+    map_channels: int | None,
+) -> PooledAttribution:
+    """:func:`segment_pool`, with the map's channel count ``map_channels`` (default:
+    the attributions'; another count only for one pooled channel, whose score every
+    channel of the map then holds)."""
     _check_map(attributions)
     if not attributions.is_floating_point():
         raise TypeError(
             f"`attributions` must be a floating point tensor, got dtype {attributions.dtype}"
         )
-    seg, n_seg = _segment_ids(segments)
+    _check_mask_structure(segments)
     check_choice(reduce, "reduce", REDUCTIONS)
     c_reduce = _check_channel_reduce(channel_reduce)
     check_choice(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
     n = attributions.shape[0]
-    if seg.shape[0] not in (1, n):
+    n_masks = segments.shape[0]
+    if n_masks not in (1, n):
         raise ValueError(
-            f"`segments` has batch size {seg.shape[0]}, expected 1 or {n} "
-            "(the attributions' batch size)"
+            f"`segments` has batch size {n_masks}, expected 1 or {n} (the attributions' batch size)"
         )
-    if seg.device != attributions.device:
+    if segments.device != attributions.device:
         raise ValueError(
-            f"`segments` is on {seg.device} but `attributions` on {attributions.device}"
+            f"`segments` is on {segments.device} but `attributions` on {attributions.device}"
         )
-    h, w = seg.shape[-2:]
+    h, w = segments.shape[-2:]
+    p = h * w
     # sums over a segment overflow float16 on ordinary maps: pool in float32 (float64
     # stays float64), cast back at the end
-    attr = attributions.to(accumulation_dtype(attributions.dtype))
+    acc = accumulation_dtype(attributions.dtype)
+    attr = attributions
     if attr.shape[-2:] != (h, w):
         kwargs = {"align_corners": False} if interpolate_mode in ("bilinear", "bicubic") else {}
-        attr = F.interpolate(attr, size=(h, w), mode=interpolate_mode, **kwargs)
-    out_channels = attr.shape[1]
-    values = _reduce_channels(attr, c_reduce)
-    c = values.shape[1]
-    p = h * w
-    flat = values.reshape(n, c, p)
-    # the ids of every image, broadcast over the channels without being copied: every
-    # pass below reads the values once, the ids once per channel, and writes K slots
-    own = seg.reshape(seg.shape[0], 1, p)
-    ids = own.expand(n, c, p)
-    # pixels per segment, once per mask (a shared mask counts once for the batch)
-    counts = torch.zeros(seg.shape[0], 1, n_seg, dtype=flat.dtype, device=flat.device)
-    counts.scatter_add_(2, own, torch.ones((), dtype=flat.dtype).expand(own.shape))
-    counts = counts.expand(n, 1, n_seg)
-    empty = counts == 0
-    if reduce in ("mean", "sum", "abs-mean", "l2"):
-        src = flat.abs() if reduce == "abs-mean" else flat * flat if reduce == "l2" else flat
-        pooled = flat.new_zeros(n, c, n_seg).scatter_add_(2, ids, src)
-        # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and only
-        # then is the whole map read again (a finite map can still overflow a sum)
-        if not bool(torch.isfinite(pooled).all()):
-            _check_finite(attributions)
-        if reduce in ("mean", "abs-mean"):
-            pooled = pooled / counts.clamp_min(1)
-        elif reduce == "l2":
-            pooled = pooled.clamp_min(0).sqrt()
+        attr = F.interpolate(attr.to(acc), size=(h, w), mode=interpolate_mode, **kwargs)
+    c = attr.shape[1] if c_reduce == "none" else 1
+    out_channels = attr.shape[1] if map_channels is None else map_channels
+    own = segments.reshape(n_masks, 1, p)
+    n_seg = _id_count(own, segments)
+    own = own.long()
+    grad = attr.requires_grad and torch.is_grad_enabled()
+    # the pooled map, the one large allocation of a call (written in place unless a
+    # gradient is wanted); until the gather writes it, it holds the lane ids
+    pixel_map = None if grad else attributions.new_empty(n, out_channels, h, w)
+    # max/min with a gradient keep one slot per segment, so that tied maxima share the
+    # gradient evenly as before (the values do not depend on the lanes)
+    lanes = 1 if grad and reduce in ("max", "min") else _LANES
+    if lanes == 1:
+        lane_ids = own
     else:
+        big_enough = pixel_map is not None and (
+            pixel_map.numel() * pixel_map.element_size() >= own.numel() * 8
+        )
+        lane_ids = _lane_ids(own, lanes, pixel_map if big_enough else None)
+    # pixels per segment, once per mask (a shared mask counts once for the batch)
+    ones = torch.ones(1, 1, p, dtype=acc, device=attr.device).expand(n_masks, 1, p)
+    counts = _lane_reduce(ones, lane_ids, n_seg, lanes, "sum")
+    if reduce == "median":
         _check_finite(attributions)
-        if reduce in ("max", "min"):
-            how = "amax" if reduce == "max" else "amin"
-            pooled = flat.new_zeros(n, c, n_seg).scatter_reduce_(
-                2, ids, flat, reduce=how, include_self=False
-            )
-        else:
-            offsets = torch.arange(n * c, device=seg.device).reshape(n, c, 1) * n_seg
-            group = (ids + offsets).reshape(-1)
-            pooled = _segment_median(
-                flat.reshape(-1), group, counts.expand(n, c, n_seg).reshape(-1).long()
-            ).reshape(n, c, n_seg)
-    scores = pooled.masked_fill(empty, float("nan"))
-    # the map: one gather writes every output channel (a channel-reduced score is read
-    # once per output channel instead of being copied afterwards)
-    out_ids = own.expand(n, out_channels, p)
-    pixel_map = torch.gather(pooled.expand(n, out_channels, n_seg), 2, out_ids)
-    pixel_map = pixel_map.reshape(n, out_channels, h, w)
+        values = _reduce_channels(attr.to(acc), c_reduce).reshape(n, c, p)
+        rows = torch.arange(n * c, device=own.device).reshape(n, c, 1) * n_seg
+        pooled = _segment_median(
+            values.reshape(-1),
+            (own + rows).reshape(-1),
+            counts.expand(n, c, n_seg).reshape(-1).long(),
+        ).reshape(n, c, n_seg)
+    else:
+        how = {"max": "amax", "min": "amin"}.get(reduce, "sum")
+        # the map's values as pooled, a few images at a time where they are transformed
+        plain = attr.dtype == acc and c_reduce == "none" and reduce in ("mean", "sum")
+        step = max(n, 1) if plain or grad else max(1, _CHUNK // (out_channels * p))
+        parts = []
+        for first in range(0, n, step):
+            values = _reduce_channels(attr[first : first + step].to(acc), c_reduce)
+            values = values.reshape(values.shape[0], c, p)
+            if how != "sum" and not bool(torch.isfinite(values).all()):
+                _check_finite(attributions)
+            if reduce == "abs-mean":
+                values = values.abs()
+            elif reduce == "l2":
+                values = values * values
+            mask_ids = lane_ids if n_masks == 1 else lane_ids[first : first + step]
+            parts.append(_lane_reduce(values, mask_ids, n_seg, lanes, how))
+        if not parts:  # an empty batch
+            parts.append(torch.empty(0, c, n_seg, dtype=acc, device=attr.device))
+        pooled = parts[0] if len(parts) == 1 else torch.cat(parts)
+        if how == "sum":
+            # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and
+            # only then is the whole map read again (a finite map can still overflow)
+            if not bool(torch.isfinite(pooled).all()):
+                _check_finite(attributions)
+            if reduce in ("mean", "abs-mean"):
+                pooled = pooled / counts.clamp_min(1)
+            elif reduce == "l2":
+                pooled = pooled.clamp_min(0).sqrt()
+    scores = pooled.masked_fill(counts == 0, float("nan"))
     if c_reduce != "none":
         scores = scores[:, 0]
-    return PooledAttribution(pixel_map.to(attributions.dtype), scores.to(attributions.dtype))
+    # the map: one gather writes every output channel (a channel-reduced score is read
+    # once per output channel instead of being copied afterwards), in the output dtype
+    table = pooled.to(attributions.dtype).expand(n, out_channels, n_seg)
+    ids = own.expand(n, out_channels, p)
+    if pixel_map is None:
+        pixel_map = torch.gather(table, 2, ids).reshape(n, out_channels, h, w)
+    else:
+        torch.gather(table, 2, ids, out=pixel_map.view(n, out_channels, p))
+    return PooledAttribution(pixel_map, scores.to(attributions.dtype))
 
 
 def mean_pooled_map(attributions: Tensor, segments: Tensor) -> Tensor:
@@ -293,14 +383,10 @@ def pool_segments(
     if isinstance(out_c, bool) or not isinstance(out_c, int) or out_c < 1:
         raise ValueError(f"`channels` must be a positive int or None, got {channels!r}")
     summed = attributions.sum(1, keepdim=True)
+    # one pooled channel, gathered straight into the ``out_c`` channels of the map
     if pooling == "magnitude":
-        pooled = segment_pool(summed.abs(), segments, interpolate_mode=interpolate_mode)
-        scores = pooled.scores[:, 0]
-        pixel_map = pooled.map
-    else:
-        total = segment_pool(summed, segments, reduce="sum", interpolate_mode=interpolate_mode)
-        mean = segment_pool(summed, segments, interpolate_mode=interpolate_mode)
-        scores = total.scores[:, 0]
-        pixel_map = mean.map / out_c
-    n, _, h, w = pixel_map.shape
-    return PooledAttribution(pixel_map.expand(n, out_c, h, w).contiguous(), scores)
+        pooled = _pool(summed.abs(), segments, "mean", None, interpolate_mode, out_c)
+        return PooledAttribution(pooled.map, pooled.scores[:, 0])
+    total = segment_pool(summed, segments, reduce="sum", interpolate_mode=interpolate_mode)
+    mean = _pool(summed, segments, "mean", None, interpolate_mode, out_c)
+    return PooledAttribution(mean.map / out_c, total.scores[:, 0])

@@ -244,3 +244,89 @@ def test_finite_values_whose_sum_overflows_are_pooled_not_refused() -> None:
     assert torch.isinf(segment_pool(attr, seg, reduce="sum").scores).all()
     # the mean of the same segment overflows in its sum too: the inputs were finite
     assert torch.isinf(segment_pool(attr, seg).scores).all()
+
+
+def _blob_mask(n: int, size: int, k: int, seed: int) -> torch.Tensor:
+    """Superpixel-like masks: every pixel takes the id of its nearest of ``k`` random
+    centres (long runs of one id along every row, as NAS or SLIC give)."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.rand(n, k, 2, generator=gen) * size
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    grid = torch.stack([yy, xx], -1).reshape(1, -1, 1, 2).float()
+    dist = ((grid - centres.unsqueeze(1)) ** 2).sum(-1)
+    return dist.argmin(-1).reshape(n, 1, size, size)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum", "abs-mean", "l2", "max", "min"])
+def test_superpixel_masks_match_a_float64_per_segment_loop(reduce: str) -> None:
+    # the partial sums (one per lane of pixels) stay within float32 rounding of the
+    # exact per-segment values, on long runs of one id (where the lanes matter)
+    seg = _blob_mask(2, 64, 7, seed=1)
+    attr = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    pooled = segment_pool(attr, seg, reduce=reduce)
+    ops = {
+        "mean": lambda v: v.mean(),
+        "sum": lambda v: v.sum(),
+        "abs-mean": lambda v: v.abs().mean(),
+        "l2": lambda v: v.pow(2).sum().sqrt(),
+        "max": lambda v: v.max(),
+        "min": lambda v: v.min(),
+    }
+    for n in range(2):
+        for c in range(3):
+            for k in range(7):
+                vals = attr[n, c][seg[n, 0] == k].double()
+                expected = ops[reduce](vals)
+                got = pooled.scores[n, c, k].double()
+                if reduce in ("max", "min"):
+                    assert got == expected
+                else:  # float32 rounding: a few ulps of the sum of magnitudes
+                    scale = {"sum": vals.abs().sum(), "l2": expected}.get(reduce, vals.abs().mean())
+                    assert abs(got - expected) <= 1e-6 * scale, (n, c, k, got, expected)
+    torch.testing.assert_close(
+        pooled.map,
+        pooled.scores.gather(2, seg.reshape(2, 1, -1).expand(2, 3, -1)).reshape(attr.shape),
+    )
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum", "l2", "max"])
+def test_result_does_not_depend_on_labels_batch_or_channel_count(reduce: str) -> None:
+    seg = _blob_mask(3, 48, 9, seed=3)
+    attr = torch.randn(3, 2, 48, 48, generator=torch.Generator().manual_seed(4))
+    full = segment_pool(attr, seg, reduce=reduce)
+    # permuted and sparse labels (K * lanes above the pixel count): the same bits
+    relabel = torch.randperm(9, generator=torch.Generator().manual_seed(5)) * 500 + 7
+    sparse = segment_pool(attr, relabel[seg], reduce=reduce)
+    assert torch.equal(sparse.map, full.map)
+    assert torch.equal(sparse.scores[..., relabel], full.scores)
+    # one image at a time, and one channel at a time (a 1-channel map is too small to
+    # hold the lane ids, which then get their own memory): the same bits
+    for i in range(3):
+        one = segment_pool(attr[i : i + 1], seg[i : i + 1], reduce=reduce)
+        assert torch.equal(one.map, full.map[i : i + 1])
+        for c in range(2):
+            chan = segment_pool(attr[i : i + 1, c : c + 1], seg[i : i + 1], reduce=reduce)
+            assert torch.equal(chan.map[:, 0], full.map[i : i + 1, c])
+
+
+def test_max_gradient_with_ties_is_shared_evenly() -> None:
+    # a segment whose maximum 2.0 appears at three pixels, two of them 8 apart (one
+    # lane): each gets a third of the gradient, as with one slot per segment
+    attr = torch.tensor([[[[2.0, 0.0, 2.0, 1.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]]]])
+    attr.requires_grad_(True)
+    seg = torch.zeros(1, 1, 1, 10, dtype=torch.long)
+    segment_pool(attr, seg, reduce="max").scores.sum().backward()
+    expected = torch.tensor([1.0, 0, 1, 0, 0, 0, 0, 0, 1, 0]) / 3
+    torch.testing.assert_close(attr.grad.reshape(-1), expected)
+
+
+def test_named_pooling_map_is_contiguous_with_the_requested_channels() -> None:
+    seg = _blob_mask(2, 16, 4, seed=6)
+    attr = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(7))
+    for pooling in ("magnitude", "contribution"):
+        pooled = pool_segments(attr, seg, pooling, channels=5)
+        assert pooled.map.shape == (2, 5, 16, 16) and pooled.map.is_contiguous()
+        assert torch.equal(pooled.map[:, 4], pooled.map[:, 0])
+        one = pool_segments(attr, seg, pooling, channels=1).map
+        scale = 1.0 if pooling == "magnitude" else 1.0 / 5.0
+        torch.testing.assert_close(pooled.map[:, :1], one * scale)
