@@ -114,6 +114,11 @@ def refine_labels(
 ) -> Tensor:
     """Bring grid labels to the colours' resolution with borders that follow the image.
 
+    Only the pixels whose four source cells carry more than one label have a choice;
+    the others keep that label, and the distances and colour costs are computed for the
+    border pixels alone (the same arithmetic, so the same labels as computing them
+    everywhere).
+
     Args:
         labels: (N, h, w) ids on the working grid.
         distances: (N, K, h * w) squared distance of every grid cell to every
@@ -135,56 +140,76 @@ def refine_labels(
     n, h, w = labels.shape
     k = distances.shape[1]
     big_h, big_w = int(colors.shape[-2]), int(colors.shape[-1])
+    big = big_h * big_w
     dev = labels.device
-    lab = labels.long().reshape(n, h * w)
-    flat = distances.reshape(n, k * h * w)
+    dtype = distances.dtype
+    lab = labels.long()
     # the four bilinear source cells of every output pixel, and their weights
     r0, r1, a0, a1 = _source_index(big_h, h, dev)
     c0, c1, b0, b1 = _source_index(big_w, w, dev)
-    cells, weights = [], []
+    cells, weights, cands = [], [], []
     for rows, wy in ((r0, a0), (r1, a1)):
+        rows_lab = lab.index_select(1, rows)  # (N, H, w)
         for cols, wx in ((c0, b0), (c1, b1)):
-            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(1, -1))
-            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(1, -1).to(distances.dtype))
-    # candidates: the labels of the four source cells; their interpolated distances
-    cands = [lab.gather(1, cell.expand(n, -1)) for cell in cells]
+            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(-1))
+            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype))
+            cands.append(rows_lab.index_select(2, cols).reshape(n, big))
+    out = cands[0].clone()  # (N, H*W): a pixel whose candidates agree keeps that label
+    border = (cands[0] != cands[1]) | (cands[0] != cands[2]) | (cands[0] != cands[3])
+    where = border.reshape(-1).nonzero().squeeze(1)  # flat (image, pixel) of the choices
+    if where.numel() == 0:
+        return out.reshape(n, big_h, big_w)
+    img, pix = where // big, where % big
+    cand_b = [cand.reshape(-1).index_select(0, where) for cand in cands]
+    # interpolated distances of the border pixels' candidates (same order of operations
+    # as over the whole image: zeros, then the four weighted cells added in turn)
+    flat = distances.reshape(-1)
+    img_base = img * (k * h * w)
+    cell_b = [cell.index_select(0, pix) for cell in cells]
+    weight_b = [weight.index_select(0, pix) for weight in weights]
     dists = []
-    for cand in cands:
-        base = cand * (h * w)
-        d = torch.zeros(n, big_h * big_w, dtype=distances.dtype, device=dev)
-        for cell, weight in zip(cells, weights):
-            d += weight * flat.gather(1, base + cell)
+    for cand in cand_b:
+        base = img_base + cand * (h * w)
+        d = torch.zeros(where.numel(), dtype=dtype, device=dev)
+        for cell, weight in zip(cell_b, weight_b):
+            d += weight * flat.index_select(0, base + cell)
         dists.append(d)
 
     def pick(costs: list[Tensor]) -> Tensor:
-        best_cost, best = costs[0], cands[0]
-        for cost, cand in zip(costs[1:], cands[1:]):
+        best_cost, best = costs[0], cand_b[0]
+        for cost, cand in zip(costs[1:], cand_b[1:]):
             better = cost < best_cost
             best_cost = torch.where(better, cost, best_cost)
             best = torch.where(better, cand, best)
         return best
 
-    out = pick(dists)  # (N, H*W)
+    chosen = pick(dists)
+    out.view(-1)[where] = chosen
     if iterations <= 0 or color_weight <= 0:
         return out.reshape(n, big_h, big_w)
-    col = colors.reshape(n, colors.shape[1], -1).to(distances.dtype)  # (N, 3, HW)
-    ones = torch.ones_like(out, dtype=distances.dtype)
+    n_ch = colors.shape[1]
+    col = colors.reshape(n, n_ch, -1).to(dtype)  # (N, 3, HW)
+    col_b = [col[:, ch].reshape(-1).index_select(0, where) for ch in range(n_ch)]
+    ones = torch.ones_like(out, dtype=dtype)
     w2 = float(color_weight) ** 2
+    mean_index = [img * k + cand for cand in cand_b]
     for _ in range(iterations):
-        counts = torch.zeros(n, k, dtype=distances.dtype, device=dev).scatter_add_(1, out, ones)
+        # the clusters' mean colours over every pixel (in pixel order, as before)
+        counts = torch.zeros(n, k, dtype=dtype, device=dev).scatter_add_(1, out, ones)
         means = []
-        for ch in range(col.shape[1]):
-            sums = torch.zeros(n, k, dtype=distances.dtype, device=dev)
-            means.append(sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1))
+        for ch in range(n_ch):
+            sums = torch.zeros(n, k, dtype=dtype, device=dev)
+            means.append((sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1)).reshape(-1))
         costs = []
-        for cand, d in zip(cands, dists):
+        for index, d in zip(mean_index, dists):
             cost = d.clone()
             for ch, mean in enumerate(means):
-                diff = col[:, ch] - mean.gather(1, cand)
+                diff = col_b[ch] - mean.index_select(0, index)
                 cost += w2 * diff * diff
             costs.append(cost)
         new = pick(costs)
-        if torch.equal(new, out):
+        if torch.equal(new, chosen):
             break
-        out = new
+        chosen = new
+        out.view(-1)[where] = chosen
     return out.reshape(n, big_h, big_w)
