@@ -65,7 +65,7 @@ def _sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor, out: Tensor) -> Tensor:
     difference is read back from the cache instead of memory; each row's sum is the
     same either way (a row is reduced on its own).
     """
-    n, p, d = x.shape
+    n, p, _ = x.shape
     if buf.dim() == 3:  # the whole batch at once
         torch.sub(x, centre.unsqueeze(1), out=buf)
         return torch.sum(buf.mul_(buf), -1, out=out)
@@ -81,7 +81,7 @@ def _sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor, out: Tensor) -> Tensor:
 
 def _seed_buffer(x: Tensor) -> Tensor:
     """The difference buffer of :func:`_sq_dist_to`: one block of rows on CPU, else all."""
-    n, p, d = x.shape
+    _, p, d = x.shape
     if x.device.type != "cpu" or x.numel() * x.element_size() <= _SEED_BLOCK_BYTES:
         return torch.empty_like(x)
     rows = max(1, min(p, _SEED_BLOCK_BYTES // (d * x.element_size())))

@@ -137,3 +137,25 @@ def test_groups_bad_arguments() -> None:
         batched_kmeans(x, 2, groups=torch.tensor([[0, 1, 2, 0, 1, 2]]))
     with pytest.raises(ValueError, match="cannot be combined"):
         batched_kmeans(x, 2, groups=torch.zeros(1, 6, dtype=torch.long), init=x[:, :2])
+
+
+@pytest.mark.parametrize("block_bytes", [None, 200, 1000])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_seeding_equals_the_whole_batch_reference(
+    monkeypatch: pytest.MonkeyPatch, block_bytes: int | None, grouped: bool
+) -> None:
+    """Seeding distances computed in blocks of rows pick the same centres, bit for bit."""
+    from captum_nas.segmentation import kmeans
+    from tests.segmentation.reference_nas import reference_kmeans_pp
+
+    if block_bytes is not None:  # force the blocked path (blocks of 7 and 35 rows)
+        monkeypatch.setattr(kmeans, "_SEED_BLOCK_BYTES", block_bytes)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 300, 7, generator=gen)
+    groups = torch.randint(0, 3, (3, 300), generator=gen) if grouped else None
+    ours, ours_groups = kmeans._kmeans_pp(x, 9, torch.Generator().manual_seed(5), groups)
+    ref, ref_groups = reference_kmeans_pp(x, 9, torch.Generator().manual_seed(5), groups)
+    assert torch.equal(ours, ref)
+    assert (ours_groups is None) == (ref_groups is None)
+    if ours_groups is not None and ref_groups is not None:
+        assert torch.equal(ours_groups, ref_groups)

@@ -1,0 +1,130 @@
+"""Test-only copies of NAS code as first released, to pin that faster versions give
+the same results bit for bit: the full-resolution label refinement, costing all four
+candidates of every pixel, and the k-means++ seeding, computing its distances over the
+whole batch at once."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from captum_nas.segmentation.connectivity import _source_index
+
+
+def _reference_sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor) -> Tensor:
+    """Squared distances (N, P) of points (N, P, D) to one centre per image (N, D).
+
+    Direct differences (exact, no cancellation), written into ``buf`` and squared by a
+    multiply: ``** 2`` on a large tensor is several times slower on CPU.
+    """
+    torch.sub(x, centre.unsqueeze(1), out=buf)
+    return buf.mul_(buf).sum(-1)
+
+
+def reference_kmeans_pp(
+    x: Tensor, k: int, generator: torch.Generator, groups: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """k-means++ centres (N, K, D), and with ``groups`` the group of each centre (N, K)."""
+    n, p, _ = x.shape
+    # one uniform per step, shared by all images (batch == one-by-one)
+    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(x.device)
+    batch = torch.arange(n, device=x.device)
+    first = (uniforms[0] * p).long().clamp_(max=p - 1).expand(n)
+    centres = [x[batch, first]]
+    buf = torch.empty_like(x)
+    closest = _reference_sq_dist_to(x, centres[0], buf)
+    centre_groups: list[Tensor] = []
+    if groups is not None:
+        centre_groups.append(groups[batch, first])
+        closest = closest.masked_fill(groups != centre_groups[0].unsqueeze(1), math.inf)
+    # degenerate images (all points identical) fall back to uniform sampling
+    uniform_cdf = torch.arange(1, p + 1, device=x.device, dtype=torch.float64).expand(n, p)
+    for step in range(1, k):
+        weights = closest.double()
+        if groups is not None:
+            # points of groups without a centre yet come first, drawn uniformly
+            uncovered = torch.isinf(weights)
+            weights = torch.where(uncovered.any(1, keepdim=True), uncovered.double(), weights)
+        cdf = weights.cumsum(1)
+        total = cdf[:, -1:]
+        degenerate = total <= 0
+        cdf = torch.where(degenerate, uniform_cdf, cdf)
+        total = torch.where(degenerate, torch.full_like(total, float(p)), total)
+        idx = torch.searchsorted(cdf, uniforms[step] * total).squeeze(1).clamp_(max=p - 1)
+        centre = x[batch, idx]
+        centres.append(centre)
+        dist = _reference_sq_dist_to(x, centre, buf)
+        if groups is not None:
+            centre_groups.append(groups[batch, idx])
+            dist = dist.masked_fill(groups != centre_groups[-1].unsqueeze(1), math.inf)
+        torch.minimum(closest, dist, out=closest)
+    return torch.stack(centres, 1), torch.stack(centre_groups, 1) if groups is not None else None
+
+
+def reference_refine_labels(
+    labels: Tensor,
+    distances: Tensor,
+    colors: Tensor,
+    *,
+    color_weight: float,
+    iterations: int = 2,
+) -> Tensor:
+    """``refine_labels`` as first released: every pixel's four candidates costed."""
+    n, h, w = labels.shape
+    k = distances.shape[1]
+    big_h, big_w = int(colors.shape[-2]), int(colors.shape[-1])
+    dev = labels.device
+    lab = labels.long().reshape(n, h * w)
+    flat = distances.reshape(n, k * h * w)
+    # the four bilinear source cells of every output pixel, and their weights
+    r0, r1, a0, a1 = _source_index(big_h, h, dev)
+    c0, c1, b0, b1 = _source_index(big_w, w, dev)
+    cells, weights = [], []
+    for rows, wy in ((r0, a0), (r1, a1)):
+        for cols, wx in ((c0, b0), (c1, b1)):
+            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(1, -1))
+            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(1, -1).to(distances.dtype))
+    # candidates: the labels of the four source cells; their interpolated distances
+    cands = [lab.gather(1, cell.expand(n, -1)) for cell in cells]
+    dists = []
+    for cand in cands:
+        base = cand * (h * w)
+        d = torch.zeros(n, big_h * big_w, dtype=distances.dtype, device=dev)
+        for cell, weight in zip(cells, weights):
+            d += weight * flat.gather(1, base + cell)
+        dists.append(d)
+
+    def pick(costs: list[Tensor]) -> Tensor:
+        best_cost, best = costs[0], cands[0]
+        for cost, cand in zip(costs[1:], cands[1:]):
+            better = cost < best_cost
+            best_cost = torch.where(better, cost, best_cost)
+            best = torch.where(better, cand, best)
+        return best
+
+    out = pick(dists)  # (N, H*W)
+    if iterations <= 0 or color_weight <= 0:
+        return out.reshape(n, big_h, big_w)
+    col = colors.reshape(n, colors.shape[1], -1).to(distances.dtype)  # (N, 3, HW)
+    ones = torch.ones_like(out, dtype=distances.dtype)
+    w2 = float(color_weight) ** 2
+    for _ in range(iterations):
+        counts = torch.zeros(n, k, dtype=distances.dtype, device=dev).scatter_add_(1, out, ones)
+        means = []
+        for ch in range(col.shape[1]):
+            sums = torch.zeros(n, k, dtype=distances.dtype, device=dev)
+            means.append(sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1))
+        costs = []
+        for cand, d in zip(cands, dists):
+            cost = d.clone()
+            for ch, mean in enumerate(means):
+                diff = col[:, ch] - mean.gather(1, cand)
+                cost += w2 * diff * diff
+            costs.append(cost)
+        new = pick(costs)
+        if torch.equal(new, out):
+            break
+        out = new
+    return out.reshape(n, big_h, big_w)
