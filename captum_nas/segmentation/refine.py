@@ -40,22 +40,32 @@ def rgb_to_lab(images: Tensor) -> Tensor:
         >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()  # doctest: +NORMALIZE_WHITESPACE
         tensor([100., 0., 0.])
     """
+    # in place where a temporary is not needed again: the same operations, in the same
+    # order, as the textbook formulas, with fewer full-size allocations
     x = images.float().clamp(0.0, 1.0)
-    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    high = x > 0.04045
+    lin = x + 0.055
+    lin.div_(1.055).pow_(2.4)  # ((x + 0.055) / 1.055) ** 2.4
+    lin = torch.where(high, lin, x.div_(12.92), out=lin)
     m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
     xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    xyz = xyz / torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
+    xyz.div_(torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1))
     eps = 0.008856
-    f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    lightness = torch.where(xyz[:, 1:2] > eps, 116.0 * f[:, 1:2] - 16.0, 903.3 * xyz[:, 1:2])
-    a = 500.0 * (f[:, 0:1] - f[:, 1:2])
-    b = 200.0 * (f[:, 1:2] - f[:, 2:3])
-    return torch.cat([lightness, a, b], 1)
+    above = xyz > eps
+    low_lightness = 903.3 * xyz[:, 1:2]
+    f = xyz.clamp_min(1e-12).pow_(1.0 / 3.0)
+    f = torch.where(above, f, xyz.mul_(7.787).add_(16.0 / 116.0), out=f)
+    out = torch.empty_like(f)
+    lightness = (116.0 * f[:, 1:2]).sub_(16.0)
+    torch.where(above[:, 1:2], lightness, low_lightness, out=out[:, 0:1])
+    torch.sub(f[:, 0:1], f[:, 1:2], out=out[:, 1:2]).mul_(500.0)
+    torch.sub(f[:, 1:2], f[:, 2:3], out=out[:, 2:3]).mul_(200.0)
+    return out
 
 
 def color_features(images: Tensor) -> Tensor:
     """CIELAB scaled to about unit range (each channel divided by 100), (N, 3, H, W)."""
-    return rgb_to_lab(images) / 100.0
+    return rgb_to_lab(images).div_(100.0)
 
 
 def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:

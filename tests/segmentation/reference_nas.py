@@ -128,3 +128,27 @@ def reference_refine_labels(
             break
         out = new
     return out.reshape(n, big_h, big_w)
+
+
+# sRGB D65 -> XYZ, and the D65 white point
+_REF_RGB2XYZ = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)
+_REF_WHITE = (0.950456, 1.0, 1.088754)
+
+
+def reference_rgb_to_lab(images: Tensor) -> Tensor:
+    """``rgb_to_lab`` as first released (one new tensor per operation)."""
+    x = images.float().clamp(0.0, 1.0)
+    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    m = torch.tensor(_REF_RGB2XYZ, dtype=lin.dtype, device=lin.device)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin)
+    xyz = xyz / torch.tensor(_REF_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
+    eps = 0.008856
+    f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    lightness = torch.where(xyz[:, 1:2] > eps, 116.0 * f[:, 1:2] - 16.0, 903.3 * xyz[:, 1:2])
+    a = 500.0 * (f[:, 0:1] - f[:, 1:2])
+    b = 200.0 * (f[:, 1:2] - f[:, 2:3])
+    return torch.cat([lightness, a, b], 1)
