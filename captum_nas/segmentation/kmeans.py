@@ -129,12 +129,19 @@ def _kmeans_pp(
     return torch.stack(centres, 1), torch.stack(centre_groups, 1) if groups is not None else None
 
 
-def _assign(x: Tensor, c: Tensor, allowed: Tensor | None = None) -> Tensor:
+def _assign(
+    x: Tensor, c: Tensor, allowed: Tensor | None = None, buf: Tensor | None = None
+) -> Tensor:
     """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
 
-    ``allowed`` (N, P, K) bool restricts each point to some centres.
+    ``allowed`` (N, P, K) bool restricts each point to some centres; ``buf`` is reused for
+    the (N, P, K) scores when given (its first N rows; the same values as a new tensor).
     """
-    d = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    cc = (c * c).sum(-1).unsqueeze(1)
+    if buf is None:
+        d = torch.baddbmm(cc, x, c.transpose(1, 2), alpha=-2.0)
+    else:
+        d = torch.baddbmm(cc, x, c.transpose(1, 2), alpha=-2.0, out=buf[: x.shape[0]])
     if allowed is not None:
         d = d.masked_fill_(~allowed, math.inf)
     return d.argmin(-1)
@@ -209,7 +216,8 @@ def batched_kmeans(
         if groups is not None and centre_groups is not None:
             allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
 
-    labels = _assign(x, centroids, allowed)
+    scores = x.new_empty(n, p, k)  # the assignment's scores, reused by every iteration
+    labels = _assign(x, centroids, allowed, scores)
     # only images whose assignment still moves are iterated: a converged image is at a
     # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
     # and a batch costs what its images cost one by one
@@ -227,7 +235,7 @@ def batched_kmeans(
         counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
         new = sums / counts.clamp_min(1).unsqueeze(-1)
         ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
-        new_la = _assign(xa, ca, aa)
+        new_la = _assign(xa, ca, aa, scores)
         moved = (new_la != la).any(1)
         la = new_la
         centroids[active] = ca

@@ -182,7 +182,7 @@ def refine_labels(
         base = img_base + cand * (h * w)
         d = torch.zeros(where.numel(), dtype=dtype, device=dev)
         for cell, weight in zip(cell_b, weight_b):
-            d += weight * flat.index_select(0, base + cell)
+            d += flat.index_select(0, base + cell).mul_(weight)  # weight * distance
         dists.append(d)
 
     def pick(costs: list[Tensor]) -> Tensor:
@@ -203,6 +203,7 @@ def refine_labels(
     ones = torch.ones_like(out, dtype=dtype)
     w2 = float(color_weight) ** 2
     mean_index = [img * k + cand for cand in cand_b]
+    gathered, diff_buf, term = (torch.empty(where.numel(), dtype=dtype, device=dev) for _ in "abc")
     for _ in range(iterations):
         # the clusters' mean colours over every pixel (in pixel order, as before)
         counts = torch.zeros(n, k, dtype=dtype, device=dev).scatter_add_(1, out, ones)
@@ -214,8 +215,9 @@ def refine_labels(
         for index, d in zip(mean_index, dists):
             cost = d.clone()
             for ch, mean in enumerate(means):
-                diff = col_b[ch] - mean.index_select(0, index)
-                cost += w2 * diff * diff
+                picked = torch.index_select(mean, 0, index, out=gathered)
+                diff = torch.sub(col_b[ch], picked, out=diff_buf)
+                cost += torch.mul(diff, w2, out=term).mul_(diff)  # w2 * diff * diff
             costs.append(cost)
         new = pick(costs)
         if torch.equal(new, chosen):

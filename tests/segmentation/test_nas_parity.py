@@ -1,4 +1,4 @@
-"""NAS's faster refinement and seeding give the segments of the first implementation.
+"""NAS's faster refinement, colour and seeding give the segments of the first implementation.
 
 On real photographs (the photo benchmark's composites, EfficientNet-Lite0), with the
 defaults and with ``LEGACY_NAS_OPTIONS``, the segments equal those computed with the
@@ -12,7 +12,11 @@ from torch import nn
 from captum_nas.datasets import PHOTOS_NORMALIZER, render_photos
 from captum_nas.segmentation import NASSegmenter, kmeans, nas
 from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
-from tests.segmentation.reference_nas import reference_kmeans_pp, reference_refine_labels
+from tests.segmentation.reference_nas import (
+    reference_kmeans_pp,
+    reference_refine_labels,
+    reference_rgb_to_lab,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +34,7 @@ def test_segments_equal_the_reference_implementation(
     with monkeypatch.context() as m:
         m.setattr(kmeans, "_kmeans_pp", reference_kmeans_pp)
         m.setattr(nas, "refine_labels", reference_refine_labels)
+        m.setattr(nas, "color_features", lambda images: reference_rgb_to_lab(images) / 100.0)
         ref = seg.segment(photos, activations=acts)
     assert torch.equal(ours.segments, ref.segments)
     assert torch.equal(ours.centroids, ref.centroids)
