@@ -152,3 +152,67 @@ def reference_rgb_to_lab(images: Tensor) -> Tensor:
     a = 500.0 * (f[:, 0:1] - f[:, 1:2])
     b = 200.0 * (f[:, 1:2] - f[:, 2:3])
     return torch.cat([lightness, a, b], 1)
+
+
+def _reference_assign(x: Tensor, c: Tensor, allowed: Tensor | None = None) -> Tensor:
+    """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
+
+    ``allowed`` (N, P, K) bool restricts each point to some centres.
+    """
+    d = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    if allowed is not None:
+        d = d.masked_fill_(~allowed, math.inf)
+    return d.argmin(-1)
+
+
+def reference_lloyd(
+    x: Tensor, centroids: Tensor, allowed: Tensor | None, max_iter: int
+) -> tuple[Tensor, Tensor, Tensor, int]:
+    """The Lloyd loop of ``batched_kmeans`` as first released (every cluster summed again
+    in every iteration): labels, centroids, inertia and iterations from initial centres."""
+    n, p, d = x.shape
+    k = centroids.shape[1]
+    centroids = centroids.clone()
+    labels = _reference_assign(x, centroids, allowed)
+    # only images whose assignment still moves are iterated: a converged image is at a
+    # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
+    # and a batch costs what its images cost one by one
+    active = torch.arange(n, device=x.device)
+    xa, ca, la, aa = x, centroids, labels, allowed
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        na = xa.shape[0]
+        # member sums per (image, cluster): one index_add over the flattened batch
+        # (accumulates in point order, so an image's sums do not depend on the batch)
+        flat_labels = (la + (torch.arange(na, device=x.device) * k).unsqueeze(1)).reshape(-1)
+        sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
+        sums.index_add_(0, flat_labels, xa.reshape(na * p, d))
+        sums = sums.reshape(na, k, d)
+        counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
+        new = sums / counts.clamp_min(1).unsqueeze(-1)
+        ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
+        new_la = _reference_assign(xa, ca, aa)
+        moved = (new_la != la).any(1)
+        la = new_la
+        centroids[active] = ca
+        labels[active] = la
+        if not bool(moved.any()):
+            break
+        if not bool(moved.all()):
+            keep = moved.nonzero().squeeze(1)
+            active, xa, ca, la = active[keep], xa[keep], ca[keep], la[keep]
+            aa = None if aa is None else aa[keep]
+    # inertia from direct differences: the matmul expansion cancels badly far from 0
+    assigned = centroids.gather(1, labels.unsqueeze(-1).expand(n, p, d))
+    diff = x - assigned
+    inertia = (diff * diff).sum((1, 2))
+    return labels, centroids, inertia, n_iter
+
+
+def reference_batched_kmeans(x: Tensor, n_clusters: int, *, max_iter: int = 30, seed: int = 0):
+    """``batched_kmeans`` (flat, no groups) as first released, from the copies above."""
+    from captum_nas.segmentation.kmeans import KMeansResult
+
+    init, _ = reference_kmeans_pp(x, n_clusters, torch.Generator().manual_seed(int(seed)))
+    labels, centroids, inertia, n_iter = reference_lloyd(x, init, None, max_iter)
+    return KMeansResult(labels=labels, centroids=centroids, inertia=inertia, n_iter=n_iter)

@@ -159,3 +159,26 @@ def test_seeding_equals_the_whole_batch_reference(
     assert (ours_groups is None) == (ref_groups is None)
     if ours_groups is not None and ref_groups is not None:
         assert torch.equal(ours_groups, ref_groups)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lloyd_equals_the_reference_that_sums_every_cluster(seed: int) -> None:
+    """Summing again only the clusters that changed gives the same k-means, bit for bit."""
+    from captum_nas.segmentation.kmeans import _kmeans_pp
+    from tests.segmentation.reference_nas import reference_lloyd
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(4, 400, 5, generator=gen)
+    x[1] += 3 * torch.randn(1, 5, generator=gen)  # images converging at different steps
+    groups = torch.randint(0, 2, (4, 400), generator=gen) if seed == 2 else None
+    for max_iter in (1, 2, 5, 30):
+        ours = batched_kmeans(x, 7, seed=seed, max_iter=max_iter, groups=groups)
+        init, init_groups = _kmeans_pp(x, 7, torch.Generator().manual_seed(seed), groups)
+        allowed = None
+        if groups is not None and init_groups is not None:
+            allowed = groups.unsqueeze(2) == init_groups.unsqueeze(1)
+        labels, centroids, inertia, n_iter = reference_lloyd(x, init, allowed, max_iter)
+        assert torch.equal(ours.labels, labels)
+        assert torch.equal(ours.centroids, centroids)
+        assert torch.equal(ours.inertia, inertia)
+        assert ours.n_iter == n_iter

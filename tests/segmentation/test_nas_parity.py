@@ -1,4 +1,4 @@
-"""NAS's faster refinement, colour and seeding give the segments of the first implementation.
+"""NAS's faster refinement, colour, seeding and Lloyd loop: the original segments.
 
 On real photographs (the photo benchmark's composites, EfficientNet-Lite0), with the
 defaults and with ``LEGACY_NAS_OPTIONS``, the segments equal those computed with the
@@ -13,6 +13,7 @@ from captum_nas.datasets import PHOTOS_NORMALIZER, render_photos
 from captum_nas.segmentation import NASSegmenter, kmeans, nas
 from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
 from tests.segmentation.reference_nas import (
+    reference_batched_kmeans,
     reference_kmeans_pp,
     reference_refine_labels,
     reference_rgb_to_lab,
@@ -33,6 +34,7 @@ def test_segments_equal_the_reference_implementation(
     ours = seg.segment(photos, activations=acts)
     with monkeypatch.context() as m:
         m.setattr(kmeans, "_kmeans_pp", reference_kmeans_pp)
+        m.setattr(nas, "batched_kmeans", reference_batched_kmeans)
         m.setattr(nas, "refine_labels", reference_refine_labels)
         m.setattr(nas, "color_features", lambda images: reference_rgb_to_lab(images) / 100.0)
         ref = seg.segment(photos, activations=acts)
