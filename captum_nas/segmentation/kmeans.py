@@ -147,35 +147,6 @@ def _assign(
     return d.argmin(-1)
 
 
-def _member_sums(
-    x: Tensor, flat_labels: Tensor, k: int, prev_sums: Tensor | None, prev_flat: Tensor | None
-) -> Tensor:
-    """Sum of every cluster's members (N, K, D), in point order.
-
-    One ``index_add_`` over the flattened batch (``flat_labels`` = image * K + label), so
-    an image's sums do not depend on the batch. Given the sums of the previous labels
-    (``prev_sums``, ``prev_flat`` flattened the same way), only the clusters that gained or
-    lost a point are summed again (from zero, over their members in point order: the
-    same additions in the same order as summing everything), when they hold at most
-    half of the points; the other clusters keep their sums.
-    """
-    na, p, d = x.shape
-    src = x.reshape(na * p, d)
-    if prev_sums is not None and prev_flat is not None:
-        moved = flat_labels != prev_flat.reshape(-1)
-        changed = torch.zeros(na * k, dtype=torch.bool, device=x.device)
-        changed[flat_labels[moved]] = True
-        changed[prev_flat.reshape(-1)[moved]] = True
-        rows = changed[flat_labels].nonzero().squeeze(1)
-        if 2 * rows.numel() <= na * p:
-            sums = prev_sums.reshape(na * k, d).masked_fill(changed.unsqueeze(1), 0.0)
-            sums.index_add_(0, flat_labels.index_select(0, rows), src.index_select(0, rows))
-            return sums.reshape(na, k, d)
-    sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
-    sums.index_add_(0, flat_labels, src)
-    return sums.reshape(na, k, d)
-
-
 def batched_kmeans(
     x: Tensor,
     n_clusters: int,
@@ -251,16 +222,16 @@ def batched_kmeans(
     # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
     # and a batch costs what its images cost one by one
     active = torch.arange(n, device=x.device)
-    xa, ca, la, aa = x, centroids, labels.clone(), allowed  # ``labels`` is written below
-    sums: Tensor | None = None  # member sums (na, K, D) of the labels ``prev``
-    prev: Tensor | None = None
+    xa, ca, la, aa = x, centroids, labels, allowed
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         na = xa.shape[0]
-        offsets = (torch.arange(na, device=x.device) * k).unsqueeze(1)
-        flat_labels = (la + offsets).reshape(-1)
-        sums = _member_sums(xa, flat_labels, k, sums, None if prev is None else prev + offsets)
-        prev = la
+        # member sums per (image, cluster): one index_add over the flattened batch
+        # (accumulates in point order, so an image's sums do not depend on the batch)
+        flat_labels = (la + (torch.arange(na, device=x.device) * k).unsqueeze(1)).reshape(-1)
+        sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
+        sums.index_add_(0, flat_labels, xa.reshape(na * p, d))
+        sums = sums.reshape(na, k, d)
         counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
         new = sums / counts.clamp_min(1).unsqueeze(-1)
         ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
@@ -274,7 +245,6 @@ def batched_kmeans(
         if not bool(moved.all()):
             keep = moved.nonzero().squeeze(1)
             active, xa, ca, la = active[keep], xa[keep], ca[keep], la[keep]
-            sums, prev = sums[keep], prev[keep]
             aa = None if aa is None else aa[keep]
     # inertia from direct differences: the matmul expansion cancels badly far from 0
     assigned = centroids.gather(1, labels.unsqueeze(-1).expand(n, p, d))

@@ -162,8 +162,8 @@ def test_seeding_equals_the_whole_batch_reference(
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_lloyd_equals_the_reference_that_sums_every_cluster(seed: int) -> None:
-    """Summing again only the clusters that changed gives the same k-means, bit for bit."""
+def test_lloyd_equals_the_original_loop(seed: int) -> None:
+    """The Lloyd loop (with its reused score buffer) gives the original k-means, bit for bit."""
     from captum_nas.segmentation.kmeans import _kmeans_pp
     from tests.segmentation.reference_nas import reference_lloyd
 

@@ -1,4 +1,4 @@
-"""NAS's faster refinement, colour, seeding and Lloyd loop: the original segments.
+"""NAS's faster refinement, colour, seeding and k-means: the original segments.
 
 On real photographs (the photo benchmark's composites, EfficientNet-Lite0), with the
 defaults and with ``LEGACY_NAS_OPTIONS``, the segments equal those computed with the
