@@ -20,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/profile_nas.py [--device cuda] [--model resne
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -160,6 +161,15 @@ def floor(
     )
 
 
+def _lloyd_iterations(nas: NASSegmenter, x: torch.Tensor, acts: list[torch.Tensor]) -> int:
+    """Lloyd iterations of the flat k-means of one call (a second k-means on its points)."""
+    grid = nas._grid(acts)
+    emb = nas._embed(acts, grid, nas._colors(x))
+    n, d = emb.shape[:2]
+    points = emb.reshape(n, d, -1).transpose(1, 2).contiguous()
+    return batched_kmeans(points, nas.n_segments, max_iter=nas.max_iter, seed=nas.seed).n_iter
+
+
 def compare_legacy(
     model: torch.nn.Module, x: torch.Tensor, k: int, repeats: int, dev: torch.device
 ) -> int:
@@ -167,7 +177,8 @@ def compare_legacy(
 
     The forward is run once per configuration and its activations reused, so only the
     work after it is timed (features incl. the colour term, clustering, upsampling or
-    refinement); the two configurations alternate so that load falls on both alike.
+    refinement) beside scikit-image SLIC at the same K on the same images; the three
+    alternate so that load falls on all alike.
     """
     from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
 
@@ -182,27 +193,56 @@ def compare_legacy(
     acts = {}
     for name, nas in configs.items():
         acts[name] = nas._activations(x, nas.layers_for(x))
-    times: dict[str, list[float]] = {name: [] for name in configs}
+    from skimage.segmentation import slic
+
+    images = EFFICIENTNET_LITE_NORMALIZER.inverse(x.cpu()).clamp(0, 1)
+    arrays = [img.permute(1, 2, 0).contiguous().numpy() for img in images]
+    runs: dict[str, Callable[[], Any]] = {
+        name: (lambda nas=nas: nas(x)) for name, nas in configs.items()
+    }
+    runs["scikit-image SLIC"] = lambda: [slic(a, n_segments=k, start_label=0) for a in arrays]
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    n_iter: dict[str, int] = {}
     for _ in range(repeats + 1):
-        for name, nas in configs.items():
-            cached = acts[name]
-            nas._activations = lambda _x, _m, cached=cached: cached  # type: ignore[method-assign]
+        for name, run in runs.items():
+            if name in configs:
+                cached = acts[name]
+                configs[name]._activations = lambda _x, _m, c=cached: c  # type: ignore[method-assign]
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
-            start = time.perf_counter()
-            nas(x)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    for name, nas in configs.items():
+        n_iter[name] = _lloyd_iterations(nas, x, acts[name])
     med = {name: statistics.median(t[1:]) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t[1:]) for name, t in cpu.items()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"NAS work after the forward, {x.shape[0]} x {tuple(x.shape[1:])}, K={k}, device "
-        f"{dev}, median of {repeats} interleaved calls"
+        f"{dev}, {torch.get_num_threads()} threads, median of {repeats} interleaved calls "
+        f"after a warm-up, load average {load:.2f}"
     )
-    print("| configuration | median ms |\n|---|---|")
-    for name, t in med.items():
-        print(f"| {name} | {t * 1000:.1f} |")
-    print(f"ratio new / legacy: {med['new defaults'] / med['legacy options']:.2f}")
+    print("| configuration | wall ms | CPU ms | Lloyd iterations |\n|---|---|---|---|")
+    for name in runs:
+        print(
+            f"| {name} | {med[name] * 1000:.1f} | {med_cpu[name] * 1000:.1f} | "
+            f"{n_iter.get(name, '')} |"
+        )
+    new, old = "new defaults", "legacy options"
+    print(
+        f"ratio new / legacy: wall {med[new] / med[old]:.2f}, CPU {med_cpu[new] / med_cpu[old]:.2f}"
+    )
+    slic_name = "scikit-image SLIC"
+    for name in configs:
+        print(
+            f"{name} / SLIC: wall {med[name] / med[slic_name]:.2f}, "
+            f"CPU {med_cpu[name] / med_cpu[slic_name]:.2f}"
+        )
     return 0
 
 

@@ -51,14 +51,41 @@ def squared_distances(x: Tensor, c: Tensor) -> Tensor:
     return d.clamp_min_(0.0)
 
 
-def _sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor) -> Tensor:
-    """Squared distances (N, P) of points (N, P, D) to one centre per image (N, D).
+#: bytes of points whose distances are computed at once in the k-means++ seeding on CPU
+#: (about an L2 cache: the difference buffer is written and read again while cached)
+_SEED_BLOCK_BYTES = 1 << 21
+
+
+def _sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor, out: Tensor) -> Tensor:
+    """Squared distances ``out`` (N, P) of points (N, P, D) to one centre per image (N, D).
 
     Direct differences (exact, no cancellation), written into ``buf`` and squared by a
-    multiply: ``** 2`` on a large tensor is several times slower on CPU.
+    multiply: ``** 2`` on a large tensor is several times slower on CPU. On CPU the rows
+    go in blocks of about ``_SEED_BLOCK_BYTES`` (``buf`` holds one block), so the
+    difference is read back from the cache instead of memory; each row's sum is the
+    same either way (a row is reduced on its own).
     """
-    torch.sub(x, centre.unsqueeze(1), out=buf)
-    return buf.mul_(buf).sum(-1)
+    n, p, _ = x.shape
+    if buf.dim() == 3:  # the whole batch at once
+        torch.sub(x, centre.unsqueeze(1), out=buf)
+        return torch.sum(buf.mul_(buf), -1, out=out)
+    rows = buf.shape[0]
+    for i in range(n):
+        for start in range(0, p, rows):
+            stop = min(p, start + rows)
+            b = buf[: stop - start]
+            torch.sub(x[i, start:stop], centre[i], out=b)
+            torch.sum(b.mul_(b), -1, out=out[i, start:stop])
+    return out
+
+
+def _seed_buffer(x: Tensor) -> Tensor:
+    """The difference buffer of :func:`_sq_dist_to`: one block of rows on CPU, else all."""
+    _, p, d = x.shape
+    if x.device.type != "cpu" or x.numel() * x.element_size() <= _SEED_BLOCK_BYTES:
+        return torch.empty_like(x)
+    rows = max(1, min(p, _SEED_BLOCK_BYTES // (d * x.element_size())))
+    return torch.empty(rows, d, dtype=x.dtype, device=x.device)
 
 
 def _kmeans_pp(
@@ -71,8 +98,9 @@ def _kmeans_pp(
     batch = torch.arange(n, device=x.device)
     first = (uniforms[0] * p).long().clamp_(max=p - 1).expand(n)
     centres = [x[batch, first]]
-    buf = torch.empty_like(x)
-    closest = _sq_dist_to(x, centres[0], buf)
+    buf = _seed_buffer(x)
+    closest = _sq_dist_to(x, centres[0], buf, x.new_empty(n, p))
+    dist = torch.empty_like(closest)
     centre_groups: list[Tensor] = []
     if groups is not None:
         centre_groups.append(groups[batch, first])
@@ -93,7 +121,7 @@ def _kmeans_pp(
         idx = torch.searchsorted(cdf, uniforms[step] * total).squeeze(1).clamp_(max=p - 1)
         centre = x[batch, idx]
         centres.append(centre)
-        dist = _sq_dist_to(x, centre, buf)
+        dist = _sq_dist_to(x, centre, buf, dist)
         if groups is not None:
             centre_groups.append(groups[batch, idx])
             dist = dist.masked_fill(groups != centre_groups[-1].unsqueeze(1), math.inf)
@@ -101,12 +129,19 @@ def _kmeans_pp(
     return torch.stack(centres, 1), torch.stack(centre_groups, 1) if groups is not None else None
 
 
-def _assign(x: Tensor, c: Tensor, allowed: Tensor | None = None) -> Tensor:
+def _assign(
+    x: Tensor, c: Tensor, allowed: Tensor | None = None, buf: Tensor | None = None
+) -> Tensor:
     """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
 
-    ``allowed`` (N, P, K) bool restricts each point to some centres.
+    ``allowed`` (N, P, K) bool restricts each point to some centres; ``buf`` is reused for
+    the (N, P, K) scores when given (its first N rows; the same values as a new tensor).
     """
-    d = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    cc = (c * c).sum(-1).unsqueeze(1)
+    if buf is None:
+        d = torch.baddbmm(cc, x, c.transpose(1, 2), alpha=-2.0)
+    else:
+        d = torch.baddbmm(cc, x, c.transpose(1, 2), alpha=-2.0, out=buf[: x.shape[0]])
     if allowed is not None:
         d = d.masked_fill_(~allowed, math.inf)
     return d.argmin(-1)
@@ -181,7 +216,8 @@ def batched_kmeans(
         if groups is not None and centre_groups is not None:
             allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
 
-    labels = _assign(x, centroids, allowed)
+    scores = x.new_empty(n, p, k)  # the assignment's scores, reused by every iteration
+    labels = _assign(x, centroids, allowed, scores)
     # only images whose assignment still moves are iterated: a converged image is at a
     # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
     # and a batch costs what its images cost one by one
@@ -199,7 +235,7 @@ def batched_kmeans(
         counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
         new = sums / counts.clamp_min(1).unsqueeze(-1)
         ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
-        new_la = _assign(xa, ca, aa)
+        new_la = _assign(xa, ca, aa, scores)
         moved = (new_la != la).any(1)
         la = new_la
         centroids[active] = ca

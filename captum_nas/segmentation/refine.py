@@ -40,22 +40,32 @@ def rgb_to_lab(images: Tensor) -> Tensor:
         >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()  # doctest: +NORMALIZE_WHITESPACE
         tensor([100., 0., 0.])
     """
+    # in place where a temporary is not needed again: the same operations, in the same
+    # order, as the textbook formulas, with fewer full-size allocations
     x = images.float().clamp(0.0, 1.0)
-    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    high = x > 0.04045
+    lin = x + 0.055
+    lin.div_(1.055).pow_(2.4)  # ((x + 0.055) / 1.055) ** 2.4
+    lin = torch.where(high, lin, x.div_(12.92), out=lin)
     m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
     xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    xyz = xyz / torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
+    xyz.div_(torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1))
     eps = 0.008856
-    f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    lightness = torch.where(xyz[:, 1:2] > eps, 116.0 * f[:, 1:2] - 16.0, 903.3 * xyz[:, 1:2])
-    a = 500.0 * (f[:, 0:1] - f[:, 1:2])
-    b = 200.0 * (f[:, 1:2] - f[:, 2:3])
-    return torch.cat([lightness, a, b], 1)
+    above = xyz > eps
+    low_lightness = 903.3 * xyz[:, 1:2]
+    f = xyz.clamp_min(1e-12).pow_(1.0 / 3.0)
+    f = torch.where(above, f, xyz.mul_(7.787).add_(16.0 / 116.0), out=f)
+    out = torch.empty_like(f)
+    lightness = (116.0 * f[:, 1:2]).sub_(16.0)
+    torch.where(above[:, 1:2], lightness, low_lightness, out=out[:, 0:1])
+    torch.sub(f[:, 0:1], f[:, 1:2], out=out[:, 1:2]).mul_(500.0)
+    torch.sub(f[:, 1:2], f[:, 2:3], out=out[:, 2:3]).mul_(200.0)
+    return out
 
 
 def color_features(images: Tensor) -> Tensor:
     """CIELAB scaled to about unit range (each channel divided by 100), (N, 3, H, W)."""
-    return rgb_to_lab(images) / 100.0
+    return rgb_to_lab(images).div_(100.0)
 
 
 def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:
@@ -114,6 +124,11 @@ def refine_labels(
 ) -> Tensor:
     """Bring grid labels to the colours' resolution with borders that follow the image.
 
+    Only the pixels whose four source cells carry more than one label have a choice;
+    the others keep that label, and the distances and colour costs are computed for the
+    border pixels alone (the same arithmetic, so the same labels as computing them
+    everywhere).
+
     Args:
         labels: (N, h, w) ids on the working grid.
         distances: (N, K, h * w) squared distance of every grid cell to every
@@ -135,56 +150,78 @@ def refine_labels(
     n, h, w = labels.shape
     k = distances.shape[1]
     big_h, big_w = int(colors.shape[-2]), int(colors.shape[-1])
+    big = big_h * big_w
     dev = labels.device
-    lab = labels.long().reshape(n, h * w)
-    flat = distances.reshape(n, k * h * w)
+    dtype = distances.dtype
+    lab = labels.long()
     # the four bilinear source cells of every output pixel, and their weights
     r0, r1, a0, a1 = _source_index(big_h, h, dev)
     c0, c1, b0, b1 = _source_index(big_w, w, dev)
-    cells, weights = [], []
+    cells, weights, cands = [], [], []
     for rows, wy in ((r0, a0), (r1, a1)):
+        rows_lab = lab.index_select(1, rows)  # (N, H, w)
         for cols, wx in ((c0, b0), (c1, b1)):
-            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(1, -1))
-            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(1, -1).to(distances.dtype))
-    # candidates: the labels of the four source cells; their interpolated distances
-    cands = [lab.gather(1, cell.expand(n, -1)) for cell in cells]
+            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(-1))
+            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype))
+            cands.append(rows_lab.index_select(2, cols).reshape(n, big))
+    out = cands[0].clone()  # (N, H*W): a pixel whose candidates agree keeps that label
+    border = (cands[0] != cands[1]) | (cands[0] != cands[2]) | (cands[0] != cands[3])
+    where = border.reshape(-1).nonzero().squeeze(1)  # flat (image, pixel) of the choices
+    if where.numel() == 0:
+        return out.reshape(n, big_h, big_w)
+    img, pix = where // big, where % big
+    cand_b = [cand.reshape(-1).index_select(0, where) for cand in cands]
+    # interpolated distances of the border pixels' candidates (same order of operations
+    # as over the whole image: zeros, then the four weighted cells added in turn)
+    flat = distances.reshape(-1)
+    img_base = img * (k * h * w)
+    cell_b = [cell.index_select(0, pix) for cell in cells]
+    weight_b = [weight.index_select(0, pix) for weight in weights]
     dists = []
-    for cand in cands:
-        base = cand * (h * w)
-        d = torch.zeros(n, big_h * big_w, dtype=distances.dtype, device=dev)
-        for cell, weight in zip(cells, weights):
-            d += weight * flat.gather(1, base + cell)
+    for cand in cand_b:
+        base = img_base + cand * (h * w)
+        d = torch.zeros(where.numel(), dtype=dtype, device=dev)
+        for cell, weight in zip(cell_b, weight_b):
+            d += flat.index_select(0, base + cell).mul_(weight)  # weight * distance
         dists.append(d)
 
     def pick(costs: list[Tensor]) -> Tensor:
-        best_cost, best = costs[0], cands[0]
-        for cost, cand in zip(costs[1:], cands[1:]):
+        best_cost, best = costs[0], cand_b[0]
+        for cost, cand in zip(costs[1:], cand_b[1:]):
             better = cost < best_cost
             best_cost = torch.where(better, cost, best_cost)
             best = torch.where(better, cand, best)
         return best
 
-    out = pick(dists)  # (N, H*W)
+    chosen = pick(dists)
+    out.view(-1)[where] = chosen
     if iterations <= 0 or color_weight <= 0:
         return out.reshape(n, big_h, big_w)
-    col = colors.reshape(n, colors.shape[1], -1).to(distances.dtype)  # (N, 3, HW)
-    ones = torch.ones_like(out, dtype=distances.dtype)
+    n_ch = colors.shape[1]
+    col = colors.reshape(n, n_ch, -1).to(dtype)  # (N, 3, HW)
+    col_b = [col[:, ch].reshape(-1).index_select(0, where) for ch in range(n_ch)]
+    ones = torch.ones_like(out, dtype=dtype)
     w2 = float(color_weight) ** 2
+    mean_index = [img * k + cand for cand in cand_b]
+    gathered, diff_buf, term = (torch.empty(where.numel(), dtype=dtype, device=dev) for _ in "abc")
     for _ in range(iterations):
-        counts = torch.zeros(n, k, dtype=distances.dtype, device=dev).scatter_add_(1, out, ones)
+        # the clusters' mean colours over every pixel (in pixel order, as before)
+        counts = torch.zeros(n, k, dtype=dtype, device=dev).scatter_add_(1, out, ones)
         means = []
-        for ch in range(col.shape[1]):
-            sums = torch.zeros(n, k, dtype=distances.dtype, device=dev)
-            means.append(sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1))
+        for ch in range(n_ch):
+            sums = torch.zeros(n, k, dtype=dtype, device=dev)
+            means.append((sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1)).reshape(-1))
         costs = []
-        for cand, d in zip(cands, dists):
+        for index, d in zip(mean_index, dists):
             cost = d.clone()
             for ch, mean in enumerate(means):
-                diff = col[:, ch] - mean.gather(1, cand)
-                cost += w2 * diff * diff
+                picked = torch.index_select(mean, 0, index, out=gathered)
+                diff = torch.sub(col_b[ch], picked, out=diff_buf)
+                cost += torch.mul(diff, w2, out=term).mul_(diff)  # w2 * diff * diff
             costs.append(cost)
         new = pick(costs)
-        if torch.equal(new, out):
+        if torch.equal(new, chosen):
             break
-        out = new
+        chosen = new
+        out.view(-1)[where] = chosen
     return out.reshape(n, big_h, big_w)

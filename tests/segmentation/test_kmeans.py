@@ -137,3 +137,48 @@ def test_groups_bad_arguments() -> None:
         batched_kmeans(x, 2, groups=torch.tensor([[0, 1, 2, 0, 1, 2]]))
     with pytest.raises(ValueError, match="cannot be combined"):
         batched_kmeans(x, 2, groups=torch.zeros(1, 6, dtype=torch.long), init=x[:, :2])
+
+
+@pytest.mark.parametrize("block_bytes", [None, 200, 1000])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_seeding_equals_the_whole_batch_reference(
+    monkeypatch: pytest.MonkeyPatch, block_bytes: int | None, grouped: bool
+) -> None:
+    """Seeding distances computed in blocks of rows pick the same centres, bit for bit."""
+    from captum_nas.segmentation import kmeans
+    from tests.segmentation.reference_nas import reference_kmeans_pp
+
+    if block_bytes is not None:  # force the blocked path (blocks of 7 and 35 rows)
+        monkeypatch.setattr(kmeans, "_SEED_BLOCK_BYTES", block_bytes)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 300, 7, generator=gen)
+    groups = torch.randint(0, 3, (3, 300), generator=gen) if grouped else None
+    ours, ours_groups = kmeans._kmeans_pp(x, 9, torch.Generator().manual_seed(5), groups)
+    ref, ref_groups = reference_kmeans_pp(x, 9, torch.Generator().manual_seed(5), groups)
+    assert torch.equal(ours, ref)
+    assert (ours_groups is None) == (ref_groups is None)
+    if ours_groups is not None and ref_groups is not None:
+        assert torch.equal(ours_groups, ref_groups)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lloyd_equals_the_original_loop(seed: int) -> None:
+    """The Lloyd loop (with its reused score buffer) gives the original k-means, bit for bit."""
+    from captum_nas.segmentation.kmeans import _kmeans_pp
+    from tests.segmentation.reference_nas import reference_lloyd
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(4, 400, 5, generator=gen)
+    x[1] += 3 * torch.randn(1, 5, generator=gen)  # images converging at different steps
+    groups = torch.randint(0, 2, (4, 400), generator=gen) if seed == 2 else None
+    for max_iter in (1, 2, 5, 30):
+        ours = batched_kmeans(x, 7, seed=seed, max_iter=max_iter, groups=groups)
+        init, init_groups = _kmeans_pp(x, 7, torch.Generator().manual_seed(seed), groups)
+        allowed = None
+        if groups is not None and init_groups is not None:
+            allowed = groups.unsqueeze(2) == init_groups.unsqueeze(1)
+        labels, centroids, inertia, n_iter = reference_lloyd(x, init, allowed, max_iter)
+        assert torch.equal(ours.labels, labels)
+        assert torch.equal(ours.centroids, centroids)
+        assert torch.equal(ours.inertia, inertia)
+        assert ours.n_iter == n_iter

@@ -95,3 +95,38 @@ def test_refine_shapes(n: int) -> None:
     out = refine_labels(labels, dist, torch.rand(n, 3, 24, 20, generator=gen), color_weight=0.5)
     assert out.shape == (n, 24, 20) and out.dtype == torch.long
     assert set(out.unique().tolist()) <= set(labels.unique().tolist())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_refine_labels_equals_the_all_pixel_reference(seed: int) -> None:
+    """Costing only border pixels gives the labels of costing every pixel, bit for bit."""
+    from tests.segmentation.reference_nas import reference_refine_labels
+
+    gen = torch.Generator().manual_seed(seed)
+    n, h, w, k = 3, 6 + seed, 9, 5
+    labels = torch.randint(0, k, (n, h, w), generator=gen)
+    labels[0] = 2  # one image without any border
+    dist = torch.rand(n, k, h * w, generator=gen)
+    if seed % 2:  # integer distances and two grey levels: many exact ties
+        dist = torch.randint(0, 3, (n, k, h * w), generator=gen).float()
+    colors = torch.rand(n, 3, 4 * h + seed, 37, generator=gen)
+    if seed % 2:
+        colors = (colors > 0.5).float()
+    for iterations in (0, 1, 3):
+        for weight in (0.0, 0.5, 3.0):
+            ours = refine_labels(labels, dist, colors, color_weight=weight, iterations=iterations)
+            ref = reference_refine_labels(
+                labels, dist, colors, color_weight=weight, iterations=iterations
+            )
+            assert torch.equal(ours, ref), (iterations, weight)
+
+
+def test_rgb_to_lab_equals_the_reference_bit_for_bit() -> None:
+    from tests.segmentation.reference_nas import reference_rgb_to_lab
+
+    gen = torch.Generator().manual_seed(4)
+    img = torch.rand(3, 3, 31, 17, generator=gen) * 1.2 - 0.1  # outside [0, 1] too
+    img[:, :, 0] = torch.linspace(0.0, 0.05, 17)  # both sides of the sRGB knee
+    img[0, :, 1] = 0.0  # black: the linear branch of f
+    assert torch.equal(rgb_to_lab(img), reference_rgb_to_lab(img))
+    assert torch.equal(color_features(img), reference_rgb_to_lab(img) / 100)
