@@ -16,11 +16,11 @@ import argparse
 import os
 import shutil
 import tempfile
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from captum_nas._files import write_atomic
 from captum_nas.cli import UsageError
 
 __all__ = [
@@ -133,35 +133,6 @@ def check_output_folder(
             "--overwrite to replace it, --resume to continue it, or another --out"
         )
     return folder
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Write ``path`` all or nothing: ``write(tmp)`` writes a temporary file next to it
-    (same suffix, so writers that read the format from it work), renamed into place.
-
-    Args:
-        path: the destination; its folder must exist.
-        write: writes one file at the path it is given.
-
-    Returns:
-        ``path``.
-
-    Example:
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> write_atomic(folder / "a.txt", lambda p: p.write_text("hi")).read_text()
-        'hi'
-        >>> sorted(p.name for p in folder.iterdir())
-        ['a.txt']
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 @contextmanager
