@@ -55,6 +55,8 @@ from captum_nas.segmentation.nas import LEGACY_NAS_OPTIONS
 TABLE_METHODS = ("saliency", "ig", "gradcam", "lrp")
 K_FLOWERS = 32
 K_PHOTOS = 16
+_BEST: dict[str, Any] = {"layer_weights": "equal", "color_weight": 1.0, "refine": 2}
+_FAST: dict[str, Any] = {**_BEST, "pca_dims": 16, "tol": 0.01, "seed_points": 1024}
 #: NAS configurations (options of NASSegmenter; n_segments is set per set).
 CONFIGS: dict[str, dict[str, Any]] = {
     "old defaults": dict(LEGACY_NAS_OPTIONS),
@@ -65,6 +67,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "ratio 1.4 + colour 0.5 + refine": {"layer_weights": 1.4, "color_weight": 0.5, "refine": 2},
     "equal + colour 1.0 + refine": {"layer_weights": "equal", "color_weight": 1.0, "refine": 2},
     "slic-merge (equal)": {"layer_weights": "equal", "mode": "slic-merge", "refine": None},
+    "colour 1.0 + refine + tol 0.01": {**_BEST, "tol": 0.01, "seed_points": 1024},
+    "colour 1.0 + refine + pca 16 + tol 0.01": {
+        **_BEST,
+        "pca_dims": 16,
+        "tol": 0.01,
+        "seed_points": 1024,
+    },
+    "colour 1.0 + refine + pca 16 + tol 0.02": {**_FAST, "tol": 0.02},
+    "colour 1.0 + refine + pca 12 + tol 0.01": {**_FAST, "pca_dims": 12},
+    "colour 1.0 + refine + pca 16 + tol 0.01 + grid 40": {**_FAST, "grid_size": 40},
+    "colour 1.0 + refine + pca 16 + tol 0.01 + 15 iterations": {**_FAST, "max_iter": 15},
+    "colour 1.0 + refine + pca 8 + tol 0.01": {
+        **_BEST,
+        "pca_dims": 8,
+        "tol": 0.01,
+        "seed_points": 1024,
+    },
 }
 COLUMNS = (
     "flowers IG",

@@ -86,12 +86,15 @@ def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor
         >>> means.flatten().tolist(), counts.flatten().tolist()
         ([1.0, 5.0, 0.0], [2.0, 1.0, 0.0])
     """
-    n, _, d = points.shape
-    sums = torch.zeros(n, n_labels, d, dtype=points.dtype, device=points.device)
-    sums.scatter_add_(1, labels.unsqueeze(-1).expand_as(points), points)
-    counts = torch.zeros(n, n_labels, dtype=points.dtype, device=points.device)
-    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=points.dtype))
-    return sums / counts.clamp_min(1).unsqueeze(-1), counts
+    n, p, d = points.shape
+    # one index_add over the flattened batch: whole rows of D features per point
+    flat = (labels + (torch.arange(n, device=labels.device) * n_labels).unsqueeze(1)).reshape(-1)
+    sums = torch.zeros(n * n_labels, d, dtype=points.dtype, device=points.device)
+    sums.index_add_(0, flat, points.reshape(n * p, d))
+    counts = torch.bincount(flat, minlength=n * n_labels).to(points.dtype)
+    return (sums / counts.clamp_min(1).unsqueeze(-1)).reshape(n, n_labels, d), counts.reshape(
+        n, n_labels
+    )
 
 
 def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:

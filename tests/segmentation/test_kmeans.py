@@ -182,3 +182,80 @@ def test_lloyd_equals_the_original_loop(seed: int) -> None:
         assert torch.equal(ours.centroids, centroids)
         assert torch.equal(ours.inertia, inertia)
         assert ours.n_iter == n_iter
+
+
+def _lloyd_moves(x: torch.Tensor, init: torch.Tensor, steps: int) -> list[int]:
+    """Points that change cluster in each of ``steps`` plain Lloyd steps (one image)."""
+    c = init.clone()
+    labels = torch.cdist(x, c).argmin(1)
+    moves = []
+    for _ in range(steps):
+        for j in range(c.shape[0]):
+            if (labels == j).any():
+                c[j] = x[labels == j].mean(0)
+        new = torch.cdist(x, c).argmin(1)
+        moves.append(int((new != labels).sum()))
+        labels = new
+    return moves
+
+
+def test_tol_stops_once_few_points_move() -> None:
+    """``tol`` stops an image at the first step that moves at most ``tol * P`` points."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 300, 2, generator=gen)
+    init = x[:, :8].clone()
+    moves = _lloyd_moves(x[0].double(), init[0].double(), 30)
+    exact = batched_kmeans(x, 8, init=init, max_iter=30)
+    assert exact.n_iter == moves.index(0) + 1  # tol = 0 runs to a fixed point
+    for tol in (0.01, 0.05):
+        expected = next(i for i, m in enumerate(moves) if m <= tol * 300) + 1
+        assert expected < exact.n_iter
+        res = batched_kmeans(x, 8, init=init, max_iter=30, tol=tol)
+        assert res.n_iter == expected
+        assert torch.equal(res.labels, batched_kmeans(x, 8, init=init, max_iter=expected).labels)
+
+
+def test_tol_batch_equals_single() -> None:
+    pts = torch.randn(4, 250, 3, generator=torch.Generator().manual_seed(1))
+    pts[2] *= 4
+    batch = batched_kmeans(pts, 5, seed=2, tol=0.02)
+    single = [batched_kmeans(pts[i : i + 1], 5, seed=2, tol=0.02) for i in range(4)]
+    assert torch.equal(batch.labels, torch.cat([s.labels for s in single]))
+    assert torch.equal(batch.centroids, torch.cat([s.centroids for s in single]))
+
+
+def test_seed_points_seed_from_an_even_stride() -> None:
+    """Seeding from ``seed_points`` is k-means++ on every ``ceil(P / m)``-th point."""
+    from captum_nas.segmentation.kmeans import _kmeans_pp
+
+    pts = torch.randn(3, 100, 2, generator=torch.Generator().manual_seed(2))
+    for m, stride in ((25, 4), (30, 4), (50, 2)):
+        init, _ = _kmeans_pp(pts[:, ::stride].contiguous(), 5, torch.Generator().manual_seed(7))
+        assert all(
+            bool((pts[i, ::stride] == init[i, j]).all(1).any()) for i in range(3) for j in range(5)
+        )
+        ours = batched_kmeans(pts, 5, seed=7, seed_points=m, max_iter=4)
+        assert torch.equal(ours.labels, batched_kmeans(pts, 5, init=init, max_iter=4).labels)
+    # more seed points than points, or fewer than clusters: every point is a candidate
+    everything = batched_kmeans(pts, 5, seed=7)
+    assert torch.equal(batched_kmeans(pts, 5, seed=7, seed_points=100).labels, everything.labels)
+    assert torch.equal(
+        batched_kmeans(pts, 5, seed=7, seed_points=3).labels,
+        batched_kmeans(pts, 5, seed=7, seed_points=5).labels,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"tol": 1.0}, ValueError, "tol"),
+        ({"tol": -0.1}, ValueError, "tol"),
+        ({"tol": "0.1"}, TypeError, "tol"),
+        ({"seed_points": 0}, ValueError, "seed_points"),
+        ({"seed_points": 2.5}, TypeError, "seed_points"),
+        ({"seed_points": 4, "groups": torch.zeros(1, 10, dtype=torch.long)}, ValueError, "groups"),
+    ],
+)
+def test_bad_tol_and_seed_points(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        batched_kmeans(torch.randn(1, 10, 2), 2, **kwargs)

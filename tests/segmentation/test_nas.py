@@ -267,7 +267,7 @@ def test_hierarchical_refines_the_deepest_clusters(tiny_cnn: nn.Module) -> None:
     handle.remove()
     deep = acts[0] / acts[0].norm(dim=1, keepdim=True)
     deep = torch.nn.functional.interpolate(deep, size=(32, 32), mode="bilinear")
-    expected = batched_kmeans(deep.flatten(2).transpose(1, 2), 2, seed=0).labels
+    expected = batched_kmeans(deep.flatten(2).transpose(1, 2), 2, seed=0, tol=nas.tol).labels
     assert torch.equal(hier.levels[0].flatten(1), expected)
     # centroids are the segment means of the embedding, inertia the spread around them
     emb = hier.embedding[0].flatten(1).T
@@ -388,8 +388,12 @@ def test_legacy_options_reproduce_the_first_release(tiny_cnn: nn.Module) -> None
         refine=None,
         grid_size=56,
         spatial_weight=0.3,
+        pca_dims=32,
+        tol=0.0,
+        seed_points=None,
     )
     assert torch.equal(legacy(x), old(x))
+    assert not torch.equal(NASSegmenter(tiny_cnn, n_segments=5)(x), old(x))
 
 
 def test_refined_borders_follow_the_image_edge(lite0: nn.Module) -> None:
@@ -435,3 +439,33 @@ def test_bad_new_options(tiny_cnn: nn.Module) -> None:
         NASSegmenter(tiny_cnn, color_weight=0.5, to_image=lambda x: x[:, :1])(
             torch.rand(1, 3, 32, 32)
         )
+
+
+def test_bad_kmeans_stopping_options(tiny_cnn: nn.Module) -> None:
+    with pytest.raises(ValueError, match="tol"):
+        NASSegmenter(tiny_cnn, tol=1.0)
+    with pytest.raises(TypeError, match="tol"):
+        NASSegmenter(tiny_cnn, tol=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="seed_points"):
+        NASSegmenter(tiny_cnn, seed_points=0)
+
+
+def test_kmeans_options_reach_the_clustering(
+    tiny_cnn: nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tol`` and ``seed_points`` are what the flat k-means gets (hierarchical: ``tol``)."""
+    from captum_nas.segmentation import nas as nas_module
+
+    seen: list[dict] = []
+    real = nas_module.batched_kmeans
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nas_module, "batched_kmeans", spy)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    NASSegmenter(tiny_cnn, n_segments=4, tol=0.05, seed_points=64)(x)
+    assert seen[-1]["tol"] == 0.05 and seen[-1]["seed_points"] == 64
+    NASSegmenter(tiny_cnn, n_segments=4, tol=0.05, mode="hierarchical")(x)
+    assert seen[-1]["tol"] == 0.05 and "seed_points" not in seen[-1]

@@ -25,7 +25,22 @@ def photos() -> torch.Tensor:
     return PHOTOS_NORMALIZER(render_photos(list(range(4)), seed=0).images)
 
 
-@pytest.mark.parametrize("options", [{}, LEGACY_NAS_OPTIONS], ids=["defaults", "legacy"])
+def _reference_kmeans(x: torch.Tensor, k: int, **options: object) -> kmeans.KMeansResult:
+    """The reference k-means, for the options it knows (run to a fixed point, all seeds)."""
+    assert options.pop("tol") == 0.0 and options.pop("seed_points") is None
+    return reference_batched_kmeans(x, k, **options)
+
+
+#: the defaults with k-means run to a fixed point and seeded from every point, as the
+#: original code did; ``LEGACY_NAS_OPTIONS`` are the first release's defaults
+EXACT_KMEANS = {"tol": 0.0, "seed_points": None}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [EXACT_KMEANS, {**LEGACY_NAS_OPTIONS, **EXACT_KMEANS}],
+    ids=["defaults", "legacy"],
+)
 def test_segments_equal_the_reference_implementation(
     lite0: nn.Module, photos: torch.Tensor, options: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -34,7 +49,7 @@ def test_segments_equal_the_reference_implementation(
     ours = seg.segment(photos, activations=acts)
     with monkeypatch.context() as m:
         m.setattr(kmeans, "_kmeans_pp", reference_kmeans_pp)
-        m.setattr(nas, "batched_kmeans", reference_batched_kmeans)
+        m.setattr(nas, "batched_kmeans", _reference_kmeans)
         m.setattr(nas, "refine_labels", reference_refine_labels)
         m.setattr(nas, "color_features", lambda images: reference_rgb_to_lab(images) / 100.0)
         ref = seg.segment(photos, activations=acts)
