@@ -28,8 +28,8 @@ def expand_options(
             the expanded parameters.
         defaults: a function with every key of ``options`` as a named parameter; its
             defaults and annotations are the ones shown.
-        last: names of the decorated function's own keyword-only parameters that are
-            shown after the expanded ones (to keep a documented order).
+        last: names of keyword-only parameters (the function's own or options) shown
+            last, in this order (to keep a documented order).
 
     Returns:
         A decorator: the function with that ``__signature__``, raising ``TypeError``
@@ -54,9 +54,9 @@ def expand_options(
 
     def decorate(func: F) -> F:
         own = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
-        moved = [p for p in own if p.name in last]
-        kept = [p for p in own if p.name not in last]
-        return checked_keywords(func, [*kept, *expanded, *moved])
+        every = [*own, *expanded]
+        moved = sorted((p for p in every if p.name in last), key=lambda p: list(last).index(p.name))
+        return checked_keywords(func, [*(p for p in every if p.name not in last), *moved])
 
     return decorate
 
