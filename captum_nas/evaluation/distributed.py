@@ -57,13 +57,13 @@ from captum_nas._validation import check_positive_int
 from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
 from captum_nas.evaluation.runner import (
-    EvaluationOptions,
     EvaluationReport,
     ImageRecord,
+    RunOptions,
     SegmenterFn,
     aggregate,
     batch_evaluator,
-    evaluate_batch,
+    evaluate_images,
 )
 from captum_nas.evaluation.shards import ShardStore
 
@@ -449,20 +449,17 @@ def prepare_store(store: ShardStore | None, job: Job, *, resume: bool) -> None:
         store.check()
 
 
-@expand_options(EvaluationOptions, evaluate_batch)
+@expand_options(RunOptions, evaluate_images)
 def evaluate_distributed(
     forward_func: Callable[[Tensor], Tensor],
     batches: Iterable[EvalBatch],
     methods: Mapping[str, AttributionFn],
     segmenters: Mapping[str, SegmenterFn | None],
     *,
-    pool: Callable[[Tensor, Tensor], Tensor],
     job: Job | None = None,
     store: ShardStore | None = None,
     resume: bool = False,
-    progress: bool = True,
-    total: int | None = None,
-    **options: Unpack[EvaluationOptions],
+    **options: Unpack[RunOptions],
 ) -> EvaluationReport | None:
     """:func:`~captum_nas.evaluation.runner.evaluate` with this rank's share of the
     batches, per-batch records stored as they finish, and the report on rank 0.
@@ -493,11 +490,12 @@ def evaluate_distributed(
             wait ran past the job's deadline.
     """
     job = job or Job()
-    run = batch_evaluator(forward_func, methods, segmenters, pool=pool, **options)
+    run = batch_evaluator(forward_func, methods, segmenters, options)
     if resume and store is None:
         raise ValueError("`resume=True` needs a `store` to resume from")
     try:
         prepare_store(store, job, resume=resume)
+        progress, total = options.get("progress", True), options.get("total")
         bar = JobProgress(job, total, enabled=progress, desc="evaluate")
         mine: list[ImageRecord] = []
         try:

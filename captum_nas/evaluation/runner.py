@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from captum_nas._signature import expand_options
+from captum_nas._signature import expand_options, same_parameters
 from captum_nas._types import SegmenterFn
 from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
@@ -51,7 +51,7 @@ from captum_nas.metrics.localization import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+    from typing_extensions import Required, Unpack  # in typing from Python 3.11
 
 #: Metrics reported per (method, segmenter), with the direction of "better".
 METRIC_INFO: dict[str, str] = {
@@ -98,6 +98,16 @@ class EvaluationOptions(TypedDict, total=False):
     target: str
     ground_truth: str | None
     device: torch.device | str | None
+
+
+class RunOptions(EvaluationOptions, total=False):
+    """Keyword options of :func:`evaluate_images` and :func:`evaluate` (and of
+    :func:`~captum_nas.evaluation.distributed.evaluate_distributed`): ``pool`` (required),
+    ``progress``, ``total`` and :class:`EvaluationOptions`."""
+
+    pool: Required[Callable[[Tensor, Tensor], Tensor]]
+    progress: bool
+    total: int | None
 
 
 @dataclass
@@ -312,16 +322,16 @@ def batch_evaluator(
     forward_func: Callable[[Tensor], Tensor],
     methods: Mapping[str, AttributionFn],
     segmenters: Mapping[str, SegmenterFn | None],
-    *,
-    pool: Callable[[Tensor, Tensor], Tensor],
-    **options: Unpack[EvaluationOptions],
+    options: Mapping[str, Any],
 ) -> Callable[[int, EvalBatch], list[ImageRecord]]:
-    """Check the options once; then ``run(index, batch)`` is :func:`evaluate_batch` on
-    the batch at position ``index`` of the data.
+    """Check a run's options once; then ``run(index, batch)`` is :func:`evaluate_batch`
+    on the batch at position ``index`` of the data.
 
     Args:
-        forward_func, methods, segmenters, pool: as for :func:`evaluate_batch`.
-        **options: :class:`EvaluationOptions`.
+        forward_func, methods, segmenters: as for :func:`evaluate_batch`.
+        options: the run's keyword options (:class:`RunOptions`); ``progress`` and
+            ``total`` are the caller's (its progress bar), the others go to
+            :func:`evaluate_batch`.
 
     Returns:
         ``run(index, batch) -> records`` of that batch.
@@ -332,16 +342,17 @@ def batch_evaluator(
         target=options.get("target", "label"),
         ground_truth=options.get("ground_truth"),
     )
+    per_batch = {k: v for k, v in options.items() if k not in ("progress", "total")}
 
     def run(index: int, batch: EvalBatch) -> list[ImageRecord]:
         return evaluate_batch(
-            forward_func, batch, methods, segmenters, pool=pool, batch_index=index, **options
+            forward_func, batch, methods, segmenters, batch_index=index, **per_batch
         )
 
     return run
 
 
-@expand_options(EvaluationOptions, evaluate_batch)
+@expand_options(EvaluationOptions, evaluate_batch, last=("progress", "total", "device"))
 def evaluate_images(
     forward_func: Callable[[Tensor], Tensor],
     batches: Iterable[EvalBatch],
@@ -364,7 +375,7 @@ def evaluate_images(
     Returns:
         The records of every image, in data order (``batch_index`` counts batches).
     """
-    run = batch_evaluator(forward_func, methods, segmenters, pool=pool, **options)
+    run = batch_evaluator(forward_func, methods, segmenters, {"pool": pool, **options})
     records: list[ImageRecord] = []
     with tqdm(total=total, disable=not progress, desc="evaluate", unit="image") as bar:
         for index, batch in enumerate(batches):
@@ -482,21 +493,12 @@ def aggregate(
     return report
 
 
-@expand_options(EvaluationOptions, evaluate_batch, last=("progress", "total", "device"))
-def evaluate(
-    forward_func: Callable[[Tensor], Tensor],
-    batches: Iterable[EvalBatch],
-    methods: Mapping[str, AttributionFn],
-    segmenters: Mapping[str, SegmenterFn | None],
-    *,
-    pool: Callable[[Tensor, Tensor], Tensor],
-    progress: bool = True,
-    total: int | None = None,
-    **options: Unpack[EvaluationOptions],
-) -> EvaluationReport:
+@same_parameters(evaluate_images)
+def evaluate(*args: Any, **kwargs: Any) -> EvaluationReport:
     """Evaluate every method pooled over every segmenter on ``batches``.
 
-    The same as ``aggregate(evaluate_images(...))``: per-image records, then the report.
+    The same as ``aggregate(evaluate_images(...))``: per-image records, then the report
+    (the parameters are :func:`evaluate_images`'s).
 
     Args:
         forward_func: the model (logits).
@@ -525,14 +527,4 @@ def evaluate(
     Returns:
         An :class:`EvaluationReport`.
     """
-    records = evaluate_images(
-        forward_func,
-        batches,
-        methods,
-        segmenters,
-        pool=pool,
-        progress=progress,
-        total=total,
-        **options,
-    )
-    return aggregate(records, ground_truth=options.get("ground_truth"))
+    return aggregate(evaluate_images(*args, **kwargs), ground_truth=kwargs.get("ground_truth"))
