@@ -471,14 +471,14 @@ def evaluate_distributed(
     is done; with ``resume`` the batches already stored are read back, not redone.
 
     Args:
-        forward_func, batches, methods, segmenters, pool, progress, total: as for
+        forward_func, batches, methods, segmenters: as for
             :func:`~captum_nas.evaluation.runner.evaluate`.
         job: this process's :class:`Job` (default: one process).
         store: where per-batch records go (``None``: nowhere).
         resume: read back the batches ``store`` already holds (its settings must match).
-        **options: the other options of
-            :func:`~captum_nas.evaluation.runner.evaluate_batch`
-            (:class:`~captum_nas.evaluation.runner.EvaluationOptions`: ``curves``,
+        **options: ``pool``, ``progress``, ``total`` and the other options of
+            :func:`~captum_nas.evaluation.runner.evaluate`
+            (:class:`~captum_nas.evaluation.runner.RunOptions`: ``curves``,
             ``ground_truth``, ``target``, ``device``, ...).
 
     Returns:
