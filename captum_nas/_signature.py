@@ -13,9 +13,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def expand_options(
@@ -28,8 +30,8 @@ def expand_options(
             the expanded parameters.
         defaults: a function with every key of ``options`` as a named parameter; its
             defaults and annotations are the ones shown.
-        last: names of the decorated function's own keyword-only parameters that are
-            shown after the expanded ones (to keep a documented order).
+        last: names of keyword-only parameters (the function's own or options) shown
+            last, in this order (to keep a documented order).
 
     Returns:
         A decorator: the function with that ``__signature__``, raising ``TypeError``
@@ -54,9 +56,9 @@ def expand_options(
 
     def decorate(func: F) -> F:
         own = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
-        moved = [p for p in own if p.name in last]
-        kept = [p for p in own if p.name not in last]
-        return checked_keywords(func, [*kept, *expanded, *moved])
+        every = [*own, *expanded]
+        moved = sorted((p for p in every if p.name in last), key=lambda p: list(last).index(p.name))
+        return checked_keywords(func, [*(p for p in every if p.name not in last), *moved])
 
     return decorate
 
@@ -93,7 +95,8 @@ def option_parameters(options: type, defaults: Callable[..., Any]) -> list[inspe
 
 def checked_keywords(func: F, parameters: Sequence[inspect.Parameter]) -> F:
     """``func`` (which takes ``**kwargs``) shown with ``parameters`` as its signature,
-    and a ``TypeError`` for a keyword that is not one of them, as Python would raise.
+    and a ``TypeError`` for a keyword that is not one of them or a missing required
+    keyword-only one, as Python would raise.
 
     Args:
         func: the function.
@@ -103,6 +106,7 @@ def checked_keywords(func: F, parameters: Sequence[inspect.Parameter]) -> F:
         The wrapped function, with ``__signature__`` set.
     """
     allowed = {p.name for p in parameters}
+    required = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
 
     @functools.wraps(func)
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -111,9 +115,47 @@ def checked_keywords(func: F, parameters: Sequence[inspect.Parameter]) -> F:
             raise TypeError(
                 f"{func.__qualname__}() got an unexpected keyword argument {unknown[0]!r}"
             )
+        missing = [name for name in required if name not in kwargs]
+        if missing:  # a required option (``Required[...]`` in its TypedDict)
+            raise TypeError(
+                f"{func.__qualname__}() missing a required keyword-only argument {missing[0]!r}"
+            )
         return func(*args, **kwargs)
 
     checked.__signature__ = inspect.signature(func).replace(  # type: ignore[attr-defined]
         parameters=list(parameters)
     )
     return checked  # type: ignore[return-value]
+
+
+def same_parameters(template: Callable[P, Any]) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Decorator: a function that takes ``template``'s parameters (and hands them on),
+    written once: type checkers, ``inspect.signature`` and ``help()`` see them.
+
+    Args:
+        template: the function whose parameters (names, kinds, defaults, annotations)
+            the decorated one takes; the return annotation stays the decorated one's.
+
+    Returns:
+        A decorator: the function, with that ``__signature__``.
+
+    Example:
+        >>> def area(width: float, *, height: float = 1.0) -> float:
+        ...     return width * height
+        >>> @same_parameters(area)
+        ... def described(*args, **kwargs) -> str:
+        ...     return f"area {area(*args, **kwargs)}"
+        >>> str(inspect.signature(described))
+        "(width: 'float', *, height: 'float' = 1.0) -> 'str'"
+        >>> described(2.0, height=3.0)
+        'area 6.0'
+    """
+
+    def decorate(func: Callable[..., R]) -> Callable[P, R]:
+        returns = inspect.signature(func).return_annotation
+        func.__signature__ = inspect.signature(template).replace(  # type: ignore[attr-defined]
+            return_annotation=returns
+        )
+        return func
+
+    return decorate

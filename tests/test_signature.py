@@ -8,7 +8,9 @@ from typing import Any, TypedDict
 
 import pytest
 
-from captum_nas._signature import expand_options
+from captum_nas._signature import expand_options, same_parameters
+from captum_nas.evaluation.distributed import evaluate_distributed
+from captum_nas.evaluation.runner import evaluate
 from captum_nas.metrics.masks import mask_f1, mask_iou
 from captum_nas.metrics.relevance import relevance_gap
 from captum_nas.segmentation.classic import (
@@ -50,6 +52,17 @@ _IMAGE = (
     "to_image: 'Callable[[Tensor], Tensor] | None' = None, "
     "mean: 'Sequence[float] | None' = None, std: 'Sequence[float] | None' = None"
 )
+_EVAL_HEAD = (
+    "forward_func: 'Callable[[Tensor], Tensor]', batches: 'Iterable[EvalBatch]', "
+    "methods: 'Mapping[str, AttributionFn]', segmenters: 'Mapping[str, SegmenterFn | None]', *"
+)
+_EVAL_OPTIONS = (
+    "pool: 'Callable[[Tensor, Tensor], Tensor]', curves: 'bool' = True, "
+    "patch_size: 'int | None' = None, curve_steps: 'int' = 16, curve_baseline: 'str' = 'mean', "
+    "forward_batch_size: 'int' = 128, target: 'str' = 'label', "
+    "ground_truth: 'str | None' = None, progress: 'bool' = True, total: 'int | None' = None, "
+    "device: 'torch.device | str | None' = None"
+)
 _MASK = "(maps: 'Tensor', masks: 'Tensor', *, thresholds: 'ThresholdsLike' = 0.5, normalize: 'bool' = False) -> 'Tensor'"  # noqa: E501
 
 
@@ -67,6 +80,12 @@ _MASK = "(maps: 'Tensor', masks: 'Tensor', *, thresholds: 'ThresholdsLike' = 0.5
             FelzenszwalbSegmenter,
             "(*, scale: 'float' = 100.0, sigma: 'float' = 0.8, min_pixels: 'int' = 50, "
             f"{_IMAGE}, min_size: 'int | None' = None) -> 'None'",
+        ),
+        (evaluate, f"({_EVAL_HEAD}, {_EVAL_OPTIONS}) -> 'EvaluationReport'"),
+        (
+            evaluate_distributed,
+            f"({_EVAL_HEAD}, job: 'Job | None' = None, store: 'ShardStore | None' = None, "
+            f"resume: 'bool' = False, {_EVAL_OPTIONS}) -> 'EvaluationReport | None'",
         ),
         (
             WatershedSegmenter,
@@ -89,3 +108,25 @@ def test_relevance_gap_signature() -> None:
     assert kw_only == list(params)[4:]
     defaults = {n: params[n].default for n in ("baselines", "max_examples_per_batch", "seed")}
     assert defaults == {"baselines": "zeros", "max_examples_per_batch": 64, "seed": 0}
+
+
+def test_a_missing_required_option_is_a_type_error() -> None:
+    with pytest.raises(
+        TypeError, match=r"evaluate_distributed\(\) missing a required keyword-only argument 'pool'"
+    ):
+        evaluate_distributed(lambda x: x, [], {}, {})
+
+
+def test_same_parameters_takes_the_templates_signature() -> None:
+    def template(a: int, b: str = "x", *, c: float = 1.0) -> int:
+        return a
+
+    @same_parameters(template)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        return f"{args} {sorted(kwargs)}"
+
+    assert (
+        str(inspect.signature(wrapper))
+        == "(a: 'int', b: 'str' = 'x', *, c: 'float' = 1.0) -> 'str'"
+    )
+    assert wrapper(1, c=2.0) == "(1,) ['c']"

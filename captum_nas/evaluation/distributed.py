@@ -46,24 +46,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_nas._signature import expand_options
 from captum_nas._validation import check_positive_int
 from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
 from captum_nas.evaluation.runner import (
     EvaluationReport,
     ImageRecord,
+    RunOptions,
     SegmenterFn,
     aggregate,
-    check_evaluation_options,
-    evaluate_batch,
+    batch_evaluator,
+    evaluate_images,
 )
 from captum_nas.evaluation.shards import ShardStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -444,19 +449,17 @@ def prepare_store(store: ShardStore | None, job: Job, *, resume: bool) -> None:
         store.check()
 
 
+@expand_options(RunOptions, evaluate_images)
 def evaluate_distributed(
     forward_func: Callable[[Tensor], Tensor],
     batches: Iterable[EvalBatch],
     methods: Mapping[str, AttributionFn],
     segmenters: Mapping[str, SegmenterFn | None],
     *,
-    pool: Callable[[Tensor, Tensor], Tensor],
     job: Job | None = None,
     store: ShardStore | None = None,
     resume: bool = False,
-    progress: bool = True,
-    total: int | None = None,
-    **options: Any,
+    **options: Unpack[RunOptions],
 ) -> EvaluationReport | None:
     """:func:`~captum_nas.evaluation.runner.evaluate` with this rank's share of the
     batches, per-batch records stored as they finish, and the report on rank 0.
@@ -468,13 +471,14 @@ def evaluate_distributed(
     is done; with ``resume`` the batches already stored are read back, not redone.
 
     Args:
-        forward_func, batches, methods, segmenters, pool, progress, total: as for
+        forward_func, batches, methods, segmenters: as for
             :func:`~captum_nas.evaluation.runner.evaluate`.
         job: this process's :class:`Job` (default: one process).
         store: where per-batch records go (``None``: nowhere).
         resume: read back the batches ``store`` already holds (its settings must match).
-        **options: the other options of
-            :func:`~captum_nas.evaluation.runner.evaluate_batch` (``curves``,
+        **options: ``pool``, ``progress``, ``total`` and the other options of
+            :func:`~captum_nas.evaluation.runner.evaluate`
+            (:class:`~captum_nas.evaluation.runner.RunOptions`: ``curves``,
             ``ground_truth``, ``target``, ``device``, ...).
 
     Returns:
@@ -486,16 +490,12 @@ def evaluate_distributed(
             wait ran past the job's deadline.
     """
     job = job or Job()
-    check_evaluation_options(
-        methods,
-        segmenters,
-        target=options.get("target", "label"),
-        ground_truth=options.get("ground_truth"),
-    )
+    run = batch_evaluator(forward_func, methods, segmenters, options)
     if resume and store is None:
         raise ValueError("`resume=True` needs a `store` to resume from")
     try:
         prepare_store(store, job, resume=resume)
+        progress, total = options.get("progress", True), options.get("total")
         bar = JobProgress(job, total, enabled=progress, desc="evaluate")
         mine: list[ImageRecord] = []
         try:
@@ -505,15 +505,7 @@ def evaluate_distributed(
                 job.check_others()
                 records = store.load(index) if (resume and store and store.has(index)) else None
                 if records is None:
-                    records = evaluate_batch(
-                        forward_func,
-                        batch,
-                        methods,
-                        segmenters,
-                        pool=pool,
-                        batch_index=index,
-                        **options,
-                    )
+                    records = run(index, batch)
                     if store is not None:
                         store.save(index, records)
                 mine += records

@@ -18,12 +18,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_nas._signature import expand_options, same_parameters
 from captum_nas._types import SegmenterFn
 from captum_nas.evaluation.data import EvalBatch
 from captum_nas.evaluation.methods import AttributionFn
@@ -48,6 +49,9 @@ from captum_nas.metrics.localization import (
     pxap_histograms,
     pxap_thresholds,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack  # in typing from Python 3.11
 
 #: Metrics reported per (method, segmenter), with the direction of "better".
 METRIC_INFO: dict[str, str] = {
@@ -79,6 +83,31 @@ METRIC_INFO: dict[str, str] = {
 
 #: threshold grid of the mask IoU / F1 curves (maps min-max normalised per image)
 IOU_THRESHOLDS = torch.linspace(0, 0.99, 100)
+
+
+class EvaluationOptions(TypedDict, total=False):
+    """Keyword options of :func:`evaluate_batch` that :func:`evaluate`,
+    :func:`evaluate_images` and :func:`~captum_nas.evaluation.distributed.evaluate_distributed`
+    pass on (defaults and meaning: :func:`evaluate`)."""
+
+    curves: bool
+    patch_size: int | None
+    curve_steps: int
+    curve_baseline: str
+    forward_batch_size: int
+    target: str
+    ground_truth: str | None
+    device: torch.device | str | None
+
+
+class RunOptions(EvaluationOptions, total=False):
+    """Keyword options of :func:`evaluate_images` and :func:`evaluate` (and of
+    :func:`~captum_nas.evaluation.distributed.evaluate_distributed`): ``pool`` (required),
+    ``progress``, ``total`` and :class:`EvaluationOptions`."""
+
+    pool: Required[Callable[[Tensor, Tensor], Tensor]]
+    progress: bool
+    total: int | None
 
 
 @dataclass
@@ -289,6 +318,41 @@ def evaluate_batch(
     return records
 
 
+def batch_evaluator(
+    forward_func: Callable[[Tensor], Tensor],
+    methods: Mapping[str, AttributionFn],
+    segmenters: Mapping[str, SegmenterFn | None],
+    options: Mapping[str, Any],
+) -> Callable[[int, EvalBatch], list[ImageRecord]]:
+    """Check a run's options once; then ``run(index, batch)`` is :func:`evaluate_batch`
+    on the batch at position ``index`` of the data.
+
+    Args:
+        forward_func, methods, segmenters: as for :func:`evaluate_batch`.
+        options: the run's keyword options (:class:`RunOptions`); ``progress`` and
+            ``total`` are the caller's (its progress bar), the others go to
+            :func:`evaluate_batch`.
+
+    Returns:
+        ``run(index, batch) -> records`` of that batch.
+    """
+    check_evaluation_options(
+        methods,
+        segmenters,
+        target=options.get("target", "label"),
+        ground_truth=options.get("ground_truth"),
+    )
+    per_batch = {k: v for k, v in options.items() if k not in ("progress", "total")}
+
+    def run(index: int, batch: EvalBatch) -> list[ImageRecord]:
+        return evaluate_batch(
+            forward_func, batch, methods, segmenters, batch_index=index, **per_batch
+        )
+
+    return run
+
+
+@expand_options(EvaluationOptions, evaluate_batch, last=("progress", "total", "device"))
 def evaluate_images(
     forward_func: Callable[[Tensor], Tensor],
     batches: Iterable[EvalBatch],
@@ -298,37 +362,24 @@ def evaluate_images(
     pool: Callable[[Tensor, Tensor], Tensor],
     progress: bool = True,
     total: int | None = None,
-    **options: Any,
+    **options: Unpack[EvaluationOptions],
 ) -> list[ImageRecord]:
     """:func:`evaluate_batch` over every batch: the per-image records of a data set.
 
     Args:
         forward_func, batches, methods, segmenters, pool, progress, total: as for
             :func:`evaluate`.
-        **options: the other keyword options of :func:`evaluate_batch` (``curves``,
-            ``ground_truth``, ``device``, ...).
+        **options: the other keyword options of :func:`evaluate_batch`
+            (:class:`EvaluationOptions`: ``curves``, ``ground_truth``, ``device``, ...).
 
     Returns:
         The records of every image, in data order (``batch_index`` counts batches).
     """
-    check_evaluation_options(
-        methods,
-        segmenters,
-        target=options.get("target", "label"),
-        ground_truth=options.get("ground_truth"),
-    )
+    run = batch_evaluator(forward_func, methods, segmenters, {"pool": pool, **options})
     records: list[ImageRecord] = []
     with tqdm(total=total, disable=not progress, desc="evaluate", unit="image") as bar:
         for index, batch in enumerate(batches):
-            records += evaluate_batch(
-                forward_func,
-                batch,
-                methods,
-                segmenters,
-                pool=pool,
-                batch_index=index,
-                **options,
-            )
+            records += run(index, batch)
             bar.update(len(batch))
     return records
 
@@ -442,27 +493,12 @@ def aggregate(
     return report
 
 
-def evaluate(
-    forward_func: Callable[[Tensor], Tensor],
-    batches: Iterable[EvalBatch],
-    methods: Mapping[str, AttributionFn],
-    segmenters: Mapping[str, SegmenterFn | None],
-    *,
-    pool: Callable[[Tensor, Tensor], Tensor],
-    curves: bool = True,
-    patch_size: int | None = None,
-    curve_steps: int = 16,
-    curve_baseline: str = "mean",
-    forward_batch_size: int = 128,
-    target: str = "label",
-    ground_truth: str | None = None,
-    progress: bool = True,
-    total: int | None = None,
-    device: torch.device | str | None = None,
-) -> EvaluationReport:
+@same_parameters(evaluate_images)
+def evaluate(*args: Any, **kwargs: Any) -> EvaluationReport:
     """Evaluate every method pooled over every segmenter on ``batches``.
 
-    The same as ``aggregate(evaluate_images(...))``: per-image records, then the report.
+    The same as ``aggregate(evaluate_images(...))``: per-image records, then the report
+    (the parameters are :func:`evaluate_images`'s).
 
     Args:
         forward_func: the model (logits).
@@ -491,21 +527,4 @@ def evaluate(
     Returns:
         An :class:`EvaluationReport`.
     """
-    records = evaluate_images(
-        forward_func,
-        batches,
-        methods,
-        segmenters,
-        pool=pool,
-        progress=progress,
-        total=total,
-        curves=curves,
-        patch_size=patch_size,
-        curve_steps=curve_steps,
-        curve_baseline=curve_baseline,
-        forward_batch_size=forward_batch_size,
-        target=target,
-        ground_truth=ground_truth,
-        device=device,
-    )
-    return aggregate(records, ground_truth=ground_truth)
+    return aggregate(evaluate_images(*args, **kwargs), ground_truth=kwargs.get("ground_truth"))

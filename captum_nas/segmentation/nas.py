@@ -712,14 +712,28 @@ class NASSegmenter:
         else:
             segments = self._refine(points, labels, colors, x)
         segments = relabel_contiguous(segments.unsqueeze(1)).to(x.device)
+        levels = [lab.reshape(n, gh, gw) for lab in levels]
+        return self._result(segments, labels, emb, centroids, inertia, modules, levels)
+
+    def _result(
+        self,
+        segments: Tensor,
+        grid_labels: Tensor,
+        emb: Tensor,
+        centroids: Tensor,
+        inertia: Tensor,
+        modules: list[nn.Module],
+        levels: list[Tensor],
+    ) -> NASResult:
+        """The :class:`NASResult` of one chunk (the layers named from ``modules``)."""
         return NASResult(
             segments=segments.contiguous(),
-            grid_labels=labels,
+            grid_labels=grid_labels,
             embedding=emb,
             centroids=centroids,
             inertia=inertia,
             layers=[layer_name(self.model, m) for m in modules],
-            levels=[lab.reshape(n, gh, gw) for lab in levels],
+            levels=levels,
         )
 
     def _slic_merge(
@@ -736,15 +750,7 @@ class NASSegmenter:
         grid_labels = relabel_contiguous(grid_labels.unsqueeze(1)).squeeze(1)
         k = int(grid_labels.max()) + 1
         centroids, inertia = _cluster_means(points, grid_labels.reshape(n, -1).to(points.device), k)
-        return NASResult(
-            segments=segments.contiguous(),
-            grid_labels=grid_labels,
-            embedding=emb,
-            centroids=centroids,
-            inertia=inertia,
-            layers=[layer_name(self.model, m) for m in modules],
-            levels=[grid_labels],
-        )
+        return self._result(segments, grid_labels, emb, centroids, inertia, modules, [grid_labels])
 
     def _refine(self, points: Tensor, labels: Tensor, colors: Tensor | None, x: Tensor) -> Tensor:
         """Full-resolution labels (N, H, W) from the grid labels (see ``refine``)."""

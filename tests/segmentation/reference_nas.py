@@ -1,218 +1,203 @@
-"""Test-only copies of NAS code as first released, to pin that faster versions give
-the same results bit for bit: the full-resolution label refinement, costing all four
-candidates of every pixel, and the k-means++ seeding, computing its distances over the
-whole batch at once."""
+"""Test-only reference implementations of NAS's k-means, seeding, refinement and colour,
+written independently of the package code: one image at a time, from the textbook
+definitions, with NumPy where the step is plain bookkeeping. The package's batched,
+blocked and border-only versions must give the same results bit for bit.
+
+Bit-exactness needs the same floating-point operations, not the same code: member
+sums are accumulated in point order (``np.add.at``), the seeding's cumulative weights
+are float64 sums in point order, the Lloyd score is ``||c||^2 - 2 x.c`` (the constant
+``||x||^2`` dropped) and the refinement's interpolated distance adds the four weighted
+cells in source order. Choices keep the first of equal candidates, as ``argmin`` does.
+"""
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import torch
 from torch import Tensor
 
 from captum_nas.segmentation.connectivity import _source_index
+from captum_nas.segmentation.refine import _RGB2XYZ, _WHITE
 
 
-def _reference_sq_dist_to(x: Tensor, centre: Tensor, buf: Tensor) -> Tensor:
-    """Squared distances (N, P) of points (N, P, D) to one centre per image (N, D).
+def _sq_distances(points: Tensor, centre: Tensor) -> Tensor:
+    """Squared distance (P,) of every point (P, D) to one centre (D,)."""
+    diff = points - centre
+    return (diff * diff).sum(-1)
 
-    Direct differences (exact, no cancellation), written into ``buf`` and squared by a
-    multiply: ``** 2`` on a large tensor is several times slower on CPU.
-    """
-    torch.sub(x, centre.unsqueeze(1), out=buf)
-    return buf.mul_(buf).sum(-1)
+
+def _draw(weights: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw: the first point whose cumulative weight reaches ``u`` times the
+    total; all-zero weights (identical points) draw uniformly."""
+    cdf = np.cumsum(weights)
+    if cdf[-1] <= 0:
+        cdf = np.arange(1, len(weights) + 1, dtype=np.float64)
+    return min(int(np.searchsorted(cdf, u * cdf[-1], side="left")), len(weights) - 1)
+
+
+def _seed_one(
+    points: Tensor, k: int, uniforms: np.ndarray, groups: Tensor | None
+) -> tuple[list[int], list[int]]:
+    """k-means++ on one image: the indices of its ``k`` centres (and their groups)."""
+    p = points.shape[0]
+    chosen = [min(int(uniforms[0] * p), p - 1)]
+    closest = _sq_distances(points, points[chosen[0]]).double().numpy()
+    group_of = None if groups is None else groups.numpy()
+    if group_of is not None:
+        closest[group_of != group_of[chosen[0]]] = np.inf
+    for u in uniforms[1:]:
+        uncovered = np.isinf(closest)
+        weights = uncovered.astype(np.float64) if uncovered.any() else closest
+        chosen.append(_draw(weights, float(u)))
+        dist = _sq_distances(points, points[chosen[-1]]).double().numpy()
+        if group_of is not None:
+            dist[group_of != group_of[chosen[-1]]] = np.inf
+        closest = np.minimum(closest, dist)
+    centre_groups = [] if group_of is None else [int(group_of[i]) for i in chosen]
+    return chosen, centre_groups
 
 
 def reference_kmeans_pp(
     x: Tensor, k: int, generator: torch.Generator, groups: Tensor | None = None
 ) -> tuple[Tensor, Tensor | None]:
-    """k-means++ centres (N, K, D), and with ``groups`` the group of each centre (N, K)."""
-    n, p, _ = x.shape
-    # one uniform per step, shared by all images (batch == one-by-one)
-    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(x.device)
-    batch = torch.arange(n, device=x.device)
-    first = (uniforms[0] * p).long().clamp_(max=p - 1).expand(n)
-    centres = [x[batch, first]]
-    buf = torch.empty_like(x)
-    closest = _reference_sq_dist_to(x, centres[0], buf)
-    centre_groups: list[Tensor] = []
-    if groups is not None:
-        centre_groups.append(groups[batch, first])
-        closest = closest.masked_fill(groups != centre_groups[0].unsqueeze(1), math.inf)
-    # degenerate images (all points identical) fall back to uniform sampling
-    uniform_cdf = torch.arange(1, p + 1, device=x.device, dtype=torch.float64).expand(n, p)
-    for step in range(1, k):
-        weights = closest.double()
-        if groups is not None:
-            # points of groups without a centre yet come first, drawn uniformly
-            uncovered = torch.isinf(weights)
-            weights = torch.where(uncovered.any(1, keepdim=True), uncovered.double(), weights)
-        cdf = weights.cumsum(1)
-        total = cdf[:, -1:]
-        degenerate = total <= 0
-        cdf = torch.where(degenerate, uniform_cdf, cdf)
-        total = torch.where(degenerate, torch.full_like(total, float(p)), total)
-        idx = torch.searchsorted(cdf, uniforms[step] * total).squeeze(1).clamp_(max=p - 1)
-        centre = x[batch, idx]
-        centres.append(centre)
-        dist = _reference_sq_dist_to(x, centre, buf)
-        if groups is not None:
-            centre_groups.append(groups[batch, idx])
-            dist = dist.masked_fill(groups != centre_groups[-1].unsqueeze(1), math.inf)
-        torch.minimum(closest, dist, out=closest)
-    return torch.stack(centres, 1), torch.stack(centre_groups, 1) if groups is not None else None
+    """k-means++ centres (N, K, D), and with ``groups`` the group of each centre (N, K).
 
-
-def reference_refine_labels(
-    labels: Tensor,
-    distances: Tensor,
-    colors: Tensor,
-    *,
-    color_weight: float,
-    iterations: int = 2,
-) -> Tensor:
-    """``refine_labels`` as first released: every pixel's four candidates costed."""
-    n, h, w = labels.shape
-    k = distances.shape[1]
-    big_h, big_w = int(colors.shape[-2]), int(colors.shape[-1])
-    dev = labels.device
-    lab = labels.long().reshape(n, h * w)
-    flat = distances.reshape(n, k * h * w)
-    # the four bilinear source cells of every output pixel, and their weights
-    r0, r1, a0, a1 = _source_index(big_h, h, dev)
-    c0, c1, b0, b1 = _source_index(big_w, w, dev)
-    cells, weights = [], []
-    for rows, wy in ((r0, a0), (r1, a1)):
-        for cols, wx in ((c0, b0), (c1, b1)):
-            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(1, -1))
-            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(1, -1).to(distances.dtype))
-    # candidates: the labels of the four source cells; their interpolated distances
-    cands = [lab.gather(1, cell.expand(n, -1)) for cell in cells]
-    dists = []
-    for cand in cands:
-        base = cand * (h * w)
-        d = torch.zeros(n, big_h * big_w, dtype=distances.dtype, device=dev)
-        for cell, weight in zip(cells, weights):
-            d += weight * flat.gather(1, base + cell)
-        dists.append(d)
-
-    def pick(costs: list[Tensor]) -> Tensor:
-        best_cost, best = costs[0], cands[0]
-        for cost, cand in zip(costs[1:], cands[1:]):
-            better = cost < best_cost
-            best_cost = torch.where(better, cost, best_cost)
-            best = torch.where(better, cand, best)
-        return best
-
-    out = pick(dists)  # (N, H*W)
-    if iterations <= 0 or color_weight <= 0:
-        return out.reshape(n, big_h, big_w)
-    col = colors.reshape(n, colors.shape[1], -1).to(distances.dtype)  # (N, 3, HW)
-    ones = torch.ones_like(out, dtype=distances.dtype)
-    w2 = float(color_weight) ** 2
-    for _ in range(iterations):
-        counts = torch.zeros(n, k, dtype=distances.dtype, device=dev).scatter_add_(1, out, ones)
-        means = []
-        for ch in range(col.shape[1]):
-            sums = torch.zeros(n, k, dtype=distances.dtype, device=dev)
-            means.append(sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1))
-        costs = []
-        for cand, d in zip(cands, dists):
-            cost = d.clone()
-            for ch, mean in enumerate(means):
-                diff = col[:, ch] - mean.gather(1, cand)
-                cost += w2 * diff * diff
-            costs.append(cost)
-        new = pick(costs)
-        if torch.equal(new, out):
-            break
-        out = new
-    return out.reshape(n, big_h, big_w)
-
-
-# sRGB D65 -> XYZ, and the D65 white point
-_REF_RGB2XYZ = (
-    (0.412453, 0.357580, 0.180423),
-    (0.212671, 0.715160, 0.072169),
-    (0.019334, 0.119193, 0.950227),
-)
-_REF_WHITE = (0.950456, 1.0, 1.088754)
-
-
-def reference_rgb_to_lab(images: Tensor) -> Tensor:
-    """``rgb_to_lab`` as first released (one new tensor per operation)."""
-    x = images.float().clamp(0.0, 1.0)
-    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
-    m = torch.tensor(_REF_RGB2XYZ, dtype=lin.dtype, device=lin.device)
-    xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    xyz = xyz / torch.tensor(_REF_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
-    eps = 0.008856
-    f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    lightness = torch.where(xyz[:, 1:2] > eps, 116.0 * f[:, 1:2] - 16.0, 903.3 * xyz[:, 1:2])
-    a = 500.0 * (f[:, 0:1] - f[:, 1:2])
-    b = 200.0 * (f[:, 1:2] - f[:, 2:3])
-    return torch.cat([lightness, a, b], 1)
-
-
-def _reference_assign(x: Tensor, c: Tensor, allowed: Tensor | None = None) -> Tensor:
-    """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
-
-    ``allowed`` (N, P, K) bool restricts each point to some centres.
+    The ``k`` uniforms come from ``generator`` once, in float64, and every image uses
+    the same ones (so an image seeds alike alone or in a batch).
     """
-    d = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).numpy()
+    centres, centre_groups = [], []
+    for i in range(x.shape[0]):
+        chosen, picked_groups = _seed_one(
+            x[i].cpu(), k, uniforms, None if groups is None else groups[i].cpu()
+        )
+        centres.append(x[i, chosen])
+        centre_groups.append(picked_groups)
+    if groups is None:
+        return torch.stack(centres), None
+    return torch.stack(centres), torch.tensor(centre_groups, device=x.device)
+
+
+def _nearest(points: Tensor, centres: Tensor, allowed: Tensor | None) -> Tensor:
+    """Nearest allowed centre of every point, by ``||c||^2 - 2 x.c``."""
+    score = (centres * centres).sum(-1) - 2.0 * (points @ centres.T)
     if allowed is not None:
-        d = d.masked_fill_(~allowed, math.inf)
-    return d.argmin(-1)
+        score = score.masked_fill(~allowed, float("inf"))
+    return score.argmin(-1)
+
+
+def _lloyd_one(
+    points: Tensor, centres: Tensor, allowed: Tensor | None, max_iter: int
+) -> tuple[Tensor, Tensor, int]:
+    """Lloyd's algorithm on one image: labels, centres and the iterations it ran."""
+    k = centres.shape[0]
+    labels = _nearest(points, centres, allowed)
+    x_np = points.cpu().numpy()
+    for step in range(1, max_iter + 1):
+        lab_np = labels.cpu().numpy()
+        sums = np.zeros((k, points.shape[1]), dtype=x_np.dtype)
+        np.add.at(sums, lab_np, x_np)  # member sums in point order
+        counts = np.bincount(lab_np, minlength=k).astype(x_np.dtype)
+        means = torch.from_numpy(sums / np.maximum(counts, 1)[:, None]).to(points.device)
+        centres = torch.where(torch.from_numpy(counts > 0)[:, None], means, centres)
+        new = _nearest(points, centres, allowed)
+        if torch.equal(new, labels):
+            return labels, centres, step
+        labels = new
+    return labels, centres, max_iter
 
 
 def reference_lloyd(
     x: Tensor, centroids: Tensor, allowed: Tensor | None, max_iter: int
 ) -> tuple[Tensor, Tensor, Tensor, int]:
-    """The Lloyd loop of ``batched_kmeans`` as first released (every cluster summed again
-    in every iteration): labels, centroids, inertia and iterations from initial centres."""
-    n, p, d = x.shape
-    k = centroids.shape[1]
-    centroids = centroids.clone()
-    labels = _reference_assign(x, centroids, allowed)
-    # only images whose assignment still moves are iterated: a converged image is at a
-    # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,
-    # and a batch costs what its images cost one by one
-    active = torch.arange(n, device=x.device)
-    xa, ca, la, aa = x, centroids, labels, allowed
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        na = xa.shape[0]
-        # member sums per (image, cluster): one index_add over the flattened batch
-        # (accumulates in point order, so an image's sums do not depend on the batch)
-        flat_labels = (la + (torch.arange(na, device=x.device) * k).unsqueeze(1)).reshape(-1)
-        sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
-        sums.index_add_(0, flat_labels, xa.reshape(na * p, d))
-        sums = sums.reshape(na, k, d)
-        counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
-        new = sums / counts.clamp_min(1).unsqueeze(-1)
-        ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
-        new_la = _reference_assign(xa, ca, aa)
-        moved = (new_la != la).any(1)
-        la = new_la
-        centroids[active] = ca
-        labels[active] = la
-        if not bool(moved.any()):
-            break
-        if not bool(moved.all()):
-            keep = moved.nonzero().squeeze(1)
-            active, xa, ca, la = active[keep], xa[keep], ca[keep], la[keep]
-            aa = None if aa is None else aa[keep]
-    # inertia from direct differences: the matmul expansion cancels badly far from 0
-    assigned = centroids.gather(1, labels.unsqueeze(-1).expand(n, p, d))
-    diff = x - assigned
-    inertia = (diff * diff).sum((1, 2))
-    return labels, centroids, inertia, n_iter
+    """Lloyd iterations from initial centres, image by image: labels (N, P), centroids
+    (N, K, D), inertia (N,) and the iterations of the slowest image."""
+    results = [
+        _lloyd_one(x[i], centroids[i], None if allowed is None else allowed[i], max_iter)
+        for i in range(x.shape[0])
+    ]
+    labels = torch.stack([r[0] for r in results])
+    centres = torch.stack([r[1] for r in results])
+    inertia = torch.stack([((x[i] - centres[i, labels[i]]) ** 2).sum() for i in range(x.shape[0])])
+    return labels, centres, inertia, max(r[2] for r in results)
 
 
 def reference_batched_kmeans(x: Tensor, n_clusters: int, *, max_iter: int = 30, seed: int = 0):
-    """``batched_kmeans`` (flat, no groups) as first released, from the copies above."""
+    """``batched_kmeans`` without groups or ``init``: reference seeding, then Lloyd."""
     from captum_nas.segmentation.kmeans import KMeansResult
 
     init, _ = reference_kmeans_pp(x, n_clusters, torch.Generator().manual_seed(int(seed)))
     labels, centroids, inertia, n_iter = reference_lloyd(x, init, None, max_iter)
     return KMeansResult(labels=labels, centroids=centroids, inertia=inertia, n_iter=n_iter)
+
+
+def _refine_one(
+    grid: Tensor, distances: Tensor, colors: Tensor, color_weight: float, iterations: int
+) -> Tensor:
+    """Full-resolution labels of one image (grid (h, w), distances (K, h*w), colours
+    (C, H, W)): every pixel costs all four labels of its bilinear source cells."""
+    (h, w), k = grid.shape, distances.shape[0]
+    big_h, big_w = colors.shape[-2:]
+    rows0, rows1, wy0, wy1 = _source_index(big_h, h, grid.device)
+    cols0, cols1, wx0, wx1 = _source_index(big_w, w, grid.device)
+    # the source cells in the order (top-left, top-right, bottom-left, bottom-right)
+    corners = [(r, c, wy[:, None] * wx[None, :]) for r, wy in ((rows0, wy0), (rows1, wy1))
+               for c, wx in ((cols0, wx0), (cols1, wx1))]  # fmt: skip
+    cands = torch.stack([grid[r][:, c] for r, c, _ in corners]).reshape(4, -1)
+    cell = [(r[:, None] * w + c[None, :]).reshape(-1) for r, c, _ in corners]
+    weight = [wt.reshape(-1).to(distances.dtype) for _, _, wt in corners]
+    # interpolated distance of every candidate: the four weighted cells added in turn
+    interp = torch.stack(
+        [
+            weight[0] * distances[cand, cell[0]]
+            + weight[1] * distances[cand, cell[1]]
+            + weight[2] * distances[cand, cell[2]]
+            + weight[3] * distances[cand, cell[3]]
+            for cand in cands
+        ]
+    )
+    pixels = torch.arange(cands.shape[1], device=grid.device)
+    labels = cands[interp.argmin(0), pixels]
+    if iterations <= 0 or color_weight <= 0:
+        return labels.reshape(big_h, big_w)
+    col = colors.reshape(colors.shape[0], -1).to(distances.dtype).cpu().numpy()
+    for _ in range(iterations):
+        lab_np = labels.cpu().numpy()
+        counts = np.bincount(lab_np, minlength=k).astype(col.dtype)
+        cost = interp.clone()
+        for channel in col:
+            sums = np.zeros(k, dtype=col.dtype)
+            np.add.at(sums, lab_np, channel)  # in pixel order
+            mean = torch.from_numpy(sums / np.maximum(counts, 1)).to(cands.device)
+            diff = torch.from_numpy(channel).to(cands.device) - mean[cands]
+            cost += diff * color_weight**2 * diff
+        new = cands[cost.argmin(0), pixels]
+        if torch.equal(new, labels):
+            break
+        labels = new
+    return labels.reshape(big_h, big_w)
+
+
+def reference_refine_labels(
+    labels: Tensor, distances: Tensor, colors: Tensor, *, color_weight: float, iterations: int = 2
+) -> Tensor:
+    """``refine_labels`` image by image, costing every pixel (not only the borders)."""
+    return torch.stack(
+        [
+            _refine_one(labels[i].long(), distances[i], colors[i], color_weight, iterations)
+            for i in range(labels.shape[0])
+        ]
+    )
+
+
+def reference_rgb_to_lab(images: Tensor) -> Tensor:
+    """CIELAB (D65) by the textbook formulas, a new tensor per operation."""
+    x = images.float().clamp(0.0, 1.0)
+    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = torch.einsum("ij,njhw->nihw", torch.tensor(_RGB2XYZ), lin)
+    xyz = xyz / torch.tensor(_WHITE).view(1, 3, 1, 1)
+    eps = 0.008856
+    f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f.unbind(1)
+    lightness = torch.where(xyz[:, 1] > eps, 116.0 * fy - 16.0, 903.3 * xyz[:, 1])
+    return torch.stack([lightness, 500.0 * (fx - fy), 200.0 * (fy - fz)], 1)
