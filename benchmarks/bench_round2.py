@@ -175,7 +175,7 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     fns["lane ids (id * 8 + i % 8)"] = partial(torch.add, torch.arange(p) % 8, own, alpha=8)
     fns["pixel counts: scatter_add of ones over the lane ids"] = lambda: flat.new_zeros(
         n, 1, 8 * k
-    ).scatter_add_(2, lane_ids, torch.ones(()).expand(n, 1, p))
+    ).scatter_add_(2, lane_ids, torch.ones(1, 1, p).expand(n, 1, p))
     fns["bincount of the map (image x channel x id)"] = partial(
         torch.bincount, rows, weights=flat.reshape(-1), minlength=n * 3 * k
     )
