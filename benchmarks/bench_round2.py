@@ -13,8 +13,8 @@ Sections (``--sections``, default all):
 * ``pool``: ``segment_pool`` / ``x.clone()`` of the same (16, 3, 224, 224) map, per
   reduction, over the batch's NAS segments (target <= 3 for mean and sum), and beside
   them the floor: PyTorch's CPU kernels alone on the same map and ids (``aminmax`` of
-  the ids, ``scatter_add`` with one slot or 8 lanes per segment, ``bincount``,
-  ``gather``).
+  the ids, ``scatter_add`` with one slot or 8 lanes per segment, building the lane ids,
+  counting pixels over them, ``bincount``, ``gather``).
 * ``memory``: extra peak resident memory of one NAS call on ``--memory-n`` x
   ``--memory-size`` px (default 64 x 448), the default ``memory_budget`` (chunked) vs
   ``memory_budget=None`` (one chunk, what every call did before), each in a fresh
@@ -172,6 +172,10 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     fns["scatter_add of the map, 8 lanes per segment"] = lambda: flat.new_zeros(
         n, 3, 8 * k
     ).scatter_add_(2, lane_ids.expand(n, 3, p), flat)
+    fns["lane ids (id * 8 + i % 8)"] = partial(torch.add, torch.arange(p) % 8, own, alpha=8)
+    fns["pixel counts: scatter_add of ones over the lane ids"] = lambda: flat.new_zeros(
+        n, 1, 8 * k
+    ).scatter_add_(2, lane_ids, torch.ones(1, 1, p).expand(n, 1, p))
     fns["bincount of the map (image x channel x id)"] = partial(
         torch.bincount, rows, weights=flat.reshape(-1), minlength=n * 3 * k
     )

@@ -10,6 +10,7 @@ to the selected pixels.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -49,6 +50,13 @@ def _check_map(attributions: Tensor) -> None:
         raise ValueError(
             f"`attributions` must have shape (N, C, H, W), got {describe(attributions)}"
         )
+
+
+def _sum_is_finite(values: Tensor) -> bool:
+    """Whether the sum of ``values`` is finite, one reduction: it is when every value is,
+    unless the sum overflows (a NaN or Inf value makes it NaN or Inf), so a False asks
+    for :func:`_check_finite`."""
+    return math.isfinite(float(values.detach().sum()))
 
 
 def _check_finite(attributions: Tensor) -> None:
@@ -115,6 +123,10 @@ _LANES = 8
 _CHUNK = 2**18
 
 
+#: the integer dtype whose view of a float's bits tells -0.0 from 0.0 in one comparison
+_SAME_WIDTH_INT = {torch.float32: torch.int32, torch.float64: torch.int64}
+
+
 def _lane_ids(own: Tensor, lanes: int, memory: Tensor | None) -> Tensor:
     """``own * lanes + pixel % lanes`` (``lanes`` a power of two) for ids (S, 1, P),
     written into ``memory`` (any tensor of at least as many bytes, whose contents are
@@ -128,21 +140,44 @@ def _lane_ids(own: Tensor, lanes: int, memory: Tensor | None) -> Tensor:
     return torch.add(lane, own, alpha=lanes, out=out)
 
 
-def _lane_reduce(values: Tensor, lane_ids: Tensor, n_seg: int, lanes: int, how: str) -> Tensor:
-    """``how`` ("sum", "amax", "amin") of ``values`` (M, C, P) per segment: (M, C, K)."""
+def _lane_reduce(
+    values: Tensor, lane_ids: Tensor, n_seg: int, lanes: int, how: str, *, untouched: bool
+) -> tuple[Tensor, Tensor | None]:
+    """``how`` ("sum", "amax", "amin") of ``values`` (M, C, P) per segment: (M, C, K),
+    and, with ``untouched``, which of these no pixel reached (M, C, K; else None).
+
+    Every slot starts at the identity of the reduction (-0.0 for a sum: adding any
+    value to it gives that value), so a lane that no pixel of its segment reached does
+    not count, and a segment whose lanes all still hold their start is untouched: a
+    sum still at -0.0 was reached by no pixel or only by -0.0 values; a max / min still
+    at -inf / inf by no pixel, the values being finite."""
     m, c, p = values.shape
     ids = lane_ids.expand(m, c, p)
-    if how == "sum":
-        slots = values.new_zeros(m, c, n_seg * lanes)
-        slots.scatter_add_(2, ids, values)
-        return slots.reshape(m, c, n_seg, lanes).sum(3)
-    # every slot starts at the identity of the reduction, so a lane that no pixel of its
-    # segment reached does not count (an absent segment keeps it; its score is NaN)
-    start = float("-inf") if how == "amax" else float("inf")
+    start = {"sum": -0.0, "amax": float("-inf"), "amin": float("inf")}[how]
     slots = values.new_full((m, c, n_seg * lanes), start)
-    slots.scatter_reduce_(2, ids, values, reduce=how)
+    if how == "sum":
+        slots.scatter_add_(2, ids, values)
+    else:
+        slots.scatter_reduce_(2, ids, values, reduce=how)
     slots = slots.reshape(m, c, n_seg, lanes)
-    return slots.amax(3) if how == "amax" else slots.amin(3)
+    left = None
+    if untouched:
+        if how == "sum":  # the bits of -0.0: the smallest integer of the same width
+            bits = slots.detach().view(_SAME_WIDTH_INT[slots.dtype])
+            left = (bits == torch.iinfo(bits.dtype).min).all(3)
+        else:
+            left = (slots.detach() == start).all(3)
+    if how == "sum":
+        return slots.sum(3), left
+    return (slots.amax(3) if how == "amax" else slots.amin(3)), left
+
+
+def _pixel_counts(lane_ids: Tensor, n_seg: int, lanes: int, dtype: torch.dtype) -> Tensor:
+    """Pixels per segment of every mask, (M, 1, K), from lane ids (M, 1, P)."""
+    m, _, p = lane_ids.shape
+    # a row of ones shared by the masks (a scatter from one expanded scalar runs slower)
+    ones = torch.ones(1, 1, p, dtype=dtype, device=lane_ids.device).expand(m, 1, p)
+    return _lane_reduce(ones, lane_ids, n_seg, lanes, "sum", untouched=False)[0]
 
 
 def _segment_median(values: Tensor, group: Tensor, counts: Tensor) -> Tensor:
@@ -266,10 +301,14 @@ def _pool(
             pixel_map.numel() * pixel_map.element_size() >= own.numel() * 8
         )
         lane_ids = _lane_ids(own, lanes, pixel_map if big_enough else None)
-    # pixels per segment, once per mask (a shared mask counts once for the batch)
-    ones = torch.ones(1, 1, p, dtype=acc, device=attr.device).expand(n_masks, 1, p)
-    counts = _lane_reduce(ones, lane_ids, n_seg, lanes, "sum")
+    # pixels per segment, once per mask (a shared mask counts once for the batch), for
+    # the reductions that divide by them; the others tell absent segments by their
+    # untouched slots
+    counts = None
+    if reduce in ("mean", "abs-mean", "median"):
+        counts = _pixel_counts(lane_ids, n_seg, lanes, acc)
     if reduce == "median":
+        assert counts is not None
         _check_finite(attributions)
         values = _reduce_channels(attr.to(acc), c_reduce).reshape(n, c, p)
         rows = torch.arange(n * c, device=own.device).reshape(n, c, 1) * n_seg
@@ -278,36 +317,55 @@ def _pool(
             (own + rows).reshape(-1),
             counts.expand(n, c, n_seg).reshape(-1).long(),
         ).reshape(n, c, n_seg)
+        absent = counts == 0
     else:
         how = {"max": "amax", "min": "amin"}.get(reduce, "sum")
         # the map's values as pooled, a few images at a time where they are transformed
         plain = attr.dtype == acc and c_reduce == "none" and reduce in ("mean", "sum")
         step = max(n, 1) if plain or grad else max(1, _CHUNK // (out_channels * p))
-        parts = []
+        parts: list[Tensor] = []
+        left_parts: list[Tensor] = []  # untouched segments, where nothing was counted
         for first in range(0, n, step):
             values = _reduce_channels(attr[first : first + step].to(acc), c_reduce)
             values = values.reshape(values.shape[0], c, p)
-            if how != "sum" and not bool(torch.isfinite(values).all()):
+            # max / min: an Inf can hide behind the start of its reduction, so the
+            # values are checked (one sum over them); a sum tells by its result
+            if how != "sum" and not _sum_is_finite(values):
                 _check_finite(attributions)
             if reduce == "abs-mean":
                 values = values.abs()
             elif reduce == "l2":
                 values = values * values
             mask_ids = lane_ids if n_masks == 1 else lane_ids[first : first + step]
-            parts.append(_lane_reduce(values, mask_ids, n_seg, lanes, how))
+            part, left = _lane_reduce(values, mask_ids, n_seg, lanes, how, untouched=counts is None)
+            parts.append(part)
+            if left is not None:
+                left_parts.append(left)
         if not parts:  # an empty batch
             parts.append(torch.empty(0, c, n_seg, dtype=acc, device=attr.device))
+            left_parts.append(torch.zeros(0, c, n_seg, dtype=torch.bool, device=attr.device))
         pooled = parts[0] if len(parts) == 1 else torch.cat(parts)
         if how == "sum":
             # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and
             # only then is the whole map read again (a finite map can still overflow)
-            if not bool(torch.isfinite(pooled).all()):
+            if not _sum_is_finite(pooled):
                 _check_finite(attributions)
-            if reduce in ("mean", "abs-mean"):
+            if counts is not None:  # mean, abs-mean
                 pooled = pooled / counts.clamp_min(1)
             elif reduce == "l2":
                 pooled = pooled.clamp_min(0).sqrt()
-    scores = pooled.masked_fill(counts == 0, float("nan"))
+        if counts is None:
+            untouched = left_parts[0] if len(left_parts) == 1 else torch.cat(left_parts)
+            # a sum still at -0.0 is an absent segment or one whose values are all -0.0:
+            # only then are the pixels counted; max / min / l2 (a square is never
+            # -0.0) reach every slot of a present segment
+            if reduce == "sum" and bool(untouched.any()):
+                counts = _pixel_counts(lane_ids, n_seg, lanes, acc)
+            else:
+                absent = untouched
+        if counts is not None:
+            absent = counts == 0
+    scores = pooled.masked_fill(absent, float("nan"))
     if c_reduce != "none":
         scores = scores[:, 0]
     # the map: one gather writes every output channel (a channel-reduced score is read

@@ -330,3 +330,33 @@ def test_named_pooling_map_is_contiguous_with_the_requested_channels() -> None:
         one = pool_segments(attr, seg, pooling, channels=1).map
         scale = 1.0 if pooling == "magnitude" else 1.0 / 5.0
         torch.testing.assert_close(pooled.map[:, :1], one * scale)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum", "abs-mean", "l2", "max", "min", "median"])
+def test_absent_ids_are_nan_and_negative_zero_segments_are_present(reduce: str) -> None:
+    # ids 1, 3 and 4 absent from image 0, 2 and 3 from image 1; segment 0 of image 0 holds
+    # only -0.0 (its sum stays at -0.0 like an absent segment's: it is still present)
+    attr = torch.tensor([[[[-0.0, -0.0], [2.0, 4.0]]], [[[1.0, 3.0], [5.0, 5.0]]]])
+    seg = torch.tensor([[[[0, 0], [2, 2]]], [[[0, 1], [4, 4]]]])
+    scores = segment_pool(attr, seg, reduce=reduce).scores
+    absent = torch.tensor([[False, True, False, True, True], [False, False, True, True, False]])
+    assert torch.equal(torch.isnan(scores[:, 0]), absent)
+    assert scores[0, 0, 0] == 0.0 and scores[0, 0, 2] == {"sum": 6.0, "l2": math.sqrt(20.0)}.get(
+        reduce, {"max": 4.0, "min": 2.0, "median": 2.0}.get(reduce, 3.0)
+    )
+    # the shared mask of a batch: the same absent ids for every image
+    shared = segment_pool(attr, seg[:1], reduce=reduce).scores
+    assert torch.equal(torch.isnan(shared[:, 0]), absent[:1, :3].expand(2, 3))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "max", "min", "l2"])
+def test_finite_values_whose_checking_sum_overflows_are_pooled(reduce: str) -> None:
+    # max / min check the values by one sum over them, which overflows here: the
+    # values are then checked one by one and found finite
+    big = torch.finfo(torch.float32).max
+    attr = torch.tensor([[[[big, big], [-1.0, 2.0]]]])
+    seg = torch.tensor([[[[0, 0], [1, 1]]]])
+    scores = segment_pool(attr, seg, reduce=reduce).scores[0, 0]
+    expected = {"sum": [math.inf, 1.0], "max": [big, 2.0], "min": [big, -1.0]}
+    expected["l2"] = [math.inf, math.sqrt(5.0)]
+    torch.testing.assert_close(scores, torch.tensor(expected[reduce]))
