@@ -14,7 +14,7 @@ matrix product of the Lloyd assignment's shape measured in the same run; beside 
 measured time of the whole work after the forward.
 
 Run: ``.venv/bin/python benchmarks/profile_nas.py [--device cuda] [--model resnet18]
-[--floor] [--compare-legacy]``.
+[--floor] [--compare-legacy [--configs NAME,...]]``.
 """
 
 from __future__ import annotations
@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         help="time NAS's work after the forward, legacy options vs the defaults, interleaved",
     )
     parser.add_argument(
+        "--configs",
+        default="",
+        help="with --compare-legacy: also these comma-separated scoreboard_nas.CONFIGS names",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="estimate the arithmetic floor of k-means and PCA and compare",
@@ -83,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     model = _model(args.model).to(dev)
     x = EFFICIENTNET_LITE_NORMALIZER(photos(args.n)).to(dev)
     if args.compare_legacy:
-        return compare_legacy(model, x, args.k, args.repeats, dev)
+        extra = [c.strip() for c in args.configs.split(",") if c.strip()]
+        return compare_legacy(model, x, args.k, args.repeats, dev, extra)
     nas = NASSegmenter(model, n_segments=args.k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse)
     modules = nas.layers_for(x)
     acts = nas._activations(x, modules)
@@ -171,7 +177,12 @@ def _lloyd_iterations(nas: NASSegmenter, x: torch.Tensor, acts: list[torch.Tenso
 
 
 def compare_legacy(
-    model: torch.nn.Module, x: torch.Tensor, k: int, repeats: int, dev: torch.device
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    repeats: int,
+    dev: torch.device,
+    extra: list[str] | None = None,
 ) -> int:
     """Median time of a NAS call without its forward: legacy options vs the defaults.
 
@@ -190,6 +201,13 @@ def compare_legacy(
             model, n_segments=k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse
         ),
     }
+    if extra:
+        from scoreboard_nas import CONFIGS
+
+        for name in extra:
+            configs[name] = NASSegmenter(
+                model, n_segments=k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse, **CONFIGS[name]
+            )
     acts = {}
     for name, nas in configs.items():
         acts[name] = nas._activations(x, nas.layers_for(x))
@@ -238,6 +256,8 @@ def compare_legacy(
         f"ratio new / legacy: wall {med[new] / med[old]:.2f}, CPU {med_cpu[new] / med_cpu[old]:.2f}"
     )
     slic_name = "scikit-image SLIC"
+    for name in extra or []:
+        print(f"{name} / legacy: CPU {med_cpu[name] / med_cpu[old]:.2f}")
     for name in configs:
         print(
             f"{name} / SLIC: wall {med[name] / med[slic_name]:.2f}, "
