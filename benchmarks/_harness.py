@@ -260,6 +260,18 @@ def run_module(doc: str | None, run: Callable[..., Any], markdown: Callable[[Any
     print(markdown(run(args.repeats, quick=args.quick, device=args.device)))
 
 
+def map_cache_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A parser for the NAS scripts that share the pixel-map cache of ``scoreboard_nas.py``
+    (``cached_maps``), described by the first line of ``doc``: ``--n-steps`` and
+    ``--maps-photos`` name the photos cache, ``--out`` is where the caches and results go.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--n-steps", type=int, default=8, help="IG steps of the cached maps")
+    parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
+    return parser
+
+
 def module_args(doc: str | None) -> argparse.Namespace:
     """Command-line options shared by the ``bench_*.py`` modules run on their own:
     ``--repeats``, ``--quick`` and ``--device``."""

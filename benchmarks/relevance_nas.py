@@ -22,13 +22,13 @@ It writes ``relevance.md`` and ``relevance.json`` into ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+from _harness import map_cache_parser
 from scoreboard_nas import K_PHOTOS, box_acc70, cached_maps
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -65,13 +65,10 @@ def _segments(name: str, model: torch.nn.Module, x: Tensor) -> Tensor | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure the curves; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = map_cache_parser(__doc__)
     parser.add_argument("--n", type=int, default=16, help="photos (the first n)")
     parser.add_argument("--steps", type=int, default=8, help="removal steps per curve")
-    parser.add_argument("--n-steps", type=int, default=8, help="IG steps of the cached maps")
-    parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
     parser.add_argument("--figure", type=Path, help="also draw the mean curves to this PNG")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
     from captum_nas.models.pretrained import efficientnet_lite0
 

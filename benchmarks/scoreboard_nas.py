@@ -27,7 +27,6 @@ It prints a markdown table and writes ``scoreboard.md`` and ``scoreboard.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _harness import map_cache_parser
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -185,12 +185,10 @@ def _segment(seg: Callable[[Tensor], Tensor], x: Tensor, batch: int = 16) -> Ten
 
 def main(argv: list[str] | None = None) -> int:
     """Run the scoreboard; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = map_cache_parser(__doc__)
     parser.add_argument("--n-flowers", type=int, default=64, help="flowers scored")
     parser.add_argument("--n-photos", type=int, default=48, help="photos scored")
     parser.add_argument("--maps-flowers", type=int, default=200, help="flowers in the map cache")
-    parser.add_argument("--maps-photos", type=int, default=120, help="photos in the map cache")
-    parser.add_argument("--n-steps", type=int, default=8, help="IG steps")
     parser.add_argument(
         "--stage", choices=("maps", "scoreboard"), default="scoreboard", help="maps: only cache"
     )
@@ -202,7 +200,6 @@ def main(argv: list[str] | None = None) -> int:
         help="first image index of both sets (e.g. 1000: a held-out slice for choosing options)",
     )
     parser.add_argument("--configs", default="", help="comma-separated subset of CONFIGS")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/nas"))
     args = parser.parse_args(argv)
     from captum_nas.models import reference_model
     from captum_nas.models.pretrained import efficientnet_lite0

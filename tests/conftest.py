@@ -41,6 +41,19 @@ class TinyCNN(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
+class ConvHead(nn.Module):
+    """A 3x3 convolution (3 -> ``width`` channels, same size) and a linear head
+    (``width`` -> ``n_classes``), with ``batch_norm`` a BatchNorm after the convolution;
+    subclasses write the ``forward`` a test needs."""
+
+    def __init__(self, width: int = 3, n_classes: int = 2, *, batch_norm: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+        if batch_norm:
+            self.bn = nn.BatchNorm2d(width)
+        self.fc = nn.Linear(width, n_classes)
+
+
 @pytest.fixture
 def tiny_cnn() -> nn.Module:
     torch.manual_seed(0)

@@ -97,7 +97,31 @@ def _channel_axis(image: np.ndarray) -> int | None:
     return -1 if image.ndim == 3 else None
 
 
-class SLICSegmenter(_SkimageSegmenter):
+class _ChannelAxisSegmenter(_SkimageSegmenter):
+    """A ``skimage.segmentation`` function that takes grey (H, W) and colour (H, W, C)
+    images alike, told apart by its ``channel_axis`` argument."""
+
+    #: the function's name in ``skimage.segmentation``
+    _function: str
+
+    def _options(self) -> dict[str, Any]:
+        """The function's keyword arguments set by the segmenter's options."""
+        raise NotImplementedError
+
+    def _passed_through(self) -> dict[str, Any]:
+        """Further keyword arguments given by the user, passed on as they are."""
+        return {}
+
+    def _segment_one(self, image: np.ndarray) -> np.ndarray:
+        import skimage.segmentation
+
+        function = getattr(skimage.segmentation, self._function)
+        return function(
+            image, **self._options(), channel_axis=_channel_axis(image), **self._passed_through()
+        )
+
+
+class SLICSegmenter(_ChannelAxisSegmenter):
     """SLIC superpixels (``skimage.segmentation.slic``).
 
     Args:
@@ -130,18 +154,18 @@ class SLICSegmenter(_SkimageSegmenter):
         self.sigma = check_number(sigma, "sigma", minimum=0.0)
         self.kwargs = slic_kwargs
 
-    def _segment_one(self, image: np.ndarray) -> np.ndarray:
-        from skimage.segmentation import slic
+    _function = "slic"
 
-        return slic(
-            image,
-            n_segments=self.n_segments,
-            compactness=self.compactness,
-            sigma=self.sigma,
-            start_label=0,
-            channel_axis=_channel_axis(image),
-            **self.kwargs,
-        )
+    def _options(self) -> dict[str, Any]:
+        return {
+            "n_segments": self.n_segments,
+            "compactness": self.compactness,
+            "sigma": self.sigma,
+            "start_label": 0,
+        }
+
+    def _passed_through(self) -> dict[str, Any]:
+        return self.kwargs
 
 
 class QuickshiftSegmenter(_SkimageSegmenter):
@@ -187,7 +211,7 @@ class QuickshiftSegmenter(_SkimageSegmenter):
         )
 
 
-class FelzenszwalbSegmenter(_SkimageSegmenter):
+class FelzenszwalbSegmenter(_ChannelAxisSegmenter):
     """Felzenszwalb's graph-based segmentation (``skimage.segmentation.felzenszwalb``).
 
     Args:
@@ -230,16 +254,10 @@ class FelzenszwalbSegmenter(_SkimageSegmenter):
         """Deprecated alias of :attr:`min_pixels`."""
         return self.min_pixels
 
-    def _segment_one(self, image: np.ndarray) -> np.ndarray:
-        from skimage.segmentation import felzenszwalb
+    _function = "felzenszwalb"
 
-        return felzenszwalb(
-            image,
-            scale=self.scale,
-            sigma=self.sigma,
-            min_size=self.min_pixels,
-            channel_axis=_channel_axis(image),
-        )
+    def _options(self) -> dict[str, Any]:
+        return {"scale": self.scale, "sigma": self.sigma, "min_size": self.min_pixels}
 
 
 class WatershedSegmenter(_SkimageSegmenter):

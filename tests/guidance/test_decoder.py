@@ -11,6 +11,7 @@ from torch import nn
 
 from captum_nas.guidance import LRPDecoder, lrp_heatmaps
 from captum_nas.models.reference import FlowerCNN
+from tests.conftest import ConvHead
 
 _RULED = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
 
@@ -234,22 +235,15 @@ def test_unsupported_layer_is_named() -> None:
         LRPDecoder(model)(torch.zeros(1, 3, 8, 8))
 
 
-class _FunctionalResidual(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
-        self.fc = nn.Linear(3, 2)
-
+class _FunctionalResidual(ConvHead):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc((x + self.conv(x)).mean((2, 3)))
 
 
-class _Reused(nn.Module):
+class _Reused(ConvHead):
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(3, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.conv(self.conv(x))).flatten(1))

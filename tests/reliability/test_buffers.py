@@ -24,7 +24,7 @@ from captum_nas._model_state import preserved_model_state
 from captum_nas.attr.registry import seeded
 from captum_nas.metrics import relevance_curve, relevance_gap
 from captum_nas.segmentation import GridSegmenter
-from tests.conftest import TinyCNN
+from tests.conftest import ConvHead, TinyCNN
 
 H = W = 16
 
@@ -94,14 +94,11 @@ def test_train_mode_batchnorm_statistics_survive(name: str) -> None:
     torch.testing.assert_close(result, reference)
 
 
-class _FailsOnSecondForward(nn.Module):
+class _FailsOnSecondForward(ConvHead):
     """BatchNorm in train mode, then an error on the second forward call."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.fc = nn.Linear(4, 3)
+        super().__init__(4, 3, batch_norm=True)
         self.calls = 0
 
     def forward(self, x: Tensor) -> Tensor:

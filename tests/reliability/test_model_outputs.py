@@ -124,24 +124,6 @@ def test_check_model_output_names_other_types() -> None:
         check_model_output(None, "model")
 
 
-def test_half_precision_lrp_names_the_epsilon_rule() -> None:
-    """LRP divides by a layer's output plus 1e-9, which is 0 in float16."""
-    torch.manual_seed(0)
-    model = TinyCNN().eval().half()
-    x = _images().half()
-    with pytest.raises(
-        ValueError,
-        match=(
-            r"LRP returned NaN or Inf values on torch.float16 inputs: its epsilon rule "
-            r".* underflows in half precision"
-        ),
-    ):
-        na.NASLRP(model, segmenter=GridSegmenter(4)).attribute(x, target=1)
-    # the advice works: the same model in float32 gives a finite map
-    out = na.NASLRP(model.float(), segmenter=GridSegmenter(4)).attribute(x.float(), target=1)
-    assert bool(torch.isfinite(out).all())
-
-
 class _Inf(nn.Module):
     """Gradient Inf: ``x * 1e30`` overflows float16 (the scale becomes inf)."""
 
@@ -149,13 +131,44 @@ class _Inf(nn.Module):
         return (x * torch.tensor(1e30, dtype=x.dtype)).flatten(1)[:, :5]
 
 
-def test_other_half_precision_failures_say_half_precision() -> None:
+@pytest.mark.parametrize(
+    ("method", "model_cls", "match"),
+    [
+        # LRP divides by a layer's output plus 1e-9, which is 0 in float16: the message
+        # names the epsilon rule
+        pytest.param(
+            na.NASLRP,
+            TinyCNN,
+            r"LRP returned NaN or Inf values on torch.float16 inputs: its epsilon rule "
+            r".* underflows in half precision",
+            id="lrp-epsilon-rule",
+        ),
+        # any other method says half precision
+        pytest.param(
+            na.NASSaliency,
+            _Inf,
+            r"Saliency returned NaN or Inf values on torch.float16 inputs; half precision",
+            id="saliency-overflow",
+        ),
+    ],
+)
+def test_half_precision_failures_name_the_cause(
+    method: Any, model_cls: type[nn.Module], match: str
+) -> None:
+    torch.manual_seed(0)
+    model = model_cls().eval().half()
     x = _images().half()
-    with pytest.raises(
-        ValueError,
-        match=r"Saliency returned NaN or Inf values on torch.float16 inputs; half precision",
-    ):
-        na.NASSaliency(_Inf(), segmenter=GridSegmenter(4)).attribute(x, target=1)
+    with pytest.raises(ValueError, match=match):
+        method(model, segmenter=GridSegmenter(4)).attribute(x, target=1)
+
+
+def test_half_precision_lrp_advice_works() -> None:
+    """The advice of the epsilon rule message works: the same (half-precision) model in
+    float32 gives a finite map."""
+    torch.manual_seed(0)
+    model = TinyCNN().eval().half().float()
+    out = na.NASLRP(model, segmenter=GridSegmenter(4)).attribute(_images(), target=1)
+    assert bool(torch.isfinite(out).all())
 
 
 # ---- arguments of the segment-level methods and seeds -------------------------------
