@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from captum_nas._checkpoint import read_checkpoint
 from captum_nas._model_state import preserved_model_state
+from captum_nas._types import ClassTarget
 from captum_nas._validation import (
     check_image_batch,
     check_image_input,
@@ -135,7 +136,7 @@ class ExplainerAttribution(Attribution):
     def attribute(
         self,
         inputs: Tensor | tuple[Tensor],
-        target: Any = None,
+        target: ClassTarget = None,
         additional_forward_args: Any = None,
     ) -> Any:
         r"""The target class's mask, repeated over the input channels.
