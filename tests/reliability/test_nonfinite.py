@@ -141,6 +141,9 @@ def test_half_precision_overflow_names_float16() -> None:
         ("grid_size", 0, r"`grid_size` must be an integer >= 1"),
         ("max_iter", 0, r"`max_iter` must be an integer >= 1"),
         ("pca_dims", 0, r"`pca_dims` must be an integer >= 1"),
+        ("tol", 1.0, r"`tol` must be in \[0, 1\), got 1\.0"),
+        ("tol", float("nan"), r"`tol` must be finite"),
+        ("seed_points", 0, r"`seed_points` must be an integer >= 1"),
     ],
 )
 def test_options_are_checked_in_init(option: str, value: Any, message: str) -> None:
