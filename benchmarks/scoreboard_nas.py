@@ -93,6 +93,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "colour 1.0 + refine + pca 16 + tol 0.01 + grid 40": {**_FAST, "grid_size": 40},
     "colour 1.0 + refine + pca 16 + tol 0.01 + 15 iterations": {**_FAST, "max_iter": 15},
     "colour 1.0 + refine + pca 16 + tol 0.02 (defaults)": {},
+    "defaults + colour 1.5": {"color_weight": 1.5},
+    "defaults + colour 2.0": {"color_weight": 2.0},
+    "defaults + colour 2.0 + refine colour 1.0": {"color_weight": 2.0, "refine_color_weight": 1.0},
 }
 COLUMNS = (
     "flowers IG",
