@@ -32,7 +32,7 @@ from bench_segmentation import photos
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
 from captum_nas.segmentation import NASSegmenter, batched_kmeans
 from captum_nas.segmentation.connectivity import upsample_labels
-from captum_nas.segmentation.kmeans import _kmeans_pp
+from captum_nas.segmentation.kmeans import _kmeans_pp, seeding_candidates
 from captum_nas.segmentation.pca import OVERSAMPLE, POWER_ITERATIONS
 from captum_nas.segmentation.refine import cluster_distances, refine_labels
 
@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed_points": nas.seed_points,
     }
     km = batched_kmeans(points, args.k, **kmeans_options)
-    # the seeding's candidates: an even stride of at most ``seed_points`` points
-    stride = 1 if nas.seed_points is None else max(1, -(-points.shape[1] // nas.seed_points))
-    candidates = points[:, ::stride].contiguous()
+    candidates = seeding_candidates(points, args.k, nas.seed_points)
     labels = km.labels.reshape(n, gh, gw)
     deep = points[..., :-3] if colors is not None else points
     dist = cluster_distances(deep, labels.reshape(n, -1), args.k)

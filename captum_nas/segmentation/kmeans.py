@@ -51,6 +51,64 @@ def squared_distances(x: Tensor, c: Tensor) -> Tensor:
     return d.clamp_min_(0.0)
 
 
+def check_tol(tol: float) -> float:
+    """``tol`` of :func:`batched_kmeans` as a float in [0, 1), or a ``ValueError``."""
+    tol = check_number(tol, "tol", minimum=0.0, maximum=1.0)
+    if tol >= 1.0:
+        raise ValueError(f"`tol` must be in [0, 1), got {tol}")
+    return tol
+
+
+def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:
+    """Mean of every label's points and how many points each label has.
+
+    One ``index_add_`` over the flattened batch (whole rows of D features per point,
+    accumulated in point order, so an image's sums do not depend on the batch).
+
+    Args:
+        points: (N, P, D) features.
+        labels: (N, P) ids in ``0..n_labels-1``.
+        n_labels: number of ids.
+
+    Returns:
+        The means (N, n_labels, D), zeros for an id without points, and the counts
+        (N, n_labels) in the points' dtype.
+
+    Example:
+        >>> means, counts = cluster_means(torch.tensor([[[0.0], [2.0], [5.0]]]),
+        ...                               torch.tensor([[0, 0, 1]]), 3)
+        >>> means.flatten().tolist(), counts.flatten().tolist()
+        ([1.0, 5.0, 0.0], [2.0, 1.0, 0.0])
+    """
+    n, p, d = points.shape
+    flat = (labels + (torch.arange(n, device=labels.device) * n_labels).unsqueeze(1)).reshape(-1)
+    sums = torch.zeros(n * n_labels, d, dtype=points.dtype, device=points.device)
+    sums.index_add_(0, flat, points.reshape(n * p, d))
+    counts = torch.bincount(flat, minlength=n * n_labels).to(points.dtype)
+    means = sums / counts.clamp_min(1).unsqueeze(-1)
+    return means.reshape(n, n_labels, d), counts.reshape(n, n_labels)
+
+
+def inertia(points: Tensor, centroids: Tensor, labels: Tensor) -> Tensor:
+    """Sum of squared distances (N,) of the points (N, P, D) to their centre (N, K, D).
+
+    From direct differences: the matmul expansion cancels badly far from 0.
+    """
+    diff = points - centroids.gather(1, labels.unsqueeze(-1).expand_as(points))
+    return (diff * diff).sum((1, 2))
+
+
+def seeding_candidates(x: Tensor, k: int, seed_points: int | None) -> Tensor:
+    """The points (N, P', D) the k-means++ seeding draws from: every ``ceil(P / m)``-th
+    point for ``m = max(seed_points, k)``, or all of them (``seed_points`` None or at
+    least P, or a stride that would leave fewer than ``k``)."""
+    p = x.shape[1]
+    if seed_points is None or seed_points >= p:
+        return x
+    candidates = x[:, :: math.ceil(p / max(seed_points, k))].contiguous()
+    return x if candidates.shape[1] < k else candidates
+
+
 #: bytes of points whose distances are computed at once in the k-means++ seeding on CPU
 #: (about an L2 cache: the difference buffer is written and read again while cached)
 _SEED_BLOCK_BYTES = 1 << 21
@@ -199,9 +257,7 @@ def batched_kmeans(
     if k > p:
         raise ValueError(f"`n_clusters` ({k}) cannot exceed the number of points per image ({p})")
     max_iter = check_positive_int(max_iter, "max_iter")
-    tol = check_number(tol, "tol", minimum=0.0, maximum=1.0)
-    if tol >= 1.0:
-        raise ValueError(f"`tol` must be in [0, 1), got {tol}")
+    tol = check_tol(tol)
     max_moved = math.floor(tol * p)  # an image stops when at most this many points move
     if seed_points is not None:
         seed_points = check_positive_int(seed_points, "seed_points")
@@ -232,11 +288,7 @@ def batched_kmeans(
         centroids = init.to(x.dtype).clone()
     else:
         gen = torch.Generator().manual_seed(int(seed))
-        candidates = x
-        if seed_points is not None and seed_points < p:
-            candidates = x[:, :: math.ceil(p / max(seed_points, k))].contiguous()
-            if candidates.shape[1] < k:
-                candidates = x
+        candidates = seeding_candidates(x, k, seed_points)
         centroids, centre_groups = _kmeans_pp(candidates, k, gen, groups)
         if groups is not None and centre_groups is not None:
             allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
@@ -250,15 +302,7 @@ def batched_kmeans(
     xa, ca, la, aa = x, centroids, labels, allowed
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        na = xa.shape[0]
-        # member sums per (image, cluster): one index_add over the flattened batch
-        # (accumulates in point order, so an image's sums do not depend on the batch)
-        flat_labels = (la + (torch.arange(na, device=x.device) * k).unsqueeze(1)).reshape(-1)
-        sums = torch.zeros(na * k, d, dtype=x.dtype, device=x.device)
-        sums.index_add_(0, flat_labels, xa.reshape(na * p, d))
-        sums = sums.reshape(na, k, d)
-        counts = torch.bincount(flat_labels, minlength=na * k).reshape(na, k).to(x.dtype)
-        new = sums / counts.clamp_min(1).unsqueeze(-1)
+        new, counts = cluster_means(xa, la, k)
         ca = torch.where((counts > 0).unsqueeze(-1), new, ca)
         new_la = _assign(xa, ca, aa, scores)
         moved = (new_la != la).sum(1) > max_moved
@@ -271,8 +315,6 @@ def batched_kmeans(
             keep = moved.nonzero().squeeze(1)
             active, xa, ca, la = active[keep], xa[keep], ca[keep], la[keep]
             aa = None if aa is None else aa[keep]
-    # inertia from direct differences: the matmul expansion cancels badly far from 0
-    assigned = centroids.gather(1, labels.unsqueeze(-1).expand(n, p, d))
-    diff = x - assigned
-    inertia = (diff * diff).sum((1, 2))
-    return KMeansResult(labels=labels, centroids=centroids, inertia=inertia, n_iter=n_iter)
+    return KMeansResult(
+        labels=labels, centroids=centroids, inertia=inertia(x, centroids, labels), n_iter=n_iter
+    )

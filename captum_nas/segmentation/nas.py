@@ -35,13 +35,12 @@ from captum_nas.segmentation.connectivity import (
     merge_small_segments,
     upsample_labels,
 )
-from captum_nas.segmentation.kmeans import batched_kmeans
+from captum_nas.segmentation.kmeans import batched_kmeans, check_tol, cluster_means, inertia
 from captum_nas.segmentation.layers import auto_layers, resolve_layers
 from captum_nas.segmentation.nonfinite import check_finite_activations, check_finite_features
 from captum_nas.segmentation.pca import pca_reduce
 from captum_nas.segmentation.refine import (
     cluster_distances,
-    cluster_means,
     color_features,
     refine_labels,
 )
@@ -150,8 +149,7 @@ def _normalise(a: Tensor, how: str) -> Tensor:
 def _cluster_means(points: Tensor, labels: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Mean of each cluster's points (N, K, D) (zeros for an empty one) and the inertia."""
     centroids, _ = cluster_means(points, labels, k)
-    diff = points - centroids.gather(1, labels.unsqueeze(-1).expand_as(points))
-    return centroids, (diff * diff).sum((1, 2))
+    return centroids, inertia(points, centroids, labels)
 
 
 class NASSegmenter:
@@ -303,9 +301,7 @@ class NASSegmenter:
             spatial_weight, "spatial_weight", minimum=0.0, maximum=1.0
         )
         self.max_iter = check_positive_int(max_iter, "max_iter")
-        self.tol = check_number(tol, "tol", minimum=0.0, maximum=1.0)
-        if self.tol >= 1.0:
-            raise ValueError(f"`tol` must be in [0, 1), got {tol}")
+        self.tol = check_tol(tol)
         self.seed_points = (
             None if seed_points is None else check_positive_int(seed_points, "seed_points")
         )
@@ -433,7 +429,7 @@ class NASSegmenter:
                     f"`layers`: layer {layer_name(self.model, module)!r} outputs shape "
                     f"{tuple(act.shape)}, expected a 4-D (N, C, h, w) activation"
                 )
-        check_finite_activations(acts, [layer_name(self.model, m) for m in modules], self.model, x)
+        check_finite_activations(acts, modules, self.model, x)
         return acts
 
     def _grid(self, acts: list[Tensor]) -> tuple[int, int]:
@@ -622,7 +618,7 @@ class NASSegmenter:
                     f"4-D (N, C, h, w) tensor with N={x.shape[0]}, got {got}"
                 )
             acts.append(act.detach())
-        check_finite_activations(acts, [layer_name(self.model, m) for m in modules], self.model, x)
+        check_finite_activations(acts, modules, self.model, x)
         return acts
 
     def segment(self, inputs: Tensor, *, activations: Sequence[Tensor] | None = None) -> NASResult:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from captum_nas._model_state import layer_name
+
 
 def _nonfinite_state(model: nn.Module) -> list[str]:
     """Names of the parameters and floating buffers of ``model`` holding NaN or Inf."""
@@ -40,20 +42,21 @@ def _likely_cause(model: nn.Module, inputs: Tensor, dtype: torch.dtype) -> str:
 
 
 def check_finite_activations(
-    acts: Sequence[Tensor], names: Sequence[str], model: nn.Module, inputs: Tensor
+    acts: Sequence[Tensor], layers: Sequence[nn.Module], model: nn.Module, inputs: Tensor
 ) -> None:
     """Raise ``ValueError`` when a captured activation holds NaN or Inf values.
 
     Args:
         acts: the captured activations, one per layer.
-        names: the layers' dotted names (for the message).
+        layers: the layers that produced them (named in the message; the names are only
+            looked up when there is one to raise).
         model: the model (its parameters and buffers are searched for the cause).
         inputs: the inputs as given to the model.
 
     Example:
-        >>> check_finite_activations([torch.ones(1, 2, 2, 2)], ["layer1"], model, images)
+        >>> check_finite_activations([torch.ones(1, 2, 2, 2)], [model.layer1], model, images)
     """
-    for act, name in zip(acts, names):
+    for act, layer in zip(acts, layers):
         # a finite sum means every value is finite (NaN and Inf propagate); only a sum
         # that is not (NaN/Inf inside, or an overflow) needs the element-wise test
         if bool(torch.isfinite(act.sum())):
@@ -63,6 +66,7 @@ def check_finite_activations(
             continue
         bad = int((~finite).sum())
         cause = _likely_cause(model, inputs, act.dtype)
+        name = layer_name(model, layer)
         raise ValueError(
             f"NAS: the activations of layer {name!r} contain NaN or Inf values ({bad} of "
             f"{act.numel()}) for these inputs, so no segments can be found; likely "

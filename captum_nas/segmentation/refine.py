@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from captum_nas.segmentation.connectivity import _source_index
+from captum_nas.segmentation.kmeans import cluster_means
 
 # sRGB D65 -> XYZ, and the D65 white point
 _RGB2XYZ = (
@@ -66,35 +67,6 @@ def rgb_to_lab(images: Tensor) -> Tensor:
 def color_features(images: Tensor) -> Tensor:
     """CIELAB scaled to about unit range (each channel divided by 100), (N, 3, H, W)."""
     return rgb_to_lab(images).div_(100.0)
-
-
-def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:
-    """Mean of every label's points and how many points each label has.
-
-    Args:
-        points: (N, P, D) features.
-        labels: (N, P) ids in ``0..n_labels-1``.
-        n_labels: number of ids.
-
-    Returns:
-        The means (N, n_labels, D), zeros for an id without points, and the counts
-        (N, n_labels) in the points' dtype.
-
-    Example:
-        >>> means, counts = cluster_means(torch.tensor([[[0.0], [2.0], [5.0]]]),
-        ...                               torch.tensor([[0, 0, 1]]), 3)
-        >>> means.flatten().tolist(), counts.flatten().tolist()
-        ([1.0, 5.0, 0.0], [2.0, 1.0, 0.0])
-    """
-    n, p, d = points.shape
-    # one index_add over the flattened batch: whole rows of D features per point
-    flat = (labels + (torch.arange(n, device=labels.device) * n_labels).unsqueeze(1)).reshape(-1)
-    sums = torch.zeros(n * n_labels, d, dtype=points.dtype, device=points.device)
-    sums.index_add_(0, flat, points.reshape(n * p, d))
-    counts = torch.bincount(flat, minlength=n * n_labels).to(points.dtype)
-    return (sums / counts.clamp_min(1).unsqueeze(-1)).reshape(n, n_labels, d), counts.reshape(
-        n, n_labels
-    )
 
 
 def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:
