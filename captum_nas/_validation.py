@@ -7,6 +7,7 @@ and what was expected, so that bad input never turns into a plausible wrong answ
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,21 @@ def check_tensor(value: Any, name: str) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor, got {describe(value)}")
     return value
+
+
+def all_finite(values: Tensor) -> bool:
+    """Whether every value of a floating tensor is finite, in one reduction when it is.
+
+    A NaN or Inf value makes the sum NaN or Inf, so a finite sum means every value is
+    finite; only a sum that is not (a NaN/Inf inside, or finite values whose sum
+    overflows) needs the element-wise test.
+
+    Example:
+        >>> all_finite(torch.tensor([1.0, 2.0])), all_finite(torch.tensor([1.0, float("nan")]))
+        (True, False)
+    """
+    values = values.detach()
+    return math.isfinite(float(values.sum())) or bool(torch.isfinite(values).all())
 
 
 def check_image_batch(
@@ -63,7 +79,7 @@ def check_image_batch(
                 f"`{name}` must be a floating point tensor, got dtype {inputs.dtype}; "
                 "convert images with `.float()` (and normalise them as the model expects)"
             )
-    if finite and inputs.dtype in _FLOAT_DTYPES and not bool(torch.isfinite(inputs).all()):
+    if finite and inputs.dtype in _FLOAT_DTYPES and not all_finite(inputs):
         raise ValueError(f"`{name}` contains NaN or Inf values")
     return inputs
 

@@ -10,7 +10,6 @@ to the selected pixels.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -19,7 +18,13 @@ from torch import Tensor
 
 from captum_nas._precision import accumulation_dtype
 from captum_nas._types import CHANNEL_REDUCTIONS, INTERPOLATE_MODES, REDUCTIONS
-from captum_nas._validation import check_choice, check_segments, check_tensor, describe
+from captum_nas._validation import (
+    all_finite,
+    check_choice,
+    check_segments,
+    check_tensor,
+    describe,
+)
 from captum_nas.segmentation.base import MIN_ID_BOUND, check_id_bound
 
 #: the named pooling modes of :func:`pool_segments` (and of every NAS* class)
@@ -52,15 +57,8 @@ def _check_map(attributions: Tensor) -> None:
         )
 
 
-def _sum_is_finite(values: Tensor) -> bool:
-    """Whether the sum of ``values`` is finite, one reduction: it is when every value is,
-    unless the sum overflows (a NaN or Inf value makes it NaN or Inf), so a False asks
-    for :func:`_check_finite`."""
-    return math.isfinite(float(values.detach().sum()))
-
-
 def _check_finite(attributions: Tensor) -> None:
-    if not bool(torch.isfinite(attributions).all()):
+    if not all_finite(attributions):
         raise ValueError(
             "`attributions` contains NaN or Inf values; one such pixel would make its "
             "whole segment's score NaN or Inf"
@@ -330,7 +328,7 @@ def _pool(
             values = values.reshape(values.shape[0], c, p)
             # max / min: an Inf can hide behind the start of its reduction, so the
             # values are checked (one sum over them); a sum tells by its result
-            if how != "sum" and not _sum_is_finite(values):
+            if how != "sum" and not all_finite(values):
                 _check_finite(attributions)
             if reduce == "abs-mean":
                 values = values.abs()
@@ -348,7 +346,7 @@ def _pool(
         if how == "sum":
             # a NaN or Inf value makes its segment's sum non-finite: the K sums tell, and
             # only then is the whole map read again (a finite map can still overflow)
-            if not _sum_is_finite(pooled):
+            if not all_finite(pooled):
                 _check_finite(attributions)
             if counts is not None:  # mean, abs-mean
                 pooled = pooled / counts.clamp_min(1)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from captum_nas._model_state import preserved_model_state
 from captum_nas._types import INTERPOLATE_MODES, SegmenterFn
 from captum_nas._validation import (
+    all_finite,
     check_choice,
     check_image_batch,
     check_image_input,
@@ -425,8 +426,7 @@ class SuperpixelAttribution(Attribution):
                 f"(N, c, h, w) with N={inputs.shape[0]} (an attribution to a spatial layer "
                 "or to the inputs)"
             )
-        # NaN and Inf survive a sum: the full check runs only when the total is not finite
-        if not bool(torch.isfinite(attr.sum())) and not bool(torch.isfinite(attr).all()):
+        if not all_finite(attr):
             raise ValueError(_non_finite_message(type(self.attribution).__name__, inputs.dtype))
         h, w = inputs.shape[-2:]
         if attr.shape[-2:] != (h, w):

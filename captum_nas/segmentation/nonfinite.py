@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from captum_nas._model_state import layer_name
+from captum_nas._validation import all_finite
 
 
 def _nonfinite_state(model: nn.Module) -> list[str]:
@@ -57,14 +58,9 @@ def check_finite_activations(
         >>> check_finite_activations([torch.ones(1, 2, 2, 2)], [model.layer1], model, images)
     """
     for act, layer in zip(acts, layers):
-        # a finite sum means every value is finite (NaN and Inf propagate); only a sum
-        # that is not (NaN/Inf inside, or an overflow) needs the element-wise test
-        if bool(torch.isfinite(act.sum())):
+        if all_finite(act):
             continue
-        finite = torch.isfinite(act)
-        if bool(finite.all()):
-            continue
-        bad = int((~finite).sum())
+        bad = int((~torch.isfinite(act)).sum())
         cause = _likely_cause(model, inputs, act.dtype)
         name = layer_name(model, layer)
         raise ValueError(
