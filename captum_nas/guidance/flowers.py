@@ -69,18 +69,30 @@ def flower_set(
 
 
 @dataclass(frozen=True)
-class GuidedRun:
+class _FlowerRun:
+    """The options every training on the labelled flowers has, checked on construction."""
+
+    n_labelled: int = 10
+    image_size: int = 64
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.n_labelled, "n_labelled")
+        check_positive_int(self.image_size, "image_size", minimum=32)
+        check_positive_int(self.seed, "seed", minimum=0)
+        check_number(self.weight_decay, "weight_decay", minimum=0.0)
+
+
+@dataclass(frozen=True)
+class GuidedRun(_FlowerRun):
     """Arguments of :func:`train_guided` (stored in checkpoints)."""
 
     n_train: int = 512
-    n_labelled: int = 10
-    image_size: int = 64
     epochs: int = 2
     batch_size: int = 32
     labelled_per_batch: int = 8
     lr: float = 3e-4
-    weight_decay: float = 1e-4
-    seed: int = 0
     classification_weight: float = 1.0
     segmentation_weight: float = 1.0
     scale: float | None = None
@@ -89,13 +101,11 @@ class GuidedRun:
     n_val: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_labelled", "epochs", "batch_size", "labelled_per_batch"):
+        super().__post_init__()
+        for name in ("n_train", "epochs", "batch_size", "labelled_per_batch"):
             check_positive_int(getattr(self, name), name)
-        check_positive_int(self.image_size, "image_size", minimum=32)
-        check_positive_int(self.seed, "seed", minimum=0)
         check_positive_int(self.n_val, "n_val", minimum=0)
         check_number(self.lr, "lr", minimum=0.0, strict_min=True)
-        check_number(self.weight_decay, "weight_decay", minimum=0.0)
         if isinstance(self.background, str):
             if self.background != "tune":
                 raise ValueError(
@@ -121,7 +131,8 @@ class GuidedRun:
     def command(self, out: str = "model.pt") -> str:
         """The ``captum-nas train-guided`` command line of this run."""
         parts = ["captum-nas train-guided"]
-        for key, value in asdict(self).items():
+        # the training set first, as in the command's help
+        for key, value in sorted(asdict(self).items(), key=lambda item: item[0] != "n_train"):
             if key in ("scale", "weight_decay", "n_val"):
                 continue
             flag = "--" + key.replace("_", "-")
@@ -285,16 +296,22 @@ class SmallSegNet(nn.Module):
 
 
 @dataclass(frozen=True)
-class SegNetRun:
+class SegNetRun(_FlowerRun):
     """Arguments of :func:`train_segnet`."""
 
-    n_labelled: int = 10
-    image_size: int = 64
     steps: int = 300
     batch_size: int = 8
     lr: float = 3e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self.steps, "steps")
+        check_positive_int(self.batch_size, "batch_size")
+        check_number(self.lr, "lr", minimum=0.0, strict_min=True)
+        if self.image_size % 4:
+            raise ValueError(
+                f"`image_size` must be divisible by 4 (the net pools twice), got {self.image_size}"
+            )
 
 
 def train_segnet(

@@ -125,4 +125,24 @@ def test_bad_runs() -> None:
     with pytest.raises(ValueError, match="background"):
         GuidedRun(background="auto")
     assert "--memory-saving" in GuidedRun(memory_saving=True).command()
+    with pytest.raises(ValueError, match="weight_decay"):
+        GuidedRun(weight_decay=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_labelled": 0}, "n_labelled"),
+        ({"image_size": 16}, "image_size"),
+        ({"image_size": 34}, "divisible by 4"),
+        ({"seed": -1}, "seed"),
+        ({"weight_decay": -1e-4}, "weight_decay"),
+        ({"steps": 0}, "steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+    ],
+)
+def test_bad_segnet_runs(kwargs: dict[str, float], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        SegNetRun(**kwargs)  # type: ignore[arg-type]
     assert isinstance(FlowerSet(torch.zeros(1), torch.zeros(1), torch.zeros(1)).__len__(), int)
