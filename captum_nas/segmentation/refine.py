@@ -41,20 +41,26 @@ def rgb_to_lab(images: Tensor) -> Tensor:
         >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()  # doctest: +NORMALIZE_WHITESPACE
         tensor([100., 0., 0.])
     """
-    # in place where a temporary is not needed again: the same operations, in the same
-    # order, as the textbook formulas, with fewer full-size allocations
+    # in place where a temporary is not needed again: the textbook formulas with fewer
+    # full-size allocations (equal to them up to float rounding)
     x = images.float().clamp(0.0, 1.0)
     high = x > 0.04045
     lin = x + 0.055
-    lin.div_(1.055).pow_(2.4)  # ((x + 0.055) / 1.055) ** 2.4
+    # ((x + 0.055) / 1.055) ** 2.4 as exp(2.4 log(.)): 2x faster than pow on CPU
+    lin.div_(1.055).log_().mul_(2.4).exp_()
     lin = torch.where(high, lin, x.div_(12.92), out=lin)
-    m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
-    xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    xyz.div_(torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1))
+    # XYZ relative to the white point: one (3, 3) matrix with the white folded in, as a
+    # matmul over (N, 3, H*W) (a contiguous result; einsum's is 3x slower)
+    m = (
+        torch.tensor(_RGB2XYZ, dtype=torch.float64)
+        / torch.tensor(_WHITE, dtype=torch.float64)[:, None]
+    )
+    n, _, h, w = lin.shape
+    xyz = torch.matmul(m.to(lin), lin.reshape(n, 3, h * w)).reshape(n, 3, h, w)
     eps = 0.008856
     above = xyz > eps
     low_lightness = 903.3 * xyz[:, 1:2]
-    f = xyz.clamp_min(1e-12).pow_(1.0 / 3.0)
+    f = xyz.clamp_min(1e-12).log_().mul_(1.0 / 3.0).exp_()  # cube root
     f = torch.where(above, f, xyz.mul_(7.787).add_(16.0 / 116.0), out=f)
     out = torch.empty_like(f)
     lightness = (116.0 * f[:, 1:2]).sub_(16.0)

@@ -2,7 +2,11 @@ import pytest
 import torch
 
 from captum_nas.segmentation import connected_components, merge_small_segments
-from captum_nas.segmentation.connectivity import upsample_labels
+from captum_nas.segmentation.connectivity import (
+    _components_propagation,
+    _components_union_find,
+    upsample_labels,
+)
 
 
 def test_components_split_equal_labels() -> None:
@@ -29,6 +33,26 @@ def test_components_batch_independent() -> None:
     batch = connected_components(lab)
     single = torch.cat([connected_components(lab[i : i + 1]) for i in range(4)])
     assert torch.equal(batch, single)
+
+
+@pytest.mark.parametrize(
+    ("n_labels", "shape"), [(2, (3, 13, 11)), (3, (4, 9, 9)), (8, (2, 56, 56)), (40, (1, 7, 30))]
+)
+def test_components_union_find_equals_propagation(n_labels: int, shape: tuple[int, ...]) -> None:
+    gen = torch.Generator().manual_seed(n_labels)
+    lab = torch.randint(0, n_labels, shape, generator=gen)
+    # the CPU path (scikit-image) and the device path name the components identically
+    assert torch.equal(_components_union_find(lab), _components_propagation(lab))
+    assert torch.equal(connected_components(lab), _components_propagation(lab))
+
+
+def test_components_paths_agree_on_hand_cases() -> None:
+    lab = torch.tensor([[[0, 1, 0], [0, 1, 0], [2, 2, 0]]])
+    expected = [[[0, 1, 2], [0, 1, 2], [3, 3, 2]]]
+    assert _components_union_find(lab).tolist() == expected
+    assert _components_propagation(lab).tolist() == expected
+    empty = torch.zeros(0, 4, 4, dtype=torch.long)
+    assert connected_components(empty).shape == (0, 4, 4)
 
 
 def test_merge_small_into_longest_border() -> None:

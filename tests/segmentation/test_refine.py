@@ -121,12 +121,14 @@ def test_refine_labels_equals_the_all_pixel_reference(seed: int) -> None:
             assert torch.equal(ours, ref), (iterations, weight)
 
 
-def test_rgb_to_lab_equals_the_reference_bit_for_bit() -> None:
+def test_rgb_to_lab_equals_the_reference_to_rounding() -> None:
     from tests.segmentation.reference_nas import reference_rgb_to_lab
 
     gen = torch.Generator().manual_seed(4)
     img = torch.rand(3, 3, 31, 17, generator=gen) * 1.2 - 0.1  # outside [0, 1] too
     img[:, :, 0] = torch.linspace(0.0, 0.05, 17)  # both sides of the sRGB knee
     img[0, :, 1] = 0.0  # black: the linear branch of f
-    assert torch.equal(rgb_to_lab(img), reference_rgb_to_lab(img))
-    assert torch.equal(color_features(img), reference_rgb_to_lab(img) / 100)
+    # the powers as exp/log: a few float32 ulps of L's range [0, 100], no more
+    ref = reference_rgb_to_lab(img)
+    torch.testing.assert_close(rgb_to_lab(img), ref, rtol=0.0, atol=1e-4)
+    torch.testing.assert_close(color_features(img), ref / 100, rtol=0.0, atol=1e-6)
