@@ -131,47 +131,86 @@ def refine_labels(
     n, h, w = labels.shape
     k = distances.shape[1]
     big_h, big_w = int(colors.shape[-2]), int(colors.shape[-1])
-    big = big_h * big_w
+    big, hw = big_h * big_w, h * w
     dev = labels.device
     dtype = distances.dtype
+    # Every output pixel's four bilinear source cells are those of its block: the grid
+    # cell (r0, c0) and its neighbours below and to the right (clamped to the grid), so
+    # candidates and cells are computed once per block, weights once per pixel position.
+    r0, _, a0, a1 = _source_index(big_h, h, dev)
+    c0, _, b0, b1 = _source_index(big_w, w, dev)
+    below = (torch.arange(h, device=dev) + 1).clamp_(max=h - 1)
+    right = (torch.arange(w, device=dev) + 1).clamp_(max=w - 1)
     lab = labels.long()
-    # the four bilinear source cells of every output pixel, and their weights
-    r0, r1, a0, a1 = _source_index(big_h, h, dev)
-    c0, c1, b0, b1 = _source_index(big_w, w, dev)
-    cells, weights, cands = [], [], []
-    for rows, wy in ((r0, a0), (r1, a1)):
-        rows_lab = lab.index_select(1, rows)  # (N, H, w)
-        for cols, wx in ((c0, b0), (c1, b1)):
-            cells.append((rows.view(-1, 1) * w + cols.view(1, -1)).reshape(-1))
-            weights.append((wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype))
-            cands.append(rows_lab.index_select(2, cols).reshape(n, big))
-    out = cands[0].clone()  # (N, H*W): a pixel whose candidates agree keeps that label
-    border = (cands[0] != cands[1]) | (cands[0] != cands[2]) | (cands[0] != cands[3])
-    where = border.reshape(-1).nonzero().squeeze(1)  # flat (image, pixel) of the choices
-    if where.numel() == 0:
+    lab_below = lab.index_select(1, below)
+    quad = [  # (top-left, top-right, bottom-left, bottom-right) labels of every block
+        q.reshape(n * hw)
+        for q in (lab, lab.index_select(2, right), lab_below, lab_below.index_select(2, right))
+    ]
+    grid = torch.arange(hw, device=dev).view(h, w)
+    quad_cells = [grid, grid[:, right], grid[below], grid[below][:, right]]
+    # each block's distinct labels in order of first appearance (the same label always
+    # costs the same, and ``pick`` keeps the first of equal costs, so the choice among
+    # the distinct labels in this order is the choice among the four candidates)
+    new1 = quad[1] != quad[0]
+    new2 = (quad[2] != quad[0]) & (quad[2] != quad[1])
+    new3 = (quad[3] != quad[0]) & (quad[3] != quad[1]) & (quad[3] != quad[2])
+    slots = [  # a block with fewer labels repeats one: same cost, never picked over it
+        quad[0],
+        torch.where(new1, quad[1], torch.where(new2, quad[2], quad[3])),
+        torch.where(new1 & new2, quad[2], quad[3]),
+        quad[3],
+    ]
+    n_labels = (new1.to(torch.uint8) + new2 + new3).view(n, hw)  # distinct labels - 1
+    block_of = (r0.view(-1, 1) * w + c0.view(1, -1)).reshape(-1)  # (H*W,) block of a pixel
+    rows_per = torch.bincount(r0, minlength=h)
+    cols_per = torch.bincount(c0, minlength=w)
+    border = n_labels.index_select(1, block_of)  # (N, H*W): 0 where all four agree
+    nz = border.nonzero()  # (image, pixel) of the choices, row-major
+    out = slots[0].view(n, hw).index_select(1, block_of)  # a pixel without choice keeps it
+    if nz.shape[0] == 0:
         return out.reshape(n, big_h, big_w)
-    img, pix = where // big, where % big
-    cand_b = [cand.reshape(-1).index_select(0, where) for cand in cands]
-    # interpolated distances of the border pixels' candidates (same order of operations
-    # as over the whole image: zeros, then the four weighted cells added in turn)
+    img, pix = nz[:, 0].contiguous(), nz[:, 1].contiguous()
+    where = img * big + pix  # flat (image, pixel)
+    blk = img * hw + block_of.index_select(0, pix)  # flat (image, block)
+    img_k = img * k
+    # interpolated distances of the border pixels' distinct labels (same order of
+    # operations as over the whole image: the four weighted cells added in turn)
+    img_block = torch.arange(n, device=dev).repeat_interleave(hw) * (k * hw)
     flat = distances.reshape(-1)
-    img_base = img * (k * h * w)
-    cell_b = [cell.index_select(0, pix) for cell in cells]
-    weight_b = [weight.index_select(0, pix) for weight in weights]
-    dists = []
-    for cand in cand_b:
-        base = img_base + cand * (h * w)
-        d = torch.zeros(where.numel(), dtype=dtype, device=dev)
-        for cell, weight in zip(cell_b, weight_b):
-            d += flat.index_select(0, base + cell).mul_(weight)  # weight * distance
-        dists.append(d)
+    weight_b = [
+        (wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype).index_select(0, pix)
+        for wy, wx in ((a0, b0), (a0, b1), (a1, b0), (a1, b1))
+    ]
+    cells = [quad_cell.reshape(-1).repeat(n) for quad_cell in quad_cells]
+
+    def interpolated(slot: Tensor, blocks: Tensor, weights: list[Tensor]) -> Tensor:
+        base = img_block + slot * hw
+        d = torch.zeros(blocks.numel(), dtype=dtype, device=dev)
+        for cell, weight in zip(cells, weights):
+            d += flat.index_select(0, base + cell).index_select(0, blocks).mul_(weight)
+        return d
+
+    # the pixels with three or four distinct labels (few): slots 2 and 3 are costed there
+    many = (n_labels.view(-1).index_select(0, blk) > 1).nonzero().squeeze(1)
+    blk_m = blk.index_select(0, many)
+    weight_m = [weight.index_select(0, many) for weight in weight_b]
+    cand = [slots[0].index_select(0, blk), slots[1].index_select(0, blk)]
+    cand += [slots[2].index_select(0, blk_m), slots[3].index_select(0, blk_m)]
+    dists = [interpolated(slots[i], blk, weight_b) for i in (0, 1)]
+    dists += [interpolated(slots[i], blk_m, weight_m) for i in (2, 3)]
 
     def pick(costs: list[Tensor]) -> Tensor:
-        best_cost, best = costs[0], cand_b[0]
-        for cost, cand in zip(costs[1:], cand_b[1:]):
-            better = cost < best_cost
-            best_cost = torch.where(better, cost, best_cost)
-            best = torch.where(better, cand, best)
+        better = costs[1] < costs[0]
+        best_cost = torch.where(better, costs[1], costs[0])
+        best = torch.where(better, cand[1], cand[0])
+        if many.numel():
+            best_cost_m, best_m = best_cost.index_select(0, many), best.index_select(0, many)
+            for cost, label in zip(costs[2:], cand[2:]):
+                better = cost < best_cost_m
+                best_cost_m = torch.where(better, cost, best_cost_m)
+                best_m = torch.where(better, label, best_m)
+            best.index_copy_(0, many, best_m)
         return best
 
     chosen = pick(dists)
@@ -179,26 +218,36 @@ def refine_labels(
     if iterations <= 0 or color_weight <= 0:
         return out.reshape(n, big_h, big_w)
     n_ch = colors.shape[1]
-    col = colors.reshape(n, n_ch, -1).to(dtype)  # (N, 3, HW)
-    col_b = [col[:, ch].reshape(-1).index_select(0, where) for ch in range(n_ch)]
-    ones = torch.ones_like(out, dtype=dtype)
+    col = colors.reshape(n, n_ch, big).to(dtype)  # (N, C, HW)
+    col_flat = col.reshape(-1)
+    col_where = where + img * ((n_ch - 1) * big)
+    col_b = [col_flat.index_select(0, col_where + ch * big) for ch in range(n_ch)]
+    col_m = [c.index_select(0, many) for c in col_b]
     w2 = float(color_weight) ** 2
-    mean_index = [img * k + cand for cand in cand_b]
-    gathered, diff_buf, term = (torch.empty(where.numel(), dtype=dtype, device=dev) for _ in "abc")
+    mean_index = [img_k + cand[0], img_k + cand[1]]
+    img_k_m = img_k.index_select(0, many)
+    mean_index += [img_k_m + cand[2], img_k_m + cand[3]]
+    # the pixels without choice always count for their label (exact integer counts)
+    fixed = n_labels.view(-1) == 0
+    img_of_block = img_block // (k * hw)
+    npix = (rows_per.view(-1, 1) * cols_per.view(1, -1)).reshape(-1).repeat(n)
+    fixed_counts = torch.bincount(
+        (img_of_block * k + slots[0])[fixed], weights=npix[fixed].double(), minlength=n * k
+    )
+    index = out.unsqueeze(1).expand(n, n_ch, big)
     for _ in range(iterations):
         # the clusters' mean colours over every pixel (in pixel order, as before)
-        counts = torch.zeros(n, k, dtype=dtype, device=dev).scatter_add_(1, out, ones)
-        means = []
-        for ch in range(n_ch):
-            sums = torch.zeros(n, k, dtype=dtype, device=dev)
-            means.append((sums.scatter_add_(1, out, col[:, ch]) / counts.clamp_min(1)).reshape(-1))
+        counts = fixed_counts + torch.bincount(img_k + chosen, minlength=n * k)
+        sums = torch.zeros(n, n_ch, k, dtype=dtype, device=dev).scatter_add_(2, index, col)
+        means = sums.div_(counts.to(dtype).clamp_min_(1).view(n, 1, k)).transpose(0, 1)
+        means = [means[ch].reshape(-1) for ch in range(n_ch)]
         costs = []
-        for index, d in zip(mean_index, dists):
+        for i, (idx, d) in enumerate(zip(mean_index, dists)):
             cost = d.clone()
+            cb = col_b if i < 2 else col_m
             for ch, mean in enumerate(means):
-                picked = torch.index_select(mean, 0, index, out=gathered)
-                diff = torch.sub(col_b[ch], picked, out=diff_buf)
-                cost += torch.mul(diff, w2, out=term).mul_(diff)  # w2 * diff * diff
+                diff = cb[ch] - mean.index_select(0, idx)
+                cost += diff.mul(w2).mul_(diff)  # w2 * diff * diff
             costs.append(cost)
         new = pick(costs)
         if torch.equal(new, chosen):
