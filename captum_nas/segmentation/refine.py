@@ -136,85 +136,96 @@ def refine_labels(
     dtype = distances.dtype
     # Every output pixel's four bilinear source cells are those of its block: the grid
     # cell (r0, c0) and its neighbours below and to the right (clamped to the grid), so
-    # candidates and cells are computed once per block, weights once per pixel position.
+    # labels and cells are found once per block, and weights once per pixel position.
     r0, _, a0, a1 = _source_index(big_h, h, dev)
     c0, _, b0, b1 = _source_index(big_w, w, dev)
     below = (torch.arange(h, device=dev) + 1).clamp_(max=h - 1)
     right = (torch.arange(w, device=dev) + 1).clamp_(max=w - 1)
     lab = labels.long()
     lab_below = lab.index_select(1, below)
-    quad = [  # (top-left, top-right, bottom-left, bottom-right) labels of every block
+    quad = [  # (top-left, top-right, bottom-left, bottom-right) label of every block
         q.reshape(n * hw)
         for q in (lab, lab.index_select(2, right), lab_below, lab_below.index_select(2, right))
     ]
-    grid = torch.arange(hw, device=dev).view(h, w)
-    quad_cells = [grid, grid[:, right], grid[below], grid[below][:, right]]
-    # each block's distinct labels in order of first appearance (the same label always
-    # costs the same, and ``pick`` keeps the first of equal costs, so the choice among
-    # the distinct labels in this order is the choice among the four candidates)
+    # each block's distinct labels in order of first appearance ("slots"): a label costs
+    # the same wherever it appears and ``pick`` keeps the first of equal costs, so the
+    # choice among the slots in this order is the choice among the four candidates
     new1 = quad[1] != quad[0]
     new2 = (quad[2] != quad[0]) & (quad[2] != quad[1])
     new3 = (quad[3] != quad[0]) & (quad[3] != quad[1]) & (quad[3] != quad[2])
-    slots = [  # a block with fewer labels repeats one: same cost, never picked over it
+    slots = [  # a block with fewer labels repeats one, which is never picked over it
         quad[0],
         torch.where(new1, quad[1], torch.where(new2, quad[2], quad[3])),
         torch.where(new1 & new2, quad[2], quad[3]),
         quad[3],
     ]
-    n_labels = (new1.to(torch.uint8) + new2 + new3).view(n, hw)  # distinct labels - 1
-    block_of = (r0.view(-1, 1) * w + c0.view(1, -1)).reshape(-1)  # (H*W,) block of a pixel
-    rows_per = torch.bincount(r0, minlength=h)
-    cols_per = torch.bincount(c0, minlength=w)
-    border = n_labels.index_select(1, block_of)  # (N, H*W): 0 where all four agree
-    nz = border.nonzero()  # (image, pixel) of the choices, row-major
-    out = slots[0].view(n, hw).index_select(1, block_of)  # a pixel without choice keeps it
-    if nz.shape[0] == 0:
+    extra = new1.to(torch.uint8) + new2 + new3  # distinct labels - 1
+    # candidate 0 everywhere (the choice of the pixels whose four cells agree), and
+    # the border pixels
+    cols = c0.expand(n, big_h, big_w)
+    out = lab.index_select(1, r0).gather(2, cols).reshape(n, big)
+    border = extra.view(n, h, w).bool().index_select(1, r0).gather(2, cols)
+    img, pix = (i.contiguous() for i in border.reshape(n, big).nonzero().unbind(1))
+    if img.numel() == 0:
         return out.reshape(n, big_h, big_w)
-    img, pix = nz[:, 0].contiguous(), nz[:, 1].contiguous()
     where = img * big + pix  # flat (image, pixel)
-    blk = img * hw + block_of.index_select(0, pix)  # flat (image, block)
+    block_of = (r0.view(-1, 1) * w + c0.view(1, -1)).reshape(-1)  # (H*W,) block of a pixel
+    blk = block_of.index_select(0, pix).add_(img * hw)  # flat (image, block)
     img_k = img * k
-    # interpolated distances of the border pixels' distinct labels (same order of
-    # operations as over the whole image: the four weighted cells added in turn)
-    img_block = torch.arange(n, device=dev).repeat_interleave(hw) * (k * hw)
-    flat = distances.reshape(-1)
-    weight_b = [
-        (wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype).index_select(0, pix)
+    # the pixels with three or four distinct labels (few) also cost slots 2 and 3
+    many = (extra.index_select(0, blk) > 1).nonzero().squeeze(1)
+    blk_m = blk.index_select(0, many)
+    pix_m = pix.index_select(0, many)
+    # the interpolated distances of the border pixels' slots: each block's distances at
+    # its four cells, then at the pixels, weighted and added in turn (the same order of
+    # operations as over the whole image)
+    img_block = torch.arange(n, device=dev).repeat_interleave(hw)
+    grid = torch.arange(hw, device=dev).view(h, w)
+    cells = [
+        cell.reshape(-1).repeat(n)
+        for cell in (grid, grid.index_select(1, right), grid[below], grid[below][:, right])
+    ]
+    weights = [
+        (wy.view(-1, 1) * wx.view(1, -1)).reshape(-1).to(dtype)
         for wy, wx in ((a0, b0), (a0, b1), (a1, b0), (a1, b1))
     ]
-    cells = [quad_cell.reshape(-1).repeat(n) for quad_cell in quad_cells]
+    weight_b = [weight.index_select(0, pix) for weight in weights]
+    weight_m = [weight.index_select(0, pix_m) for weight in weights]
+    flat = distances.reshape(-1)
 
     def interpolated(slot: Tensor, blocks: Tensor, weights: list[Tensor]) -> Tensor:
-        base = img_block + slot * hw
+        base = (img_block * k).add_(slot).mul_(hw)
         d = torch.zeros(blocks.numel(), dtype=dtype, device=dev)
         for cell, weight in zip(cells, weights):
             d += flat.index_select(0, base + cell).index_select(0, blocks).mul_(weight)
         return d
 
-    # the pixels with three or four distinct labels (few): slots 2 and 3 are costed there
-    many = (n_labels.view(-1).index_select(0, blk) > 1).nonzero().squeeze(1)
-    blk_m = blk.index_select(0, many)
-    weight_m = [weight.index_select(0, many) for weight in weight_b]
-    cand = [slots[0].index_select(0, blk), slots[1].index_select(0, blk)]
-    cand += [slots[2].index_select(0, blk_m), slots[3].index_select(0, blk_m)]
     dists = [interpolated(slots[i], blk, weight_b) for i in (0, 1)]
     dists += [interpolated(slots[i], blk_m, weight_m) for i in (2, 3)]
+    cand = [slots[i].index_select(0, blk) for i in (0, 1)]
+    cand += [slots[i].index_select(0, blk_m) for i in (2, 3)]
+    step = cand[1] - cand[0]  # slot 0 plus ``better`` times this is the better slot
 
     def pick(costs: list[Tensor]) -> Tensor:
         better = costs[1] < costs[0]
-        best_cost = torch.where(better, costs[1], costs[0])
-        best = torch.where(better, cand[1], cand[0])
+        best = step * better
+        best += cand[0]
         if many.numel():
-            best_cost_m, best_m = best_cost.index_select(0, many), best.index_select(0, many)
+            better_m = better.index_select(0, many)
+            best_cost_m = torch.where(
+                better_m, costs[1].index_select(0, many), costs[0].index_select(0, many)
+            )
+            best_m = best.index_select(0, many)
             for cost, label in zip(costs[2:], cand[2:]):
-                better = cost < best_cost_m
-                best_cost_m = torch.where(better, cost, best_cost_m)
-                best_m = torch.where(better, label, best_m)
+                better_m = cost < best_cost_m
+                best_cost_m = torch.where(better_m, cost, best_cost_m)
+                best_m = torch.where(better_m, label, best_m)
             best.index_copy_(0, many, best_m)
         return best
 
     chosen = pick(dists)
-    out.view(-1)[where] = chosen
+    flat_out = out.view(-1)
+    flat_out.scatter_(0, where, chosen)
     if iterations <= 0 or color_weight <= 0:
         return out.reshape(n, big_h, big_w)
     n_ch = colors.shape[1]
@@ -228,11 +239,12 @@ def refine_labels(
     img_k_m = img_k.index_select(0, many)
     mean_index += [img_k_m + cand[2], img_k_m + cand[3]]
     # the pixels without choice always count for their label (exact integer counts)
-    fixed = n_labels.view(-1) == 0
-    img_of_block = img_block // (k * hw)
+    fixed = extra == 0
+    rows_per = torch.bincount(r0, minlength=h)
+    cols_per = torch.bincount(c0, minlength=w)
     npix = (rows_per.view(-1, 1) * cols_per.view(1, -1)).reshape(-1).repeat(n)
     fixed_counts = torch.bincount(
-        (img_of_block * k + slots[0])[fixed], weights=npix[fixed].double(), minlength=n * k
+        (img_block * k + quad[0])[fixed], weights=npix[fixed].double(), minlength=n * k
     )
     index = out.unsqueeze(1).expand(n, n_ch, big)
     for _ in range(iterations):
@@ -253,5 +265,5 @@ def refine_labels(
         if torch.equal(new, chosen):
             break
         chosen = new
-        out.view(-1)[where] = chosen
+        flat_out.scatter_(0, where, chosen)
     return out.reshape(n, big_h, big_w)
