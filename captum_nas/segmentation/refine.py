@@ -87,12 +87,14 @@ def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:
         (N, n_labels, P); ids without points get a large distance.
     """
     centres, counts = cluster_means(points, labels, n_labels)
-    dist = (
-        (points * points).sum(-1).unsqueeze(1)
-        - 2 * centres @ points.transpose(1, 2)
-        + (centres * centres).sum(-1).unsqueeze(-1)
-    ).clamp_min(0)
-    return dist.masked_fill((counts == 0).unsqueeze(-1), torch.finfo(dist.dtype).max / 4)
+    # |p|^2 - 2 c.p + |c|^2 in place: (-2 c).p is exactly -(2 c.p), so adding it is
+    # exactly subtracting
+    dist = torch.bmm(centres * -2, points.transpose(1, 2))
+    dist.add_((points * points).sum(-1).unsqueeze(1)).add_(
+        (centres * centres).sum(-1).unsqueeze(-1)
+    )
+    dist.clamp_min_(0)
+    return dist.masked_fill_((counts == 0).unsqueeze(-1), torch.finfo(dist.dtype).max / 4)
 
 
 def refine_labels(
@@ -230,9 +232,8 @@ def refine_labels(
         return out.reshape(n, big_h, big_w)
     n_ch = colors.shape[1]
     col = colors.reshape(n, n_ch, big).to(dtype)  # (N, C, HW)
-    col_flat = col.reshape(-1)
-    col_where = where + img * ((n_ch - 1) * big)
-    col_b = [col_flat.index_select(0, col_where + ch * big) for ch in range(n_ch)]
+    # one channel's plane is a view when the colours are stored channel by channel
+    col_b = [col[:, ch].reshape(-1).index_select(0, where) for ch in range(n_ch)]
     col_m = [c.index_select(0, many) for c in col_b]
     w2 = float(color_weight) ** 2
     mean_index = [img_k + cand[0], img_k + cand[1]]
