@@ -149,18 +149,18 @@ def refine_labels(
         q.reshape(n * hw)
         for q in (lab, lab.index_select(2, right), lab_below, lab_below.index_select(2, right))
     ]
-    # each block's distinct labels in order of first appearance ("slots"): a label costs
-    # the same wherever it appears and ``pick`` keeps the first of equal costs, so the
-    # choice among the slots in this order is the choice among the four candidates
+    # A label costs the same wherever it appears among a pixel's four candidates, and
+    # ``pick`` keeps the first of equal costs, so only the order of each label's first
+    # appearance matters: a repeat is never picked over its first appearance. Most
+    # border blocks carry two labels: candidate 0 and the first candidate that differs
+    # from it ("slots" 0 and 1); blocks with three or four also cost candidates 2 and 3
+    # (after slot 1, which is one of candidates 1-3, their first appearances keep
+    # their order).
     new1 = quad[1] != quad[0]
     new2 = (quad[2] != quad[0]) & (quad[2] != quad[1])
     new3 = (quad[3] != quad[0]) & (quad[3] != quad[1]) & (quad[3] != quad[2])
-    slots = [  # a block with fewer labels repeats one, which is never picked over it
-        quad[0],
-        torch.where(new1, quad[1], torch.where(new2, quad[2], quad[3])),
-        torch.where(new1 & new2, quad[2], quad[3]),
-        quad[3],
-    ]
+    slots = [quad[0], torch.where(new1, quad[1], torch.where(new2, quad[2], quad[3]))]
+    slots += quad[2:]
     extra = new1.to(torch.uint8) + new2 + new3  # distinct labels - 1
     # candidate 0 everywhere (the choice of the pixels whose four cells agree), and
     # the border pixels

@@ -3,6 +3,7 @@ import pytest
 import torch
 from skimage.color import rgb2lab
 
+from captum_nas.segmentation.connectivity import _source_index
 from captum_nas.segmentation.refine import (
     cluster_distances,
     cluster_means,
@@ -132,3 +133,139 @@ def test_rgb_to_lab_equals_the_reference_to_rounding() -> None:
     ref = reference_rgb_to_lab(img)
     torch.testing.assert_close(rgb_to_lab(img), ref, rtol=0.0, atol=1e-4)
     torch.testing.assert_close(color_features(img), ref / 100, rtol=0.0, atol=1e-6)
+
+
+def _loop_refine(
+    labels: torch.Tensor,
+    distances: torch.Tensor,
+    colors: torch.Tensor,
+    color_weight: float,
+    iterations: int,
+) -> torch.Tensor:
+    """``refine_labels`` pixel by pixel with NumPy scalars of the distances' dtype: each
+    pixel costs its four source cells' labels in source order (repeats included) and
+    keeps the first strictly smallest cost; colour sums run over the pixels in order."""
+    n, h, w = labels.shape
+    big_h, big_w = colors.shape[-2:]
+    dt = distances.numpy().dtype.type
+    r0, r1, wy0, wy1 = (t.numpy() for t in _source_index(big_h, h, torch.device("cpu")))
+    c0, c1, wx0, wx1 = (t.numpy() for t in _source_index(big_w, w, torch.device("cpu")))
+    w2 = dt(float(color_weight) ** 2)
+    out = np.zeros((n, big_h, big_w), dtype=np.int64)
+    for i in range(n):
+        lab, dist = labels[i].numpy(), distances[i].numpy()
+        col = colors[i].to(distances.dtype).numpy()
+        cands, interp = {}, {}
+        for y in range(big_h):
+            for x in range(big_w):
+                corners = [
+                    (r0[y], c0[x], dt(wy0[y] * wx0[x])),
+                    (r0[y], c1[x], dt(wy0[y] * wx1[x])),
+                    (r1[y], c0[x], dt(wy1[y] * wx0[x])),
+                    (r1[y], c1[x], dt(wy1[y] * wx1[x])),
+                ]
+                cands[y, x] = [int(lab[r, c]) for r, c, _ in corners]
+                interp[y, x] = []
+                for cand in cands[y, x]:
+                    d = dt(0)
+                    for r, c, wt in corners:
+                        d = d + dist[cand, r * w + c] * wt
+                    interp[y, x].append(d)
+
+        def first_min(costs: list, labels: list) -> int:
+            best_cost, best = costs[0], labels[0]
+            for cost, label in zip(costs[1:], labels[1:]):
+                if cost < best_cost:
+                    best_cost, best = cost, label
+            return best
+
+        cur = {p: first_min(interp[p], cands[p]) for p in cands}
+        if color_weight > 0:
+            for _ in range(iterations):
+                sums = np.zeros((distances.shape[1], col.shape[0]), dtype=dt)
+                counts = np.zeros(distances.shape[1], dtype=dt)
+                for y, x in cands:  # row-major pixel order
+                    counts[cur[y, x]] += dt(1)
+                    for ch in range(col.shape[0]):
+                        sums[cur[y, x], ch] += col[ch, y, x]
+                means = sums / np.maximum(counts, dt(1))[:, None]
+                new = {}
+                for (y, x), labs in cands.items():
+                    costs = []
+                    for cand, d in zip(labs, interp[y, x]):
+                        cost = d
+                        for ch in range(col.shape[0]):
+                            diff = col[ch, y, x] - means[cand, ch]
+                            cost = cost + (diff * w2) * diff
+                        costs.append(cost)
+                    new[y, x] = first_min(costs, labs)
+                if new == cur:
+                    break
+                cur = new
+        for (y, x), label in cur.items():
+            out[i, y, x] = label
+    return torch.from_numpy(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_refine_labels_equals_the_pixel_loop(seed: int) -> None:
+    """Bit for bit the per-pixel loop, with blocks of two, three and four labels, repeated
+    labels among the four cells, exact ties (integer distances, two grey levels) and,
+    for one seed, a NaN distance (never strictly smaller, so never picked over another)."""
+    gen = torch.Generator().manual_seed(100 + seed)
+    n, h, w, k = 2, 3 + seed % 3, 4, 5
+    dtype = torch.float64 if seed == 5 else torch.float32
+    labels = torch.randint(0, 4, (n, h, w), generator=gen)  # many junctions of 3-4 labels
+    dist = torch.rand(n, k, h * w, generator=gen, dtype=dtype)
+    colors = torch.rand(n, 3, 2 * h + 5 * (seed % 2), 3 * w + seed, generator=gen)
+    if seed in (1, 3):
+        dist = torch.randint(0, 2, (n, k, h * w), generator=gen).to(dtype)
+        colors = (colors > 0.5).float()
+    if seed == 4:
+        dist[0, 1, :] = float("nan")
+    for iterations in (0, 1, 3):
+        for weight in (0.0, 0.7, 3.0):
+            ours = refine_labels(labels, dist, colors, color_weight=weight, iterations=iterations)
+            loop = _loop_refine(labels, dist, colors, weight, iterations)
+            assert torch.equal(ours, loop), (iterations, weight)
+
+
+def test_all_ties_keep_the_top_left_source_label() -> None:
+    # equal distances and one colour: every candidate ties, the first (the label of the
+    # pixel's top-left source cell, rows (0,0,0,0,0,0,1,1) of a 2-row grid at 8 px) wins
+    labels = torch.tensor([[[0, 1], [1, 2]]])
+    dist = torch.zeros(1, 3, 4)
+    top_left = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1])
+    expected = labels[0][top_left][:, top_left]
+    for iterations in (0, 2):
+        out = refine_labels(
+            labels, dist, torch.ones(1, 3, 8, 8), color_weight=2.0, iterations=iterations
+        )
+        assert torch.equal(out[0], expected)
+
+
+def test_colour_layout_does_not_change_the_labels() -> None:
+    # channel-by-channel storage (as NAS's colour features come) and contiguous storage
+    gen = torch.Generator().manual_seed(7)
+    labels = torch.randint(0, 3, (3, 5, 6), generator=gen)
+    dist = torch.rand(3, 3, 30, generator=gen)
+    planes = torch.rand(3, 3, 20, 24, generator=gen).transpose(0, 1)  # (N, 3, H, W) view
+    assert not planes.is_contiguous()
+    a = refine_labels(labels, dist, planes, color_weight=2.0, iterations=3)
+    b = refine_labels(labels, dist, planes.contiguous(), color_weight=2.0, iterations=3)
+    assert torch.equal(a, b)
+
+
+def test_cluster_distances_equals_the_plain_formula_bit_for_bit() -> None:
+    gen = torch.Generator().manual_seed(3)
+    pts = torch.randn(3, 40, 7, generator=gen) * 3
+    labels = torch.randint(0, 5, (3, 40), generator=gen)
+    labels[1] = labels[1].clamp(max=2)  # absent ids in one image
+    centres, counts = cluster_means(pts, labels, 5)
+    plain = (
+        (pts * pts).sum(-1).unsqueeze(1)
+        - 2 * centres @ pts.transpose(1, 2)
+        + (centres * centres).sum(-1).unsqueeze(-1)
+    ).clamp_min(0)
+    plain = plain.masked_fill((counts == 0).unsqueeze(-1), torch.finfo(plain.dtype).max / 4)
+    assert torch.equal(cluster_distances(pts, labels, 5), plain)
