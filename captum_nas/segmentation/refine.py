@@ -197,9 +197,13 @@ def refine_labels(
 
     def interpolated(slot: Tensor, blocks: Tensor, weights: list[Tensor]) -> Tensor:
         base = (img_block * k).add_(slot).mul_(hw)
-        d = torch.zeros(blocks.numel(), dtype=dtype, device=dev)
-        for cell, weight in zip(cells, weights):
-            d += flat.index_select(0, base + cell).index_select(0, blocks).mul_(weight)
+        terms = (
+            flat.index_select(0, base + cell).index_select(0, blocks).mul_(weight)
+            for cell, weight in zip(cells, weights)
+        )
+        d = next(terms)  # rather than 0 + it, which differs only for -0.0 (equal in order)
+        for term in terms:
+            d += term
         return d
 
     dists = [interpolated(slots[i], blk, weight_b) for i in (0, 1)]
@@ -240,14 +244,14 @@ def refine_labels(
     img_k_m = img_k.index_select(0, many)
     mean_index += [img_k_m + cand[2], img_k_m + cand[3]]
     # the pixels without choice always count for their label (exact integer counts)
-    fixed = extra == 0
     rows_per = torch.bincount(r0, minlength=h)
     cols_per = torch.bincount(c0, minlength=w)
     npix = (rows_per.view(-1, 1) * cols_per.view(1, -1)).reshape(-1).repeat(n)
-    fixed_counts = torch.bincount(
-        (img_block * k + quad[0])[fixed], weights=npix[fixed].double(), minlength=n * k
+    fixed_counts = torch.bincount(  # whole numbers, exact in float64
+        img_block * k + quad[0], weights=npix.double().mul_(extra == 0), minlength=n * k
     )
     index = out.unsqueeze(1).expand(n, n_ch, big)
+    buffers = [torch.empty(where.numel(), dtype=dtype, device=dev) for _ in range(3)]
     for _ in range(iterations):
         # the clusters' mean colours over every pixel (in pixel order, as before)
         counts = fixed_counts + torch.bincount(img_k + chosen, minlength=n * k)
@@ -258,9 +262,11 @@ def refine_labels(
         for i, (idx, d) in enumerate(zip(mean_index, dists)):
             cost = d.clone()
             cb = col_b if i < 2 else col_m
+            picked, diff, term = (buf[: d.numel()] for buf in buffers)
             for ch, mean in enumerate(means):
-                diff = cb[ch] - mean.index_select(0, idx)
-                cost += diff.mul(w2).mul_(diff)  # w2 * diff * diff
+                torch.index_select(mean, 0, idx, out=picked)
+                torch.sub(cb[ch], picked, out=diff)
+                cost += torch.mul(diff, w2, out=term).mul_(diff)  # w2 * diff * diff
             costs.append(cost)
         new = pick(costs)
         if torch.equal(new, chosen):
