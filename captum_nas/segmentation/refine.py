@@ -86,6 +86,9 @@ def cluster_distances(points: Tensor, labels: Tensor, n_labels: int) -> Tensor:
     Returns:
         (N, n_labels, P); ids without points get a large distance.
     """
+    # a dense copy of a sliced feature tensor (as NAS passes) first: ``index_add_`` in
+    # cluster_means adds strided rows one by one, several times slower than this copy
+    points = points.contiguous()
     centres, counts = cluster_means(points, labels, n_labels)
     # |p|^2 - 2 c.p + |c|^2 in place: (-2 c).p is exactly -(2 c.p), so adding it is
     # exactly subtracting
@@ -108,9 +111,10 @@ def refine_labels(
     """Bring grid labels to the colours' resolution with borders that follow the image.
 
     Only the pixels whose four source cells carry more than one label have a choice;
-    the others keep that label, and the distances and colour costs are computed for the
-    border pixels alone (the same arithmetic, so the same labels as computing them
-    everywhere).
+    the others keep that label. The distances and colour costs are computed for the
+    border pixels alone, once per distinct label among a pixel's four candidates, with
+    the same arithmetic, so the labels are those of costing all four candidates of
+    every pixel, bit for bit (ties go to the first candidate in source order).
 
     Args:
         labels: (N, h, w) ids on the working grid.
@@ -256,8 +260,8 @@ def refine_labels(
         # the clusters' mean colours over every pixel (in pixel order, as before)
         counts = fixed_counts + torch.bincount(img_k + chosen, minlength=n * k)
         sums = torch.zeros(n, n_ch, k, dtype=dtype, device=dev).scatter_add_(2, index, col)
-        means = sums.div_(counts.to(dtype).clamp_min_(1).view(n, 1, k)).transpose(0, 1)
-        means = [means[ch].reshape(-1) for ch in range(n_ch)]
+        per_channel = sums.div_(counts.to(dtype).clamp_min_(1).view(n, 1, k)).transpose(0, 1)
+        means = [per_channel[ch].reshape(-1) for ch in range(n_ch)]
         costs = []
         for i, (idx, d) in enumerate(zip(mean_index, dists)):
             cost = d.clone()
