@@ -269,3 +269,16 @@ def test_cluster_distances_equals_the_plain_formula_bit_for_bit() -> None:
     ).clamp_min(0)
     plain = plain.masked_fill((counts == 0).unsqueeze(-1), torch.finfo(plain.dtype).max / 4)
     assert torch.equal(cluster_distances(pts, labels, 5), plain)
+
+
+@pytest.mark.parametrize("size", [(6, 7), (4, 5), (9, 3)])
+def test_refine_labels_equals_the_pixel_loop_at_any_scale(size: tuple[int, int]) -> None:
+    """The same size as the grid (weight-0 neighbours are still candidates), smaller
+    (grid rows skipped) and mixed."""
+    gen = torch.Generator().manual_seed(sum(size))
+    labels = torch.randint(0, 4, (2, 6, 7), generator=gen)
+    dist = torch.rand(2, 4, 42, generator=gen)
+    colors = torch.rand(2, 3, *size, generator=gen)
+    for iterations in (0, 2):
+        ours = refine_labels(labels, dist, colors, color_weight=1.5, iterations=iterations)
+        assert torch.equal(ours, _loop_refine(labels, dist, colors, 1.5, iterations))
