@@ -60,6 +60,8 @@ K_PHOTOS = 16
 _EXACT: dict[str, Any] = {"pca_dims": 32, "tol": 0.0, "seed_points": None}
 _PREVIOUS: dict[str, Any] = {**_EXACT, "layer_weights": "equal", "color_weight": 1.0, "refine": 2}
 _FAST: dict[str, Any] = {**_PREVIOUS, "pca_dims": 16, "tol": 0.01, "seed_points": 1024}
+#: the defaults before the refinement went down to one iteration
+_TOL02: dict[str, Any] = {**_FAST, "tol": 0.02}
 #: NAS configurations (options of NASSegmenter; n_segments is set per set).
 CONFIGS: dict[str, dict[str, Any]] = {
     "old defaults": dict(LEGACY_NAS_OPTIONS),
@@ -92,10 +94,18 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "colour 1.0 + refine + pca 8 + tol 0.01": {**_FAST, "pca_dims": 8},
     "colour 1.0 + refine + pca 16 + tol 0.01 + grid 40": {**_FAST, "grid_size": 40},
     "colour 1.0 + refine + pca 16 + tol 0.01 + 15 iterations": {**_FAST, "max_iter": 15},
-    "colour 1.0 + refine + pca 16 + tol 0.02 (defaults)": {},
-    "defaults + colour 1.5": {"color_weight": 1.5},
-    "defaults + colour 2.0": {"color_weight": 2.0},
-    "defaults + colour 2.0 + refine colour 1.0": {"color_weight": 2.0, "refine_color_weight": 1.0},
+    "colour 1.0 + refine + pca 16 + tol 0.02": dict(_TOL02),
+    "pca 16 + tol 0.02 + colour 1.5": {**_TOL02, "color_weight": 1.5},
+    "pca 16 + tol 0.02 + colour 2.0": {**_TOL02, "color_weight": 2.0},
+    "pca 16 + tol 0.02 + colour 2.0 + refine colour 1.0": {
+        **_TOL02,
+        "color_weight": 2.0,
+        "refine_color_weight": 1.0,
+    },
+    "pca 16 + tol 0.02 + seeds from 512 points": {**_TOL02, "seed_points": 512},
+    "pca 12 + tol 0.02": {**_TOL02, "pca_dims": 12},
+    # one refinement iteration instead of two
+    "pca 16 + tol 0.02 + 1 refine iteration (defaults)": {},
 }
 COLUMNS = (
     "flowers IG",

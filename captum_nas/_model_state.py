@@ -101,11 +101,13 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
         modes = [m.training for m in modules]
         params = list(model.parameters())
         flags = [p.requires_grad for p in params]
-        hook_keys = [
-            {attr: set(getattr(m, attr).keys()) for attr in _HOOK_DICTS if hasattr(m, attr)}
-            for m in modules
-        ]
+        # the hook dicts are instance attributes: read from ``vars`` (``getattr`` on a
+        # module is several times slower), and the same copy of ``vars`` serves both
         attributes = [dict(vars(m)) for m in modules]
+        hook_keys = [
+            {attr: set(saved[attr]) for attr in _HOOK_DICTS if attr in saved}
+            for saved in attributes
+        ]
         restore_buffers = snapshot_buffers(model)  # BatchNorm statistics, also in train mode
         try:
             yield model
@@ -118,14 +120,15 @@ def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
                 for key, value in saved.items():
                     current.setdefault(key, value)
             for m, mode in zip(modules, modes):
-                m.training = mode
+                if m.training != mode:  # Module.__setattr__ is slow: only where changed
+                    m.training = mode
             for p, flag in zip(params, flags):
                 if p.requires_grad != flag:
                     p.requires_grad_(flag)
             for m, keys in zip(modules, hook_keys):
                 for attr, before in keys.items():
-                    hooks = getattr(m, attr)
-                    for key in [k for k in hooks.keys() if k not in before]:
+                    hooks = vars(m)[attr]
+                    for key in [k for k in hooks if k not in before]:
                         del hooks[key]
 
 
