@@ -101,14 +101,16 @@ def inertia(points: Tensor, centroids: Tensor, labels: Tensor) -> Tensor:
 
     From direct differences: the matmul expansion cancels badly far from 0. Each point's
     centre is fetched as a whole row (``index_select``: 3x faster than a ``gather`` of
-    single elements, the same values).
+    single elements, the same values), one image at a time into one buffer.
     """
     n, p, d = points.shape
-    k = centroids.shape[1]
-    flat = batch_ids(labels, k)
-    diff = centroids.reshape(n * k, d).index_select(0, flat).reshape(n, p, d)
-    torch.sub(points, diff, out=diff)
-    return diff.mul_(diff).sum((1, 2))
+    out = points.new_empty(n)
+    buf = points.new_empty(p, d)
+    for i in range(n):
+        diff = torch.index_select(centroids[i], 0, labels[i], out=buf)
+        torch.sub(points[i], diff, out=diff)
+        out[i] = diff.mul_(diff).sum()
+    return out
 
 
 def seeding_candidates(x: Tensor, k: int, seed_points: int | None) -> Tensor:
@@ -204,26 +206,32 @@ def _kmeans_pp(
 _ASSIGN_IMAGES = 2
 
 
+def _score_images(x: Tensor) -> int:
+    """Images of ``x`` (N, P, D) whose assignment scores are computed at once."""
+    return _ASSIGN_IMAGES if x.device.type == "cpu" else max(x.shape[0], 1)
+
+
 def _assign(
     x: Tensor, c: Tensor, allowed: Tensor | None = None, buf: Tensor | None = None
 ) -> Tensor:
     """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
 
-    ``allowed`` (N, P, K) bool restricts each point to some centres; ``buf`` is reused for
-    the (N, P, K) scores when given (its first N rows; the same values as a new tensor).
+    ``allowed`` (N, P, K) bool restricts each point to some centres. The scores of
+    :func:`_score_images` images are computed and reduced at a time, in ``buf`` when
+    given (a (B, P, K) buffer with B at least that many; the same values as new
+    tensors): on CPU two images at a time, so the buffer stays in the cache between
+    the product and the argmin.
     """
     cc = (c * c).sum(-1).unsqueeze(1)
     n = x.shape[0]
+    step = _score_images(x)
     if buf is None:
-        buf = x.new_empty(n, x.shape[1], c.shape[1])
+        buf = x.new_empty(min(n, step), x.shape[1], c.shape[1])
     labels = torch.empty(n, x.shape[1], dtype=torch.long, device=x.device)
-    # a few images at a time on CPU, so the argmin reads the scores back from the cache
-    # (each image's product and argmin are the same as over the whole batch)
-    step = _ASSIGN_IMAGES if x.device.type == "cpu" else max(n, 1)
     ct = c.transpose(1, 2)
     for i in range(0, n, step):
         j = min(n, i + step)
-        d = torch.baddbmm(cc[i:j], x[i:j], ct[i:j], alpha=-2.0, out=buf[i:j])
+        d = torch.baddbmm(cc[i:j], x[i:j], ct[i:j], alpha=-2.0, out=buf[: j - i])
         if allowed is not None:
             d = d.masked_fill_(~allowed[i:j], math.inf)
         torch.argmin(d, -1, out=labels[i:j])
@@ -318,7 +326,8 @@ def batched_kmeans(
         if groups is not None and centre_groups is not None:
             allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
 
-    scores = x.new_empty(n, p, k)  # the assignment's scores, reused by every iteration
+    # the assignment's scores, reused by every iteration (a few images at a time on CPU)
+    scores = x.new_empty(min(n, _score_images(x)), p, k)
     labels = _assign(x, centroids, allowed, scores)
     # only images whose assignment still moves are iterated: a converged image is at a
     # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,

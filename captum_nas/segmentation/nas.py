@@ -751,12 +751,11 @@ class NASSegmenter:
 
     def _refine(self, points: Tensor, labels: Tensor, colors: Tensor | None, x: Tensor) -> Tensor:
         """Full-resolution labels (N, H, W) from the grid labels (see ``refine``)."""
-        n = labels.shape[0]
-        deep = points
+        n, d = labels.shape[0], points.shape[-1]
         if colors is not None and self.color_weight > 0:
-            deep = points[..., :-3]  # the colour is measured per pixel instead
+            d -= 3  # the colour is measured per pixel instead
         n_labels = int(labels.max()) + 1
-        dist = cluster_distances(deep, labels.reshape(n, -1), n_labels)
+        dist = cluster_distances(points, labels.reshape(n, -1), n_labels, dims=d)
         if colors is None:
             colors = torch.zeros(n, 3, x.shape[-2], x.shape[-1], device=points.device)
         return refine_labels(

@@ -9,6 +9,7 @@ layer and the most likely cause instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -82,16 +83,14 @@ def check_finite_features(points: Tensor, options: dict[str, float]) -> None:
     Example:
         >>> check_finite_features(torch.ones(1, 4, 3), {"spatial_weight": 0.3})
     """
-    # in the points' precision: an overflow gives Inf, which is refused as it should be
-    squared = (points * points).sum(-1)
-    if (
-        bool(torch.isfinite(squared).all())
-        and float(squared.amax()) < torch.finfo(torch.float32).max / 4
-    ):
+    # the largest norm (one reduction, no squared copy of the points), squared in float64
+    largest = float(torch.linalg.vector_norm(points, dim=-1).amax()) if points.numel() else 0.0
+    squared = largest * largest
+    if math.isfinite(squared) and squared < torch.finfo(torch.float32).max / 4:
         return
     shown = ", ".join(f"{k}={v:g}" for k, v in options.items())
     raise ValueError(
         "NAS: the features to cluster contain NaN or Inf values or are too large for "
-        f"squared distances in float32 (largest squared norm {float(squared.amax()):.3g}); "
+        f"squared distances in float32 (largest squared norm {squared:.3g}); "
         f"check the weights ({shown}) and, with normalize='none', the activations' scale"
     )

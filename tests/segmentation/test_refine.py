@@ -282,3 +282,27 @@ def test_refine_labels_equals_the_pixel_loop_at_any_scale(size: tuple[int, int])
     for iterations in (0, 2):
         ours = refine_labels(labels, dist, colors, color_weight=1.5, iterations=iterations)
         assert torch.equal(ours, _loop_refine(labels, dist, colors, 1.5, iterations))
+
+
+def test_cluster_distances_of_the_first_dims_equal_those_of_the_slice() -> None:
+    gen = torch.Generator().manual_seed(5)
+    pts = torch.randn(2, 30, 9, generator=gen)
+    labels = torch.randint(0, 4, (2, 30), generator=gen)
+    sliced = pts[..., :6].contiguous()
+    assert torch.equal(
+        cluster_distances(pts, labels, 4, dims=6), cluster_distances(sliced, labels, 4)
+    )
+    assert torch.equal(cluster_distances(pts, labels, 4, dims=9), cluster_distances(pts, labels, 4))
+
+
+def test_rgb_to_lab_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import captum_nas.segmentation.refine as refine
+
+    gen = torch.Generator().manual_seed(6)
+    img = torch.rand(3, 3, 37, 41, generator=gen)
+    whole = rgb_to_lab(img)  # 1517 pixels: one pass
+    monkeypatch.setattr(refine, "_LAB_BLOCK", 100)  # 16 blocks per image, the last short
+    blocks = rgb_to_lab(img)
+    assert torch.equal(blocks, whole)
+    assert torch.equal(rgb_to_lab(img[1:2]), blocks[1:2])  # an image alone, as in the batch
+    assert blocks.is_contiguous() and blocks.dtype == torch.float32
