@@ -141,6 +141,10 @@ def section_nas(x: torch.Tensor, k: int, repeats: int) -> torch.Tensor:
         repeats,
     )
     size = f"{x.shape[0]} x {x.shape[-1]} px, Lite0, K={k}"
+    print(
+        "  " + ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in med.items()),
+        file=sys.stderr,
+    )
     after = med["NAS after forward"] / med["SLIC"]
     _row(f"NAS work after the forward / SLIC, {size}", after, "<= 0.25", after <= 0.25)
     whole = med["NAS whole"] / med["SLIC"]

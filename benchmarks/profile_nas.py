@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     km = batched_kmeans(points, args.k, **kmeans_options)
     candidates = seeding_candidates(points, args.k, nas.seed_points)
     labels = km.labels.reshape(n, gh, gw)
-    deep = points[..., :-3] if colors is not None else points
-    dist = cluster_distances(deep, labels.reshape(n, -1), args.k)
+    deep_dims = d - 3 if colors is not None else d
+    dist = cluster_distances(points, labels.reshape(n, -1), args.k, dims=deep_dims)
+    iterations = nas.refine or 0
     gen = torch.Generator()
     assert colors is not None
     stages = {
@@ -119,9 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         "features (norm, PCA, resize, colour cells)": lambda: nas._embed(acts, grid, colors),
         "k-means++ seeding": lambda: _kmeans_pp(candidates, args.k, gen.manual_seed(0)),
         "k-means (seeding + Lloyd)": lambda: batched_kmeans(points, args.k, **kmeans_options),
-        "refinement: cluster distances": lambda: cluster_distances(deep, km.labels, args.k),
-        "refinement: label choice (2 colour iterations)": lambda: refine_labels(
-            labels, dist, colors, color_weight=nas.refine_color_weight, iterations=2
+        "refinement: cluster distances": lambda: cluster_distances(
+            points, km.labels, args.k, dims=deep_dims
+        ),
+        f"refinement: label choice ({iterations} colour iterations)": lambda: refine_labels(
+            labels, dist, colors, color_weight=nas.refine_color_weight, iterations=iterations
         ),
         "label upsampling (legacy, no refinement)": lambda: upsample_labels(
             labels, tuple(x.shape[-2:])
