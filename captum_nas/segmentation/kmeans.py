@@ -206,9 +206,12 @@ def _kmeans_pp(
 _ASSIGN_IMAGES = 2
 
 
-def _score_images(x: Tensor) -> int:
-    """Images of ``x`` (N, P, D) whose assignment scores are computed at once."""
-    return _ASSIGN_IMAGES if x.device.type == "cpu" else max(x.shape[0], 1)
+def _score_buffer(x: Tensor, k: int) -> Tensor:
+    """The assignment's score buffer (B, P, K) for points ``x`` (N, P, D): the images
+    whose scores are computed at once (two on CPU, all elsewhere)."""
+    n = x.shape[0]
+    step = _ASSIGN_IMAGES if x.device.type == "cpu" else n
+    return x.new_empty(max(1, min(n, step)), x.shape[1], k)
 
 
 def _assign(
@@ -216,17 +219,15 @@ def _assign(
 ) -> Tensor:
     """Nearest centre per point: argmin of ``||c||^2 - 2 x.c`` (``||x||^2`` is constant).
 
-    ``allowed`` (N, P, K) bool restricts each point to some centres. The scores of
-    :func:`_score_images` images are computed and reduced at a time, in ``buf`` when
-    given (a (B, P, K) buffer with B at least that many; the same values as new
-    tensors): on CPU two images at a time, so the buffer stays in the cache between
-    the product and the argmin.
+    ``allowed`` (N, P, K) bool restricts each point to some centres. The scores of as
+    many images as ``buf`` holds (default :func:`_score_buffer`: two on CPU, so the
+    buffer stays in the cache between the product and the argmin) are computed and
+    reduced at a time; the same values as over the whole batch.
     """
     cc = (c * c).sum(-1).unsqueeze(1)
     n = x.shape[0]
-    step = _score_images(x)
-    if buf is None:
-        buf = x.new_empty(min(n, step), x.shape[1], c.shape[1])
+    buf = _score_buffer(x, c.shape[1]) if buf is None else buf
+    step = buf.shape[0]
     labels = torch.empty(n, x.shape[1], dtype=torch.long, device=x.device)
     ct = c.transpose(1, 2)
     for i in range(0, n, step):
@@ -327,7 +328,7 @@ def batched_kmeans(
             allowed = groups.unsqueeze(2) == centre_groups.unsqueeze(1)  # (N, P, K)
 
     # the assignment's scores, reused by every iteration (a few images at a time on CPU)
-    scores = x.new_empty(min(n, _score_images(x)), p, k)
+    scores = _score_buffer(x, k)
     labels = _assign(x, centroids, allowed, scores)
     # only images whose assignment still moves are iterated: a converged image is at a
     # fixed point of Lloyd's step, so dropping it gives the same result as iterating it,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from captum_nas._validation import check_positive_int
 from captum_nas.segmentation.connectivity import _source_index
 from captum_nas.segmentation.kmeans import cluster_means
 
@@ -103,18 +104,24 @@ def cluster_distances(
         points: (N, P, D) features.
         labels: (N, P) ids in ``0..n_labels-1``.
         n_labels: number of ids.
-        dims: only the first ``dims`` features count (default: all ``D``); the same
-            distances as passing ``points[..., :dims]``, without copying the slice.
+        dims: only the first ``dims`` features count, an integer in ``1..D`` (default:
+            all ``D``); the same distances as passing ``points[..., :dims]``, without
+            copying the slice.
 
     Returns:
         (N, n_labels, P); ids without points get a large distance.
+
+    Raises:
+        TypeError, ValueError: ``dims`` not an integer in ``1..D``.
 
     Example:
         >>> pts = torch.tensor([[[0.0, 9.0], [2.0, 9.0], [5.0, -9.0]]])
         >>> cluster_distances(pts, torch.tensor([[0, 0, 1]]), 2, dims=1).tolist()
         [[[1.0, 1.0, 16.0], [25.0, 9.0, 0.0]]]
     """
-    d = points.shape[-1] if dims is None else dims
+    d = points.shape[-1] if dims is None else check_positive_int(dims, "dims")
+    if d > points.shape[-1]:
+        raise ValueError(f"`dims` must be at most the {points.shape[-1]} features, got {d}")
     # the means of every feature, then the first ``d``: a feature's sums do not depend on
     # the others (``index_add_`` adds whole rows, and strided rows one by one, several
     # times slower than dense ones)

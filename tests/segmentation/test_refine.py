@@ -306,3 +306,19 @@ def test_rgb_to_lab_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -
     assert torch.equal(blocks, whole)
     assert torch.equal(rgb_to_lab(img[1:2]), blocks[1:2])  # an image alone, as in the batch
     assert blocks.is_contiguous() and blocks.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("dims", "error", "match"),
+    [
+        (0, ValueError, ">= 1"),
+        (-3, ValueError, ">= 1"),
+        (10, ValueError, "at most the 9"),
+        (2.0, TypeError, "integer"),
+        (True, TypeError, "integer"),
+    ],
+)
+def test_cluster_distances_rejects_bad_dims(dims: object, error: type, match: str) -> None:
+    pts = torch.zeros(1, 4, 9)
+    with pytest.raises(error, match=match):
+        cluster_distances(pts, torch.zeros(1, 4, dtype=torch.long), 2, dims=dims)  # type: ignore[arg-type]
