@@ -29,12 +29,6 @@ _RGB2XYZ = (
 _WHITE = (0.950456, 1.0, 1.088754)
 
 
-#: pixels of one image converted at once on CPU: the conversion's temporaries then stay
-#: in the cache, and no call allocates full-size temporaries (fresh pages cost more than
-#: the arithmetic)
-_LAB_BLOCK = 1 << 15
-
-
 def rgb_to_lab(images: Tensor) -> Tensor:
     """CIELAB (D65) of sRGB images in [0, 1], as scikit-image's ``rgb2lab``.
 
@@ -42,52 +36,33 @@ def rgb_to_lab(images: Tensor) -> Tensor:
         images: (N, 3, H, W) float tensor in [0, 1].
 
     Returns:
-        (N, 3, H, W) float32 with L in [0, 100] and a, b in about [-128, 127]; each
-        image's values do not depend on the rest of the batch.
+        (N, 3, H, W) with L in [0, 100] and a, b in about [-128, 127].
 
     Example:
         >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round()  # doctest: +NORMALIZE_WHITESPACE
         tensor([100., 0., 0.])
     """
-    n, _, h, w = images.shape
-    p = h * w
-    x = images.float().reshape(n, 3, p)
-    out = torch.empty(n, 3, h, w, dtype=torch.float32, device=images.device)
-    flat = out.view(n, 3, p)
-    # XYZ relative to the white point: one (3, 3) matrix with the white folded in
-    m = (
-        torch.tensor(_RGB2XYZ, dtype=torch.float64)
-        / torch.tensor(_WHITE, dtype=torch.float64)[:, None]
-    )
-    m = m.to(x)
-    if images.device.type != "cpu" or p <= _LAB_BLOCK:
-        _lab_into(x, m, flat)
-        return out
-    for i in range(n):  # blocks of one image's pixels
-        for start in range(0, p, _LAB_BLOCK):
-            stop = min(p, start + _LAB_BLOCK)
-            _lab_into(x[i : i + 1, :, start:stop], m, flat[i : i + 1, :, start:stop])
-    return out
-
-
-def _lab_into(rgb: Tensor, m: Tensor, out: Tensor) -> None:
-    """CIELAB of sRGB pixels ``rgb`` (n, 3, B) into ``out`` (n, 3, B): the textbook
-    formulas, in place where a temporary is not needed again (equal to them up to float
-    rounding: the powers as ``exp``/``log``, 2x faster than ``pow`` on CPU)."""
-    x = rgb.clamp(0.0, 1.0)
+    # in place where a temporary is not needed again: the same operations, in the same
+    # order, as the textbook formulas, with fewer full-size allocations
+    x = images.float().clamp(0.0, 1.0)
     high = x > 0.04045
     lin = x + 0.055
-    lin.div_(1.055).log_().mul_(2.4).exp_()  # ((x + 0.055) / 1.055) ** 2.4
+    lin.div_(1.055).pow_(2.4)  # ((x + 0.055) / 1.055) ** 2.4
     lin = torch.where(high, lin, x.div_(12.92), out=lin)
-    xyz = torch.matmul(m, lin)
-    above = xyz > 0.008856
+    m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin)
+    xyz.div_(torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1))
+    eps = 0.008856
+    above = xyz > eps
     low_lightness = 903.3 * xyz[:, 1:2]
-    f = xyz.clamp_min(1e-12).log_().mul_(1.0 / 3.0).exp_()  # cube root
+    f = xyz.clamp_min(1e-12).pow_(1.0 / 3.0)
     f = torch.where(above, f, xyz.mul_(7.787).add_(16.0 / 116.0), out=f)
+    out = torch.empty_like(f)
     lightness = (116.0 * f[:, 1:2]).sub_(16.0)
     torch.where(above[:, 1:2], lightness, low_lightness, out=out[:, 0:1])
     torch.sub(f[:, 0:1], f[:, 1:2], out=out[:, 1:2]).mul_(500.0)
     torch.sub(f[:, 1:2], f[:, 2:3], out=out[:, 2:3]).mul_(200.0)
+    return out
 
 
 def color_features(images: Tensor) -> Tensor:
