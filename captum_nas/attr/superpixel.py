@@ -404,8 +404,9 @@ class SuperpixelAttribution(Attribution):
             return None
         if not _runs_clean_inputs(self.attribution, kwargs) or not segmenter.shares_forward(x):
             return None
-        with self._state_guard(), torch.no_grad():
-            modules = segmenter.layers_for(x)  # may run NAS's one-off layer probe
+        # NAS's one-off layer probe, if it runs, guards the model's state itself
+        with torch.no_grad():
+            modules = segmenter.layers_for(x)
         return CleanForwardCapture(segmenter.model, modules, x)
 
     def _segments_after(self, x: Tensor, capture: CleanForwardCapture) -> Tensor:
@@ -414,7 +415,8 @@ class SuperpixelAttribution(Attribution):
             return self.segment(x)
         segmenter = self.segmenter
         assert hasattr(segmenter, "segment")  # a NASSegmenter (checked by the capture)
-        with self._state_guard(), torch.no_grad():
+        # with the activations given, NAS does not run the model: no state guard needed
+        with torch.no_grad():
             result = segmenter.segment(x.detach(), activations=capture.activations)
         capture.activations = None
         return self._checked_segments(result.segments, x)

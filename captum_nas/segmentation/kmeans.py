@@ -229,13 +229,16 @@ def _assign(
     buf = _score_buffer(x, c.shape[1]) if buf is None else buf
     step = buf.shape[0]
     labels = torch.empty(n, x.shape[1], dtype=torch.long, device=x.device)
+    # ``min`` over the last dimension returns the same indices as ``argmin`` (the first
+    # minimum, NaN first) and on CPU runs about a quarter faster; the values are dropped
+    best = x.new_empty(step, x.shape[1])
     ct = c.transpose(1, 2)
     for i in range(0, n, step):
         j = min(n, i + step)
         d = torch.baddbmm(cc[i:j], x[i:j], ct[i:j], alpha=-2.0, out=buf[: j - i])
         if allowed is not None:
             d = d.masked_fill_(~allowed[i:j], math.inf)
-        torch.argmin(d, -1, out=labels[i:j])
+        torch.min(d, -1, out=(best[: j - i], labels[i:j]))
     return labels
 
 

@@ -259,3 +259,18 @@ def test_seed_points_seed_from_an_even_stride() -> None:
 def test_bad_tol_and_seed_points(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         batched_kmeans(torch.randn(1, 10, 2), 2, **kwargs)
+
+
+def test_assignment_picks_the_centre_argmin_picks() -> None:
+    """Ties (a duplicate centre, integer points) and NaN points get argmin's index."""
+    from captum_nas.segmentation.kmeans import _assign
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (5, 300, 4), generator=gen).float()
+    c = torch.randint(0, 3, (5, 9, 4), generator=gen).float()
+    c[:, 5] = c[:, 2]  # every point nearest to centre 2 ties with centre 5
+    x[3, :10] = float("nan")
+    scores = torch.baddbmm((c * c).sum(-1).unsqueeze(1), x, c.transpose(1, 2), alpha=-2.0)
+    expected = torch.argmin(scores, -1)
+    assert (expected == 5).sum() == 0 and (expected == 2).sum() > 0  # the ties are real
+    assert torch.equal(_assign(x, c), expected)
