@@ -24,8 +24,11 @@ Every timing is the median of ``--repeats`` interleaved rounds (one warm-up roun
 first): all the calls compared in a row run once per round, one after the other, so
 load from other jobs falls on both sides alike. The load average is printed at the start
 and the end. On a shared machine, ``OMP_NUM_THREADS=1 ... --clock cpu`` times this
-process's CPU time instead of the wall clock. Run:
-``.venv/bin/python benchmarks/bench_round2.py [--repeats 5] [--clock cpu]``.
+process's CPU time instead of the wall clock. With ``--device cuda`` the models, maps
+and NAS run on the GPU (every timing synchronised, wall clock; SLIC stays scikit-image's
+CPU loop, as users run it) and the memory row is the peak of
+``torch.cuda.max_memory_allocated``. Run:
+``.venv/bin/python benchmarks/bench_round2.py [--repeats 5] [--clock cpu] [--device cuda]``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,20 @@ ROWS: list[tuple[str, float, str, bool | None]] = []
 #: the clock of every timing: wall time, or with ``--clock cpu`` this process's CPU time
 #: (with one torch thread, robust to other jobs sharing the cores)
 CLOCK = {"fn": time.perf_counter}
+#: the device of the models, maps and NAS (``--device``)
+DEVICE = {"dev": torch.device("cpu")}
+
+
+def _sync() -> None:
+    dev = DEVICE["dev"]
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _on() -> str:
+    """`` on cuda`` for rows measured on a GPU, else nothing."""
+    dev = DEVICE["dev"]
+    return "" if dev.type == "cpu" else f" on {dev}"
 
 
 def _row(name: str, ratio: float, target: str, holds: bool | None) -> None:
@@ -62,8 +79,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, fl
     for round_ in range(repeats + 1):
         for name, fn in fns.items():
             clock = CLOCK["fn"]
+            _sync()
             start = clock()
             fn()
+            _sync()
             if round_:
                 times[name].append(clock() - start)
     return {name: statistics.median(t) for name, t in times.items()}
@@ -73,8 +92,8 @@ def _models() -> dict[str, tuple[torch.nn.Module, str]]:
     import torchvision
 
     torch.manual_seed(0)
-    resnet = torchvision.models.resnet18(weights=None).eval()
-    lite = efficientnet_lite0()
+    resnet = torchvision.models.resnet18(weights=None).eval().to(DEVICE["dev"])
+    lite = efficientnet_lite0().to(DEVICE["dev"])
     from captum_nas.attr.registry import default_gradcam_layer
 
     return {
@@ -116,7 +135,7 @@ def _methods_rows(
         },
         repeats,
     )
-    size = f"{x.shape[0]} x {x.shape[-1]} px, {model_name}, K={k}"
+    size = f"{x.shape[0]} x {x.shape[-1]} px, {model_name}, K={k}{_on()}"
     for ours, peer in (("NASGradCam", "LayerGradCam"), ("NASSaliency", "Saliency")):
         ratio = med[ours] / med[peer]
         _row(f"{ours} / {peer}, {size}", ratio, "<= 1.3", ratio <= 1.3)
@@ -127,9 +146,9 @@ def _methods_rows(
 def section_nas(x: torch.Tensor, k: int, repeats: int) -> torch.Tensor:
     from captum_nas.segmentation import NASSegmenter
 
-    model = efficientnet_lite0()
+    model = efficientnet_lite0().to(x.device)
     nas = NASSegmenter(model, n_segments=k, to_image=EFFICIENTNET_LITE_NORMALIZER.inverse)
-    images = EFFICIENTNET_LITE_NORMALIZER.inverse(x).clamp(0, 1)
+    images = EFFICIENTNET_LITE_NORMALIZER.inverse(x).clamp(0, 1).cpu()
     arrays = [img.permute(1, 2, 0).contiguous().numpy() for img in images]
     acts = nas._activations(x, nas.layers_for(x))
     med = interleaved(
@@ -140,7 +159,7 @@ def section_nas(x: torch.Tensor, k: int, repeats: int) -> torch.Tensor:
         },
         repeats,
     )
-    size = f"{x.shape[0]} x {x.shape[-1]} px, Lite0, K={k}"
+    size = f"{x.shape[0]} x {x.shape[-1]} px, Lite0, K={k}{_on()}"
     print(
         "  " + ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in med.items()),
         file=sys.stderr,
@@ -157,7 +176,8 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     from captum_nas.pooling import segment_pool
 
     n, _, h, w = segments.shape
-    values = torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(0))
+    dev = segments.device
+    values = torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(0)).to(dev)
     fns: dict[str, Callable[[], Any]] = {"clone": values.clone}
     for reduce in ("mean", "sum", "abs-mean", "l2", "max", "min"):
         fns[reduce] = partial(segment_pool, values, segments, reduce=reduce)
@@ -166,9 +186,9 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     p = h * w
     flat = values.reshape(n, 3, p)
     own = segments.reshape(n, 1, p)
-    lane_ids = own * 8 + torch.arange(p) % 8
-    rows = (own + torch.arange(n * 3).reshape(n, 3, 1) * k).reshape(-1)
-    table = torch.randn(n, 3, k)
+    lane_ids = own * 8 + torch.arange(p, device=dev) % 8
+    rows = (own + torch.arange(n * 3, device=dev).reshape(n, 3, 1) * k).reshape(-1)
+    table = torch.randn(n, 3, k, device=dev)
     fns["aminmax of the ids"] = partial(torch.aminmax, segments)
     fns["scatter_add of the map, one slot per segment"] = lambda: flat.new_zeros(
         n, 3, k
@@ -176,10 +196,12 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
     fns["scatter_add of the map, 8 lanes per segment"] = lambda: flat.new_zeros(
         n, 3, 8 * k
     ).scatter_add_(2, lane_ids.expand(n, 3, p), flat)
-    fns["lane ids (id * 8 + i % 8)"] = partial(torch.add, torch.arange(p) % 8, own, alpha=8)
+    fns["lane ids (id * 8 + i % 8)"] = partial(
+        torch.add, torch.arange(p, device=dev) % 8, own, alpha=8
+    )
     fns["pixel counts: scatter_add of ones over the lane ids"] = lambda: flat.new_zeros(
         n, 1, 8 * k
-    ).scatter_add_(2, lane_ids, torch.ones(1, 1, p).expand(n, 1, p))
+    ).scatter_add_(2, lane_ids, torch.ones(1, 1, p, device=dev).expand(n, 1, p))
     fns["bincount of the map (image x channel x id)"] = partial(
         torch.bincount, rows, weights=flat.reshape(-1), minlength=n * 3 * k
     )
@@ -195,11 +217,12 @@ def section_pool(segments: torch.Tensor, repeats: int) -> None:
         else:
             target, holds = "(reported)", None
         label = f"segment_pool {name}" if name in REDUCTIONS else name
-        _row(f"{label} / clone, {n} x 3 x {h} x {w}", ratio, target, holds)
+        _row(f"{label} / clone, {n} x 3 x {h} x {w}{_on()}", ratio, target, holds)
 
 
-def _peak_child(n: int, size: int, budget: str) -> None:
-    """Child process: print the extra peak RSS (MiB) of one NAS call."""
+def _peak_child(n: int, size: int, budget: str, device: str) -> None:
+    """Child process: print the extra peak memory (MiB) of one NAS call: resident memory
+    on the CPU, ``torch.cuda.max_memory_allocated`` on a GPU."""
     from _harness import peak_memory_mb
 
     from captum_nas.images import SAMPLE_IMAGES, sample_image
@@ -207,17 +230,18 @@ def _peak_child(n: int, size: int, budget: str) -> None:
 
     base = [sample_image(name, size) for name in SAMPLE_IMAGES]
     x = EFFICIENTNET_LITE_NORMALIZER(torch.stack([base[i % len(base)] for i in range(n)]))
+    x = x.to(device)
     options: dict[str, Any] = {} if budget == "default" else {"memory_budget": None}
-    nas = NASSegmenter(efficientnet_lite0(), n_segments=32, **options)
+    nas = NASSegmenter(efficientnet_lite0().to(device), n_segments=32, **options)
     nas.layers_for(x)  # the one-off layer probe, outside the measured call
-    print(peak_memory_mb(lambda: nas(x)))
+    print(peak_memory_mb(lambda: nas(x), device=device))
 
 
 def section_memory(n: int, size: int) -> None:
     peaks = {}
     for budget in ("none", "default"):
         out = subprocess.run(
-            [sys.executable, __file__, "--_peak", f"{n},{size},{budget}"],
+            [sys.executable, __file__, "--_peak", f"{n},{size},{budget},{DEVICE['dev']}"],
             capture_output=True,
             text=True,
             check=True,
@@ -226,7 +250,7 @@ def section_memory(n: int, size: int) -> None:
         print(f"  peak {budget}: {peaks[budget]:.0f} MiB", file=sys.stderr)
     ratio = peaks["default"] / peaks["none"]
     _row(
-        f"NAS peak memory, default budget / unchunked, {n} x {size} px "
+        f"NAS peak memory, default budget / unchunked, {n} x {size} px{_on()} "
         f"({peaks['default']:.0f} vs {peaks['none']:.0f} MiB)",
         ratio,
         "<= 0.5",
@@ -250,20 +274,35 @@ def main(argv: list[str] | None = None) -> int:
         default="wall",
         help="cpu: time.process_time (use with OMP_NUM_THREADS=1 on a shared machine)",
     )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or cuda:N: where the models, maps and NAS run"
+    )
     parser.add_argument("--_peak", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args._peak:
+        n, size, budget, device = args._peak.split(",")
+        _peak_child(int(n), int(size), budget, device)
+        return 0
+    try:
+        dev = torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: CUDA is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    if args.clock == "cpu" and dev.type != "cpu":
+        parser.error("--clock cpu measures this process's CPU time; use it with --device cpu")
+    DEVICE["dev"] = dev
     if args.clock == "cpu":
         CLOCK["fn"] = time.process_time
-    if args._peak:
-        n, size, budget = args._peak.split(",")
-        _peak_child(int(n), int(size), budget)
-        return 0
     sections = args.sections.split(",")
     print(
         f"load average at start: {os.getloadavg()[0]:.1f}; torch threads "
-        f"{torch.get_num_threads()}; clock {args.clock}; medians of {args.repeats} rounds",
+        f"{torch.get_num_threads()}; clock {args.clock}; device {dev}; medians of "
+        f"{args.repeats} rounds",
     )
-    x = EFFICIENTNET_LITE_NORMALIZER(photos(args.n, args.size))
+    x = EFFICIENTNET_LITE_NORMALIZER(photos(args.n, args.size)).to(dev)
     if "methods" in sections:
         section_methods(x, args.k, args.repeats)
     segments = None
@@ -273,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         if segments is None:
             from captum_nas.segmentation import NASSegmenter
 
-            segments = NASSegmenter(efficientnet_lite0(), n_segments=args.k)(x)
+            segments = NASSegmenter(efficientnet_lite0().to(dev), n_segments=args.k)(x)
         section_pool(segments, args.repeats)
     if "memory" in sections:
         section_memory(args.memory_n, args.memory_size)
