@@ -97,17 +97,18 @@ def peak_memory_mb(fn: Callable[[], Any], *, device: str | torch.device = "cpu")
     return max(0, peak_kb - before_kb) / 1024
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (CUDA); nothing to wait for elsewhere."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _timed(fn: Callable[[], Any], device: torch.device) -> float:
     """Seconds one call of ``fn`` takes (CUDA work synchronised on both sides)."""
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 

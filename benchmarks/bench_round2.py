@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any
 
 import torch
+from _harness import sync
 from bench_segmentation import _slic_loop, photos
 
 from captum_nas.models.pretrained import EFFICIENTNET_LITE_NORMALIZER, efficientnet_lite0
@@ -54,12 +55,6 @@ ROWS: list[tuple[str, float, str, bool | None]] = []
 CLOCK = {"fn": time.perf_counter}
 #: the device of the models, maps and NAS (``--device``)
 DEVICE = {"dev": torch.device("cpu")}
-
-
-def _sync() -> None:
-    dev = DEVICE["dev"]
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def _on() -> str:
@@ -79,10 +74,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, fl
     for round_ in range(repeats + 1):
         for name, fn in fns.items():
             clock = CLOCK["fn"]
-            _sync()
+            sync(DEVICE["dev"])
             start = clock()
             fn()
-            _sync()
+            sync(DEVICE["dev"])
             if round_:
                 times[name].append(clock() - start)
     return {name: statistics.median(t) for name, t in times.items()}

@@ -60,6 +60,19 @@ def relabel_contiguous(segments: Tensor) -> Tensor:
     return torch.empty_like(flat).scatter_(1, order, ranks).reshape(seg.shape)
 
 
+def batch_ids(labels: Tensor, n_labels: int) -> Tensor:
+    """Ids (N, ...) in ``0..n_labels-1`` as one flat index ``image * n_labels + id``
+    (N * ...,) into the batch's (N * n_labels) rows.
+
+    Example:
+        >>> batch_ids(torch.tensor([[0, 1], [1, 0]]), 2)
+        tensor([0, 1, 3, 2])
+    """
+    n = labels.shape[0]
+    offset = torch.arange(n, device=labels.device) * n_labels
+    return (labels + offset.view(n, *[1] * (labels.dim() - 1))).reshape(-1)
+
+
 #: ids below this bound are accepted by :func:`check_id_bound` whatever the image size
 MIN_ID_BOUND = 2**16
 

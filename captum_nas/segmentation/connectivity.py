@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from captum_nas._validation import describe
-from captum_nas.segmentation.base import relabel_contiguous
+from captum_nas.segmentation.base import batch_ids, relabel_contiguous
 
 
 def connected_components(labels: Tensor) -> Tensor:
@@ -116,14 +116,13 @@ def merge_small_segments(labels: Tensor, min_size: int, *, max_rounds: int = 50)
     device = lab.device
     for _ in range(max_rounds):
         k = int(lab.max()) + 1
-        offset = (torch.arange(n, device=device) * k).view(n, 1, 1)
-        glob = (lab + offset).reshape(-1)
+        glob = batch_ids(lab, k)
         sizes = torch.bincount(glob, minlength=n * k)
         small = sizes < min_size
         small &= sizes > 0
         if not bool(small.any()):
             break
-        g = lab + offset
+        g = glob.view(n, h, w)
         a = torch.cat([g[:, :, 1:].reshape(-1), g[:, 1:, :].reshape(-1)])
         b = torch.cat([g[:, :, :-1].reshape(-1), g[:, :-1, :].reshape(-1)])
         diff = a != b
@@ -159,7 +158,7 @@ def merge_small_segments(labels: Tensor, min_size: int, *, max_rounds: int = 50)
             if torch.equal(nxt, target):
                 break
             target = nxt
-        lab = target[glob].reshape(n, h, w) - offset
+        lab = local[target[glob]].reshape(n, h, w)  # merged ids, back inside each image
         lab = relabel_contiguous(lab.unsqueeze(1)).squeeze(1)
     return lab
 

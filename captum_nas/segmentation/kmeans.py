@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from captum_nas._validation import check_number, check_positive_int, check_tensor
+from captum_nas.segmentation.base import batch_ids
 
 
 @dataclass
@@ -57,13 +58,6 @@ def check_tol(tol: float) -> float:
     if tol >= 1.0:
         raise ValueError(f"`tol` must be in [0, 1), got {tol}")
     return tol
-
-
-def batch_ids(labels: Tensor, n_labels: int) -> Tensor:
-    """Ids (N, P) in ``0..n_labels-1`` as one flat index ``image * n_labels + id`` (N * P,)
-    into the batch's (N * n_labels) rows."""
-    n = labels.shape[0]
-    return (labels + (torch.arange(n, device=labels.device) * n_labels).unsqueeze(1)).reshape(-1)
 
 
 def cluster_means(points: Tensor, labels: Tensor, n_labels: int) -> tuple[Tensor, Tensor]:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from captum_nas._validation import check_positive_int
+from captum_nas.segmentation.base import batch_ids
 from captum_nas.segmentation.connectivity import _source_index
 from captum_nas.segmentation.kmeans import cluster_means
 
@@ -263,7 +264,7 @@ def refine_labels(
     cols_per = torch.bincount(c0, minlength=w)
     npix = (rows_per.view(-1, 1) * cols_per.view(1, -1)).reshape(-1).repeat(n)
     fixed_counts = torch.bincount(  # whole numbers, exact in float64
-        img_block * k + quad[0], weights=npix.double().mul_(extra == 0), minlength=n * k
+        batch_ids(lab, k), weights=npix.double().mul_(extra == 0), minlength=n * k
     )
     index = out.unsqueeze(1).expand(n, n_ch, big)
     buffers = [torch.empty(where.numel(), dtype=dtype, device=dev) for _ in range(3)]
